@@ -1,0 +1,1 @@
+"""Build data/features.parquet from the raw events (placeholder for the example)."""

@@ -1,0 +1,266 @@
+//! Stage 3: the semantic rules of the spec, over a schema-checked [`Config`].
+//!
+//! One rule per file, one code per rule; [`RULES`] lists them all. Every rule reads the shared
+//! [`CheckCtx`] (the config, its spans, the name table, the reference list and the graph, each
+//! computed once) and pushes [`Diag`]s; no rule stops the others, so one run reports every
+//! problem. Rules do no I/O: file existence comes through the [`Repo`] trait.
+
+mod conflicting_direction;
+mod consistent_values;
+mod credential_literal;
+mod cycle;
+mod duplicate_name;
+mod gate_rule;
+mod invalid_cron;
+mod invalid_digest;
+mod invalid_name;
+mod missing_approval;
+mod missing_file;
+mod missing_image;
+mod promotion_order;
+mod ungated_deployment;
+mod unknown_ref;
+mod wrong_ref_kind;
+
+use crate::codes::Code;
+use crate::diag::{Diag, Label};
+use crate::graph::{Graph, NodeKind};
+use crate::spec::Document;
+use crate::spec::load::escape_pointer_token;
+use crate::spec::model::Config;
+
+/// A semantic rule.
+pub trait Rule: Sync {
+    /// The code every diagnostic of this rule carries.
+    fn code(&self) -> Code;
+    /// Push a diagnostic for each problem found.
+    fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>);
+}
+
+/// Every rule, run in this order (diagnostics are sorted by position afterwards).
+pub const RULES: &[&dyn Rule] = &[
+    &invalid_name::InvalidName,
+    &duplicate_name::DuplicateName,
+    &unknown_ref::UnknownRef,
+    &wrong_ref_kind::WrongRefKind,
+    &cycle::Cycle,
+    &missing_approval::MissingApproval,
+    &promotion_order::PromotionOrder,
+    &ungated_deployment::UngatedDeployment,
+    &invalid_cron::InvalidCron,
+    &invalid_digest::InvalidDigest,
+    &gate_rule::GateRule,
+    &conflicting_direction::ConflictingDirection,
+    &credential_literal::CredentialLiteral,
+    &missing_image::MissingImage,
+    &consistent_values::ConsistentValues,
+    &missing_file::MissingFile,
+];
+
+/// What the repository around the config holds. Rules ask through this trait so that they stay
+/// pure; the CLI passes the real checkout, tests and the fuzzer pass a fake.
+pub trait Repo {
+    /// Whether `path` (relative to the config's folder) exists.
+    fn exists(&self, path: &str) -> bool;
+    /// Whether the glob `pattern` (relative to the config's folder) matches at least one path.
+    fn matches_any(&self, pattern: &str) -> bool;
+}
+
+/// A repository where every path exists: for checks of the config alone.
+pub struct AnyRepo;
+
+impl Repo for AnyRepo {
+    fn exists(&self, _path: &str) -> bool {
+        true
+    }
+    fn matches_any(&self, _pattern: &str) -> bool {
+        true
+    }
+}
+
+/// What a name can refer to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum NameKind {
+    /// An entry of `environments`.
+    Environment,
+    /// A graph node: data, training, gate, approval or deployment.
+    Node(NodeKind),
+}
+
+impl NameKind {
+    fn noun(self) -> &'static str {
+        match self {
+            NameKind::Environment => "environment",
+            NameKind::Node(kind) => kind.noun(),
+        }
+    }
+
+    fn section(self) -> &'static str {
+        match self {
+            NameKind::Environment => "environments",
+            NameKind::Node(kind) => kind.section(),
+        }
+    }
+}
+
+/// A defined name: which section, and where.
+#[derive(Debug, Clone)]
+pub struct Definition {
+    /// The name as written.
+    pub name: String,
+    /// The section it is defined in.
+    pub kind: NameKind,
+    /// JSON pointer to the entry.
+    pub pointer: String,
+}
+
+/// A use of a name in a reference field.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    /// The name referred to.
+    pub name: String,
+    /// JSON pointer to the reference value.
+    pub pointer: String,
+    /// The field, for messages: "`needs` of training `churn`".
+    pub field: String,
+    /// What the field may refer to.
+    pub allowed: &'static [NameKind],
+}
+
+impl Reference {
+    fn allowed_list(&self) -> String {
+        let nouns: Vec<String> = self.allowed.iter().map(|kind| format!("{}s", kind.noun())).collect();
+        match nouns.as_slice() {
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} or {last}", init.join(", ")),
+            [] => String::new(),
+        }
+    }
+}
+
+/// Everything a rule may read, computed once.
+pub struct CheckCtx<'a> {
+    /// The typed config.
+    pub config: &'a Config,
+    /// The config as JSON, with spans.
+    pub document: &'a Document,
+    /// The raw text (for rules that look at what was written, such as credentials).
+    pub text: &'a str,
+    /// The dependency graph (references that resolve only).
+    pub graph: &'a Graph,
+    /// The repository around the config.
+    pub repo: &'a dyn Repo,
+    /// Every defined name, section by section in the order written.
+    pub definitions: Vec<Definition>,
+    /// Every reference to a name.
+    pub references: Vec<Reference>,
+}
+
+impl<'a> CheckCtx<'a> {
+    /// Gather the name table and reference list for `config`.
+    #[must_use]
+    pub fn new(config: &'a Config, document: &'a Document, text: &'a str, graph: &'a Graph, repo: &'a dyn Repo) -> Self {
+        Self { config, document, text, graph, repo, definitions: definitions(config), references: references(config) }
+    }
+
+    /// A label on the value at `pointer`.
+    #[must_use]
+    pub fn value_label(&self, pointer: &str, text: impl Into<String>) -> Label {
+        Label::new(self.document.spans.value_span(pointer), text)
+    }
+
+    /// A label on the key that introduces `pointer`.
+    #[must_use]
+    pub fn key_label(&self, pointer: &str, text: impl Into<String>) -> Label {
+        Label::new(self.document.spans.key_span(pointer), text)
+    }
+
+    /// The definitions of `name`, in any section.
+    pub fn definitions_of<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s Definition> + 's {
+        self.definitions.iter().filter(move |definition| definition.name == name)
+    }
+}
+
+const DATA: &[NameKind] = &[NameKind::Node(NodeKind::Data)];
+const DATA_OR_TRAINING: &[NameKind] = &[NameKind::Node(NodeKind::Data), NameKind::Node(NodeKind::Training)];
+const TRAINING: &[NameKind] = &[NameKind::Node(NodeKind::Training)];
+const ENVIRONMENT: &[NameKind] = &[NameKind::Environment];
+const AFTER: &[NameKind] =
+    &[NameKind::Node(NodeKind::Gate), NameKind::Node(NodeKind::Approval), NameKind::Node(NodeKind::Deployment)];
+
+fn definitions(config: &Config) -> Vec<Definition> {
+    let mut out = Vec::new();
+    let mut add = |kind: NameKind, names: Vec<&String>| {
+        for name in names {
+            let pointer = format!("/{}/{}", kind.section(), escape_pointer_token(name));
+            out.push(Definition { name: name.clone(), kind, pointer });
+        }
+    };
+    add(NameKind::Environment, config.environments.keys().collect());
+    add(NameKind::Node(NodeKind::Data), config.data.keys().collect());
+    add(NameKind::Node(NodeKind::Training), config.training.keys().collect());
+    add(NameKind::Node(NodeKind::Gate), config.gates.keys().collect());
+    add(NameKind::Node(NodeKind::Approval), config.approvals.keys().collect());
+    add(NameKind::Node(NodeKind::Deployment), config.deployments.keys().collect());
+    out
+}
+
+fn references(config: &Config) -> Vec<Reference> {
+    let mut out = Vec::new();
+    let mut add = |section: &str, owner: &str, noun: &str, field: &str, position: Option<usize>, name: &str, allowed| {
+        let mut pointer = format!("/{section}/{}/{field}", escape_pointer_token(owner));
+        if let Some(position) = position {
+            pointer.push_str(&format!("/{position}"));
+        }
+        let field = format!("`{field}` of {noun} `{owner}`");
+        out.push(Reference { name: name.to_owned(), pointer, field, allowed });
+    };
+    for (owner, data) in &config.data {
+        for (position, name) in data.needs.iter().enumerate() {
+            add("data", owner, "data set", "needs", Some(position), name, DATA);
+        }
+    }
+    for (owner, training) in &config.training {
+        for (position, name) in training.needs.iter().enumerate() {
+            add("training", owner, "training", "needs", Some(position), name, DATA_OR_TRAINING);
+        }
+    }
+    for (owner, gate) in &config.gates {
+        add("gates", owner, "gate", "training", None, &gate.training, TRAINING);
+    }
+    for (owner, approval) in &config.approvals {
+        add("approvals", owner, "approval", "environment", None, &approval.environment, ENVIRONMENT);
+    }
+    for (owner, deployment) in &config.deployments {
+        add("deployments", owner, "deployment", "model", None, &deployment.model, TRAINING);
+        add("deployments", owner, "deployment", "environment", None, &deployment.environment, ENVIRONMENT);
+        for (position, name) in deployment.after.iter().enumerate() {
+            add("deployments", owner, "deployment", "after", Some(position), name, AFTER);
+        }
+    }
+    out
+}
+
+/// Run every rule; diagnostics come back in rule order (the caller sorts them).
+#[must_use]
+pub fn run(cx: &CheckCtx<'_>) -> Vec<Diag> {
+    let mut out = Vec::new();
+    for rule in RULES {
+        rule.check(cx, &mut out);
+    }
+    out
+}
+
+impl CheckCtx<'_> {
+    /// A label on part of a string value: `range` is a byte range within `value`. When the value
+    /// is written with escapes (so the source text differs), the whole value is labelled.
+    #[must_use]
+    pub fn substring_label(&self, pointer: &str, value: &str, range: std::ops::Range<usize>, text: impl Into<String>) -> Label {
+        let span = self.document.spans.value_span(pointer);
+        let written = self.text.get(span.clone()).unwrap_or_default();
+        match written.find(value) {
+            Some(offset) if !value.is_empty() => Label::new(span.start + offset + range.start..span.start + offset + range.end, text),
+            _ => Label::new(span, text),
+        }
+    }
+}

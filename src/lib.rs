@@ -1,0 +1,73 @@
+//! `mlops` compiles one reviewed `mlops.yaml` into CI pipelines and deploy manifests.
+//!
+//! The stages, each a module, each taking the previous stage's output:
+//!
+//! 1. [`spec::load`]: bytes -> [`spec::Document`] (YAML 1.2 via saphyr, with a span per node);
+//! 2. [`spec::schema`]: JSON Schema check, errors mapped to spans; then the typed [`spec::Config`];
+//! 3. [`graph`]: the dependency graph every emitter consumes;
+//! 4. [`check`]: the semantic rules, over the config and the graph;
+//! 5. [`diag`]: the problems, rendered for people (miette), JSON, GitHub or SARIF.
+//!
+//! ```
+//! let text = b"version: 1\nproject: demo\n";
+//! let validation = mlops::validate(text, &mlops::check::AnyRepo);
+//! assert!(validation.diags.is_empty());
+//! ```
+
+pub mod check;
+pub mod cli;
+pub mod codes;
+pub mod diag;
+pub mod graph;
+pub mod init;
+pub mod repo;
+pub mod spec;
+pub mod suggest;
+
+use check::{CheckCtx, Repo};
+use diag::Diag;
+use graph::Graph;
+use spec::{Config, Document};
+
+/// Everything `mlops validate` learns about a file.
+#[derive(Debug)]
+pub struct Validation {
+    /// The YAML with spans, unless it could not be read.
+    pub document: Option<Document>,
+    /// The typed config, unless a value had the wrong type.
+    pub config: Option<Config>,
+    /// The dependency graph, when the config could be typed.
+    pub graph: Option<Graph>,
+    /// Every problem, sorted by position then code.
+    pub diags: Vec<Diag>,
+    /// Whether the semantic rules ran. They need the typed config, so a value of the wrong type
+    /// (reported) keeps them from running; the report says so rather than implying all is well.
+    pub rules_ran: bool,
+}
+
+impl Validation {
+    /// True when there is no error (warnings allowed).
+    #[must_use]
+    pub fn is_ok(&self) -> bool {
+        self.diags.iter().all(|diag| diag.severity == diag::Severity::Warning)
+    }
+}
+
+/// Parse, schema-check, build the graph and run every rule on config bytes. Never panics on any
+/// input; every problem found is in `diags`.
+#[must_use]
+pub fn validate(bytes: &[u8], repo: &dyn Repo) -> Validation {
+    let parsed = spec::parse(bytes);
+    let mut diags = parsed.diags;
+    let graph = parsed.config.as_ref().map(Graph::build);
+    let mut rules_ran = false;
+    if let (Some(document), Some(config), Some(graph)) = (&parsed.document, &parsed.config, &graph) {
+        // The text is valid UTF-8 here: `load` succeeded.
+        let text = std::str::from_utf8(bytes).unwrap_or_default();
+        let cx = CheckCtx::new(config, document, text, graph, repo);
+        diags.extend(check::run(&cx));
+        rules_ran = true;
+    }
+    diag::sort(&mut diags);
+    Validation { document: parsed.document, config: parsed.config, graph, diags, rules_ran }
+}

@@ -1,0 +1,6 @@
+//! The `mlops` binary: everything happens in [`mlops::cli::main`], which maps each outcome to
+//! exit code 0 (ok), 1 (invalid input or failed gate) or 2 (usage or I/O error).
+
+fn main() -> std::process::ExitCode {
+    mlops::cli::main()
+}

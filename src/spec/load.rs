@@ -1,0 +1,400 @@
+//! Stage 1: read `mlops.yaml` text into a [`Document`]: a plain JSON value plus an index from
+//! each JSON pointer to the byte spans of its key and value.
+//!
+//! This is the only place that parses YAML. Schema errors (which arrive as JSON pointers) and
+//! semantic errors (which rules raise against pointers) both find their source position through
+//! the [`SpanIndex`] built here, so there is one parser and one source of truth for locations.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use saphyr::{MarkedYaml, Scalar, YamlData};
+use serde_json::{Map, Number, Value};
+
+use crate::codes::Code;
+use crate::diag::{Diag, Label};
+
+/// The largest file we parse. A real `mlops.yaml` is kilobytes; a 1,000-model file is about
+/// 1 MiB. The cap keeps a pre-commit hook from chewing on a stray multi-megabyte file.
+pub const MAX_INPUT_BYTES: usize = 8 * 1024 * 1024;
+
+/// How deeply collections may nest. The format itself needs six levels; the cap keeps the
+/// recursive conversion below (and serde after it) far from the stack limit.
+pub const MAX_DEPTH: usize = 64;
+
+/// saphyr's own default alias budget is 100,000 nodes; a config needs a tiny fraction of that,
+/// and a lower cap turns a "billion laughs" file into a quick, clear error.
+const ALIAS_NODE_LIMIT: usize = 10_000;
+
+/// A byte range in the source text.
+pub type Span = Range<usize>;
+
+/// The spans of one node: its key (absent for the root and for sequence items) and its value.
+#[derive(Debug, Clone)]
+pub struct NodeSpans {
+    /// Where the mapping key that introduces this node is written.
+    pub key: Option<Span>,
+    /// Where the value is written (for collections: its first token onwards).
+    pub value: Span,
+}
+
+/// JSON pointer (RFC 6901) -> spans of the node it names.
+#[derive(Debug, Default)]
+pub struct SpanIndex {
+    nodes: HashMap<String, NodeSpans>,
+}
+
+impl SpanIndex {
+    /// The spans of the node at `pointer`, if it exists in the document.
+    #[must_use]
+    pub fn get(&self, pointer: &str) -> Option<&NodeSpans> {
+        self.nodes.get(pointer)
+    }
+
+    /// The span to underline for a problem with the value at `pointer`. Falls back to the
+    /// nearest ancestor that exists, so a label never goes missing.
+    #[must_use]
+    pub fn value_span(&self, pointer: &str) -> Span {
+        self.nearest(pointer).map_or(0..0, |node| node.value.clone())
+    }
+
+    /// The span of the key that introduces `pointer` (or its value when it has no key, as
+    /// sequence items and the root do). Keys make short, precise labels for whole sections.
+    #[must_use]
+    pub fn key_span(&self, pointer: &str) -> Span {
+        self.nearest(pointer)
+            .map_or(0..0, |node| node.key.clone().unwrap_or_else(|| node.value.clone()))
+    }
+
+    fn nearest(&self, pointer: &str) -> Option<&NodeSpans> {
+        let mut current = pointer;
+        loop {
+            if let Some(node) = self.nodes.get(current) {
+                return Some(node);
+            }
+            let cut = current.rfind('/')?;
+            current = &current[..cut];
+        }
+    }
+}
+
+/// A parsed `mlops.yaml`: the data as JSON and where each piece came from.
+#[derive(Debug)]
+pub struct Document {
+    /// The document as a JSON value (YAML 1.2 core schema: `no`, `on`, `yes` stay strings).
+    pub value: Value,
+    /// Where each node of `value` is written.
+    pub spans: SpanIndex,
+}
+
+/// Escape one reference token of a JSON pointer (RFC 6901 section 3).
+#[must_use]
+pub fn escape_pointer_token(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// Parse the bytes of a config file.
+///
+/// Returns the document when the YAML could be read (possibly with problems that were
+/// recoverable, such as a tag or a non-string key) and every problem found. Problems that make
+/// the YAML unreadable (syntax, duplicate keys, invalid UTF-8) return no document.
+#[must_use]
+pub fn load(bytes: &[u8]) -> (Option<Document>, Vec<Diag>) {
+    if bytes.len() > MAX_INPUT_BYTES {
+        let message = format!(
+            "file is {} bytes; the limit is {MAX_INPUT_BYTES} bytes ({} MiB)",
+            bytes.len(),
+            MAX_INPUT_BYTES / (1024 * 1024)
+        );
+        let diag = Diag::error(Code::InvalidInput, message, Label::new(0..0, "file starts here"))
+            .with_help("an mlops.yaml is normally a few kilobytes: is this the right file?");
+        return (None, vec![diag]);
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(error) => {
+            let at = error.valid_up_to();
+            let diag = Diag::error(
+                Code::InvalidInput,
+                format!("file is not valid UTF-8 (byte {at})"),
+                Label::new(at..at, "invalid byte sequence here"),
+            )
+            .with_help("save the file as UTF-8");
+            return (None, vec![diag]);
+        }
+    };
+    load_str(text)
+}
+
+/// Parse config text. See [`load`].
+#[must_use]
+pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
+    if text.trim().is_empty() {
+        let diag = Diag::error(Code::InvalidInput, "file is empty", Label::new(0..0, "empty"))
+            .with_help("start from `mlops init`, or add at least `version: 1` and `project:`");
+        return (None, vec![diag]);
+    }
+    if let Some(diag) = check_nesting(text) {
+        return (None, vec![diag]);
+    }
+    let positions = CharToByte::new(text);
+    let docs = match load_yaml(text) {
+        Ok(docs) => docs,
+        Err(error) => return (None, vec![scan_error_diag(&error, &positions)]),
+    };
+    let mut converter = Converter { positions: &positions, spans: SpanIndex::default(), diags: Vec::new() };
+    let Some(root) = docs.first() else {
+        let diag = Diag::error(Code::InvalidInput, "file holds no YAML document", Label::new(0..0, "here"))
+            .with_help("add at least `version: 1` and `project:`");
+        return (None, vec![diag]);
+    };
+    if let Some(extra) = docs.get(1) {
+        let at = converter.span(extra);
+        converter.diags.push(
+            Diag::error(
+                Code::UnsupportedYaml,
+                "more than one YAML document in the file",
+                Label::new(at, "second document starts here"),
+            )
+            .with_help("keep one document per mlops.yaml; remove the `---` separator"),
+        );
+    }
+    let value = converter.convert(root, String::new(), None, 0);
+    let Converter { spans, diags, .. } = converter;
+    (Some(Document { value, spans }), diags)
+}
+
+fn load_yaml(text: &str) -> Result<Vec<MarkedYaml<'_>>, saphyr::ScanError> {
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut loader = saphyr::YamlLoader::<MarkedYaml<'_>>::default();
+    loader.alias_limit(ALIAS_NODE_LIMIT);
+    parser.load(&mut loader, true)?;
+    if let Some(error) = loader.error() {
+        return Err(error.clone());
+    }
+    Ok(loader.into_documents())
+}
+
+/// saphyr's loader builds its tree with an explicit stack, but dropping a very deep tree and
+/// converting it are recursive. A cheap pre-scan of flow brackets and indentation rejects
+/// absurd nesting before either can exhaust the stack.
+fn check_nesting(text: &str) -> Option<Diag> {
+    let mut depth = 0usize;
+    for (offset, byte) in text.bytes().enumerate() {
+        match byte {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_DEPTH * 4 {
+                    return Some(too_deep(offset));
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => {
+                // Block nesting: every level indents by at least one space.
+                let indent = text[offset + 1..].bytes().take_while(|&b| b == b' ' || b == b'-' || b == b'?').count();
+                if indent > MAX_DEPTH * 16 {
+                    return Some(too_deep(offset + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+fn too_deep(offset: usize) -> Diag {
+    Diag::error(
+        Code::InvalidInput,
+        format!("nesting is deeper than the {MAX_DEPTH} levels this format allows"),
+        Label::new(offset..offset + 1, "too deep here"),
+    )
+    .with_help("an mlops.yaml needs about six levels; is this the right file?")
+}
+
+fn scan_error_diag(error: &saphyr::ScanError, positions: &CharToByte) -> Diag {
+    let at = positions.byte(error.marker().index());
+    let span = at..positions.next_char_end(at);
+    let info = error.info();
+    if info.contains("duplicated key") {
+        return Diag::error(Code::DuplicateKey, "duplicate key in mapping", Label::new(span, "this key is already set above"))
+            .with_help("each key may appear once per mapping; merge the two entries");
+    }
+    if info.contains("alias expansion") {
+        return Diag::error(
+            Code::InvalidInput,
+            format!("aliases expand to more than {ALIAS_NODE_LIMIT} nodes"),
+            Label::new(span, "expansion limit reached here"),
+        )
+        .with_help("nested anchors can grow exponentially (\"billion laughs\"); write the values out instead");
+    }
+    Diag::error(Code::YamlSyntax, format!("invalid YAML: {info}"), Label::new(span, info.to_owned()))
+        .with_help("check indentation and quoting near this position")
+}
+
+/// saphyr markers count characters; miette and our line/column math need bytes.
+struct CharToByte {
+    /// Byte offset of each char, or empty when the text is ASCII (then chars are bytes).
+    offsets: Vec<usize>,
+    len: usize,
+}
+
+impl CharToByte {
+    fn new(text: &str) -> Self {
+        let offsets = if text.is_ascii() { Vec::new() } else { text.char_indices().map(|(at, _)| at).collect() };
+        Self { offsets, len: text.len() }
+    }
+
+    fn byte(&self, char_index: usize) -> usize {
+        if self.offsets.is_empty() {
+            return char_index.min(self.len);
+        }
+        self.offsets.get(char_index).copied().unwrap_or(self.len)
+    }
+
+    /// End of the character starting at `byte`, so that a point becomes a one-character span.
+    fn next_char_end(&self, byte: usize) -> usize {
+        if byte >= self.len {
+            return self.len;
+        }
+        if self.offsets.is_empty() {
+            return byte + 1;
+        }
+        let index = self.offsets.partition_point(|&at| at <= byte);
+        self.offsets.get(index).copied().unwrap_or(self.len)
+    }
+}
+
+struct Converter<'a> {
+    positions: &'a CharToByte,
+    spans: SpanIndex,
+    diags: Vec<Diag>,
+}
+
+impl Converter<'_> {
+    fn span(&self, node: &MarkedYaml<'_>) -> Span {
+        let start = self.positions.byte(node.span.start.index());
+        let end = self.positions.byte(node.span.end.index()).max(start);
+        start..end
+    }
+
+    fn convert(&mut self, node: &MarkedYaml<'_>, pointer: String, key: Option<Span>, depth: usize) -> Value {
+        let value_span = self.span(node);
+        if depth > MAX_DEPTH {
+            self.diags.push(too_deep(value_span.start));
+            return Value::Null;
+        }
+        let value = match &node.data {
+            YamlData::Value(scalar) => self.scalar(scalar, &value_span),
+            YamlData::Representation(text, _, _) => Value::String(text.to_string()),
+            YamlData::Sequence(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    out.push(self.convert(item, format!("{pointer}/{index}"), None, depth + 1));
+                }
+                Value::Array(out)
+            }
+            YamlData::Mapping(entries) => {
+                let mut out = Map::with_capacity(entries.len());
+                for (key_node, value_node) in entries {
+                    let key_span = self.span(key_node);
+                    let Some(name) = self.key_name(key_node, &key_span) else { continue };
+                    let child_pointer = format!("{pointer}/{}", escape_pointer_token(&name));
+                    let child = self.convert(value_node, child_pointer, Some(key_span), depth + 1);
+                    out.insert(name, child);
+                }
+                Value::Object(out)
+            }
+            YamlData::Tagged(tag, inner) => {
+                self.diags.push(
+                    Diag::error(
+                        Code::UnsupportedYaml,
+                        format!("YAML tag `{tag}` is not supported"),
+                        Label::new(value_span.clone(), "tag used here"),
+                    )
+                    .with_help("remove the tag; mlops.yaml uses plain strings, numbers, lists and maps"),
+                );
+                return self.convert(inner, pointer, key, depth + 1);
+            }
+            YamlData::Alias(_) | YamlData::BadValue => {
+                self.diags.push(Diag::error(
+                    Code::UnsupportedYaml,
+                    "value could not be read",
+                    Label::new(value_span.clone(), "unreadable value"),
+                ));
+                Value::Null
+            }
+        };
+        self.spans.nodes.insert(pointer, NodeSpans { key, value: value_span });
+        value
+    }
+
+    fn scalar(&mut self, scalar: &Scalar<'_>, span: &Span) -> Value {
+        match scalar {
+            Scalar::Null => Value::Null,
+            Scalar::Boolean(flag) => Value::Bool(*flag),
+            Scalar::Integer(number) => Value::Number((*number).into()),
+            Scalar::FloatingPoint(number) => {
+                if let Some(finite) = Number::from_f64(number.into_inner()) {
+                    Value::Number(finite)
+                } else {
+                    self.diags.push(
+                        Diag::error(
+                            Code::UnsupportedYaml,
+                            "infinite or NaN numbers are not allowed",
+                            Label::new(span.clone(), "not a finite number"),
+                        )
+                        .with_help("write a finite number, or quote the value if it is meant as text"),
+                    );
+                    Value::Null
+                }
+            }
+            Scalar::String(text) => Value::String(text.to_string()),
+        }
+    }
+
+    /// Mapping keys must be plain strings: JSON pointers, names and the schema all assume it.
+    fn key_name(&mut self, key: &MarkedYaml<'_>, span: &Span) -> Option<String> {
+        match &key.data {
+            YamlData::Value(Scalar::String(text)) => {
+                if text == "<<" {
+                    self.diags.push(
+                        Diag::error(
+                            Code::UnsupportedYaml,
+                            "YAML merge keys (`<<`) are not supported",
+                            Label::new(span.clone(), "merge key"),
+                        )
+                        .with_help("write the keys out, or use `defaults:` for shared settings"),
+                    );
+                    return None;
+                }
+                Some(text.to_string())
+            }
+            YamlData::Value(scalar) => {
+                let written = match scalar {
+                    Scalar::Null => "null".to_owned(),
+                    Scalar::Boolean(flag) => flag.to_string(),
+                    Scalar::Integer(number) => number.to_string(),
+                    Scalar::FloatingPoint(number) => number.to_string(),
+                    Scalar::String(text) => text.to_string(),
+                };
+                self.diags.push(
+                    Diag::error(
+                        Code::UnsupportedYaml,
+                        format!("mapping key `{written}` is not a string"),
+                        Label::new(span.clone(), "read as a non-string key"),
+                    )
+                    .with_help(format!("quote the key: \"{written}\"")),
+                );
+                None
+            }
+            _ => {
+                self.diags.push(Diag::error(
+                    Code::UnsupportedYaml,
+                    "complex mapping keys are not supported",
+                    Label::new(span.clone(), "key is a list or map"),
+                ));
+                None
+            }
+        }
+    }
+}

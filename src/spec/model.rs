@@ -1,0 +1,452 @@
+//! The typed `mlops.yaml` model (format version 1), with no spans.
+//!
+//! The JSON Schema in `schemas/mlops.schema.json` is generated from these types by schemars, so
+//! the docs here are what an editor shows on hover. Serde itself ignores unknown fields on
+//! purpose: the schema rejects them (`#[schemars(deny_unknown_fields)]`) with a span and a
+//! suggestion, and the semantic rules can still run on the rest of the file.
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Name-keyed sections keep the order the author wrote: promotion order is the order of
+/// `environments`, and outputs list entries as written.
+pub type Section<T> = IndexMap<String, T>;
+
+/// An `mlops.yaml`: one ML project's delivery pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, title = "mlops.yaml", example = example_config())]
+pub struct Config {
+    /// Format version. Only `1` exists.
+    #[schemars(range(min = 1, max = 1), example = 1)]
+    pub version: u32,
+    /// The project's name: used in generated file headers, job names and Kubernetes labels.
+    #[schemars(length(min = 1, max = 63), example = &"churn-platform")]
+    pub project: String,
+    /// Settings every step inherits unless it sets its own.
+    #[serde(default)]
+    pub defaults: Defaults,
+    /// Which CI systems to generate pipelines for, and when they run.
+    #[serde(default)]
+    pub ci: Ci,
+    /// Deployment environments. Promotion order is the order written here.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = name_schema()))]
+    pub environments: Section<Environment>,
+    /// Data sets: external sources (`uri`) and derived ones (`run`).
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = name_schema()))]
+    pub data: Section<Data>,
+    /// Training steps, each producing one model and a metrics file.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = name_schema()))]
+    pub training: Section<Training>,
+    /// Validation gates: metric thresholds and no-regression rules a model must pass.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = name_schema()))]
+    pub gates: Section<Gate>,
+    /// Human sign-offs required before deploying to an environment.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = name_schema()))]
+    pub approvals: Section<Approval>,
+    /// Where each model is served, per environment.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = name_schema()))]
+    pub deployments: Section<Deployment>,
+}
+
+/// The name rule of the spec (rule 2), for editors. `mlops validate` checks it again with a
+/// better message, so the schema's own `propertyNames` error is not shown twice.
+fn name_schema() -> serde_json::Value {
+    serde_json::json!({ "pattern": "^[a-z0-9][a-z0-9-]{0,62}$" })
+}
+
+fn example_config() -> serde_json::Value {
+    serde_json::json!({ "version": 1, "project": "churn-platform" })
+}
+
+/// Settings every step inherits.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Defaults {
+    /// GitHub `runs-on` label or labels. Default: `ubuntu-latest`.
+    pub runner: Option<Runner>,
+    /// Container image the `run` steps execute in.
+    #[schemars(example = &"python:3.12-slim")]
+    pub image: Option<String>,
+    /// Per-job time limit in minutes. Default: 60.
+    #[schemars(range(min = 1, max = 4320), example = 60)]
+    pub timeout_minutes: Option<u32>,
+    /// Shell command run before every `run` (installing dependencies, say).
+    #[schemars(example = &"pip install -r requirements.txt")]
+    pub setup: Option<String>,
+}
+
+/// A GitHub `runs-on` value: one label or a list of labels that must all match.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Runner {
+    /// One label, such as `ubuntu-latest`.
+    Label(String),
+    /// Several labels, such as `[self-hosted, gpu]`.
+    Labels(Vec<String>),
+}
+
+/// Which CI systems to generate for, and when pipelines run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Ci {
+    /// CI systems to emit pipelines for. Default: `[github-actions]`.
+    #[serde(default = "default_targets")]
+    #[schemars(length(min = 1))]
+    pub targets: Vec<CiTarget>,
+    /// Train, gate and report on pull requests. Default: `true`.
+    #[serde(default = "default_true")]
+    pub on_pull_request: bool,
+    /// Pushes to this branch run the deploy path. Default: `main`.
+    #[serde(default = "default_branch")]
+    #[schemars(example = &"main")]
+    pub branch: String,
+}
+
+impl Default for Ci {
+    fn default() -> Self {
+        Self { targets: default_targets(), on_pull_request: true, branch: default_branch() }
+    }
+}
+
+fn default_targets() -> Vec<CiTarget> {
+    vec![CiTarget::GithubActions]
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_branch() -> String {
+    "main".to_owned()
+}
+
+/// A CI system `mlops render` can emit a pipeline for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CiTarget {
+    /// `.github/workflows/mlops.yml`
+    GithubActions,
+    /// `.gitlab-ci.yml`
+    GitlabCi,
+    /// `argo/mlops-workflow.yaml`
+    ArgoWorkflows,
+}
+
+/// A deployment environment.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Environment {
+    /// Argo CD destination: a cluster name or an API server URL.
+    #[schemars(example = &"prod-cluster")]
+    pub cluster: Option<String>,
+    /// Kubernetes namespace the models are served in.
+    #[schemars(example = &"ml")]
+    pub namespace: Option<String>,
+    /// A deployment here must come after an approval for this environment.
+    #[serde(default)]
+    pub requires_approval: bool,
+}
+
+/// A data set: an external source (`uri`) or one derived by a `run` command.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Data {
+    /// Where an external source lives.
+    #[schemars(example = &"s3://acme-ml/events/2026-11/")]
+    pub uri: Option<String>,
+    /// Expected SHA-256 of the source: 64 hexadecimal digits.
+    #[schemars(example = &"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08")]
+    pub sha256: Option<String>,
+    /// Cron schedule (5 fields, UTC) for retraining on fresh data.
+    #[schemars(example = &"0 3 * * 1")]
+    pub refresh: Option<String>,
+    /// Data sets this one is built from.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Shell command that builds this data set.
+    #[schemars(example = &"python -m features.build --out data/features.parquet")]
+    pub run: Option<String>,
+    /// Repository paths or globs whose change re-runs this step.
+    #[serde(default)]
+    #[schemars(example = &["src/features/**"])]
+    pub inputs: Vec<String>,
+    /// Paths this step writes.
+    #[serde(default)]
+    pub outputs: Vec<String>,
+    /// Runner label(s) for this step; overrides `defaults.runner`.
+    pub runner: Option<Runner>,
+    /// Secrets this step needs, by name.
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")))]
+    pub secrets: Vec<String>,
+}
+
+/// A training step: produces a model and a metrics file.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Training {
+    /// Data sets or trainings this step needs.
+    #[serde(default)]
+    pub needs: Vec<String>,
+    /// Shell command that trains the model.
+    #[schemars(example = &"python train.py --params params.yaml")]
+    pub run: String,
+    /// Repository paths or globs whose change re-runs this step.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// Hyper-parameter file (YAML or JSON); a change to it re-runs this step.
+    #[schemars(example = &"params.yaml")]
+    pub params: Option<String>,
+    /// The metrics file `run` writes (JSON, YAML or CSV); gates read it.
+    #[schemars(example = &"metrics/churn.json")]
+    pub metrics: Option<String>,
+    /// The model artifact `run` writes.
+    pub model: Option<Model>,
+    /// Runner label(s) for this step; overrides `defaults.runner`.
+    pub runner: Option<Runner>,
+    /// Container image for this step; overrides `defaults.image`.
+    pub image: Option<String>,
+    /// Time limit in minutes; overrides `defaults.timeout_minutes`.
+    #[schemars(range(min = 1, max = 4320))]
+    pub timeout_minutes: Option<u32>,
+    /// Secrets this step needs, by name (never values).
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")), example = &["WANDB_API_KEY"])]
+    pub secrets: Vec<String>,
+}
+
+/// A model artifact.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Model {
+    /// Where `run` writes the model.
+    #[schemars(example = &"models/churn.joblib")]
+    pub path: String,
+    /// Serving format; picks the KServe predictor.
+    pub format: ModelFormat,
+}
+
+/// A model's serving format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelFormat {
+    /// scikit-learn (joblib or pickle).
+    Sklearn,
+    /// XGBoost.
+    Xgboost,
+    /// LightGBM.
+    Lightgbm,
+    /// ONNX.
+    Onnx,
+    /// PyTorch (TorchServe).
+    Pytorch,
+    /// TensorFlow SavedModel.
+    Tensorflow,
+    /// Anything else: the deployment's `target.image` serves it.
+    Custom,
+}
+
+/// A validation gate on one training's metrics.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Gate {
+    /// The training whose metrics this gate judges.
+    #[schemars(example = &"churn")]
+    pub training: String,
+    /// What `max_drop`/`max_rise` rules compare with. Default: `base`.
+    #[serde(default)]
+    pub baseline: Baseline,
+    /// The rules; every one must pass.
+    #[schemars(length(min = 1))]
+    pub rules: Vec<GateRule>,
+}
+
+/// What no-regression rules compare with.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Baseline {
+    /// The pull request's base ref.
+    #[default]
+    Base,
+    /// The metrics of the model deployed to production.
+    Production,
+}
+
+/// One gate rule: a metric and exactly one threshold.
+///
+/// `min`, `max_drop` and `max_drop_pct` are for metrics where higher is better (AUC, accuracy);
+/// `max`, `max_rise` and `max_rise_pct` for metrics where lower is better (latency, loss).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields, extend("minProperties" = 2, "maxProperties" = 2))]
+pub struct GateRule {
+    /// Metric name in the training's metrics file (nested keys joined with `.`).
+    #[schemars(example = &"auc")]
+    pub metric: String,
+    /// Fail when the metric is below this value.
+    pub min: Option<f64>,
+    /// Fail when the metric is above this value.
+    pub max: Option<f64>,
+    /// Fail when the metric falls by more than this, absolute, from the baseline.
+    #[schemars(range(min = 0))]
+    pub max_drop: Option<f64>,
+    /// Fail when the metric falls by more than this percentage of the baseline (0-100).
+    #[schemars(range(min = 0, max = 100))]
+    pub max_drop_pct: Option<f64>,
+    /// Fail when the metric rises by more than this, absolute, from the baseline.
+    #[schemars(range(min = 0))]
+    pub max_rise: Option<f64>,
+    /// Fail when the metric rises by more than this percentage of the baseline.
+    #[schemars(range(min = 0))]
+    pub max_rise_pct: Option<f64>,
+}
+
+/// A required human sign-off.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Approval {
+    /// The environment this approval guards.
+    #[schemars(example = &"production")]
+    pub environment: String,
+    /// GitHub users and `@org/team`s who may approve.
+    #[schemars(length(min = 1), example = &["@acme/ml-leads", "alice"])]
+    pub reviewers: Vec<String>,
+    /// How many of them must approve. Default: 1.
+    #[serde(default = "default_min_approvals")]
+    #[schemars(range(min = 1))]
+    pub min_approvals: u32,
+}
+
+fn default_min_approvals() -> u32 {
+    1
+}
+
+/// Serving one training's model in one environment.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Deployment {
+    /// The training whose model is served.
+    #[schemars(example = &"churn")]
+    pub model: String,
+    /// The environment it is served in.
+    #[schemars(example = &"staging")]
+    pub environment: String,
+    /// Gates, approvals and deployments that must pass first.
+    #[serde(default)]
+    pub after: Vec<String>,
+    /// Roll-out strategy.
+    pub strategy: Option<Strategy>,
+    /// What serves the model.
+    pub target: Target,
+    /// Deploy without any gate on the model (reported as a warning).
+    #[serde(default)]
+    pub ungated: bool,
+}
+
+/// Roll-out strategy.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Strategy {
+    /// Share of traffic, in percent, the new model gets first.
+    #[schemars(range(min = 1, max = 99), example = 10)]
+    pub canary_percent: Option<u32>,
+}
+
+/// What serves a model.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Target {
+    /// The serving platform.
+    pub kind: TargetKind,
+    /// The serving image: required for kind `kubernetes` and for models of format `custom`.
+    #[schemars(example = &"ghcr.io/acme/churn-server:1.4.2")]
+    pub image: Option<String>,
+    /// Replica count range.
+    pub replicas: Option<Replicas>,
+    /// CPU and memory per replica.
+    pub resources: Option<Resources>,
+}
+
+/// A serving platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    /// KServe `InferenceService`.
+    Kserve,
+    /// Kubernetes `Deployment` and `Service`.
+    Kubernetes,
+    /// Amazon SageMaker endpoint.
+    Sagemaker,
+    /// Azure ML managed online endpoint.
+    Azureml,
+}
+
+/// Replica count range.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Replicas {
+    /// Fewest replicas (0 lets KServe scale to zero).
+    #[schemars(example = 1)]
+    pub min: u32,
+    /// Most replicas.
+    #[schemars(example = 3)]
+    pub max: u32,
+}
+
+/// Kubernetes resource quantities per replica.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Resources {
+    /// CPU, such as `1`, `0.5` or `500m`.
+    #[schemars(example = &"1")]
+    pub cpu: Option<Quantity>,
+    /// Memory, such as `2Gi`.
+    #[schemars(example = &"2Gi")]
+    pub memory: Option<Quantity>,
+    /// GPUs (`nvidia.com/gpu`).
+    pub gpu: Option<u32>,
+}
+
+/// A Kubernetes resource quantity: a number (`1`, `0.5`) or a string with a unit (`500m`, `2Gi`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Quantity {
+    /// A plain number of units.
+    Number(serde_json::Number),
+    /// A quantity with a suffix, such as `500m` or `2Gi`.
+    Text(String),
+}
+
+/// Which way a metric is better, as a gate rule's threshold implies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// `min`, `max_drop`, `max_drop_pct`: accuracy, AUC, F1.
+    HigherIsBetter,
+    /// `max`, `max_rise`, `max_rise_pct`: latency, loss, error rate.
+    LowerIsBetter,
+}
+
+impl GateRule {
+    /// The thresholds this rule sets, as (field name, value, direction), in field order.
+    #[must_use]
+    pub fn thresholds(&self) -> Vec<(&'static str, f64, Direction)> {
+        use Direction::{HigherIsBetter, LowerIsBetter};
+        [
+            ("min", self.min, HigherIsBetter),
+            ("max", self.max, LowerIsBetter),
+            ("max_drop", self.max_drop, HigherIsBetter),
+            ("max_drop_pct", self.max_drop_pct, HigherIsBetter),
+            ("max_rise", self.max_rise, LowerIsBetter),
+            ("max_rise_pct", self.max_rise_pct, LowerIsBetter),
+        ]
+        .into_iter()
+        .filter_map(|(field, value, direction)| value.map(|value| (field, value, direction)))
+        .collect()
+    }
+}

@@ -1,0 +1,286 @@
+//! Stage 2: check the [`Document`] against the JSON Schema and map each schema error to a
+//! [`Diag`] on the offending key or value.
+//!
+//! The schema is generated from the typed model (`mlops schema`) and committed as
+//! `schemas/mlops.schema.json`; the validator compiles that committed file, once, on first use,
+//! and a test keeps the two identical. So the CLI pays neither for generating the schema nor for
+//! compiling it on commands that do not validate.
+
+use std::sync::LazyLock;
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use jsonschema::{ValidationError, Validator};
+use serde_json::Value;
+
+use super::load::{Document, escape_pointer_token};
+use super::model::Config;
+use crate::codes::Code;
+use crate::diag::{Diag, Label};
+use crate::suggest::did_you_mean;
+
+/// The committed schema, compiled into the binary.
+pub const SCHEMA_TEXT: &str = include_str!("../../schemas/mlops.schema.json");
+
+static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
+    serde_json::from_str(SCHEMA_TEXT).expect("schemas/mlops.schema.json is valid JSON (tests/schema.rs checks it)")
+});
+
+static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
+    jsonschema::draft202012::new(&SCHEMA).expect("schemas/mlops.schema.json compiles (tests/schema.rs checks it)")
+});
+
+/// Generate the schema from the model, as `mlops schema` prints it and as it is committed.
+#[must_use]
+pub fn generate() -> String {
+    let mut schema = serde_json::to_value(schemars::schema_for!(Config)).expect("a generated schema serializes");
+    drop_null_defaults(&mut schema);
+    let mut text = serde_json::to_string_pretty(&schema).expect("a generated schema serializes");
+    text.push('\n');
+    text
+}
+
+/// schemars writes a section's `Default` as its `default`, unset optional fields included
+/// (`runner: null`); editors would offer those nulls as completions, so leave them out.
+fn drop_null_defaults(schema: &mut Value) {
+    match schema {
+        Value::Object(map) => {
+            if let Some(Value::Object(default)) = map.get_mut("default") {
+                default.retain(|_, value| !value.is_null());
+            }
+            map.values_mut().for_each(drop_null_defaults);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_defaults),
+        _ => {}
+    }
+}
+
+/// Validate the document against the schema; one [`Diag`] per problem, on the right span.
+#[must_use]
+pub fn check(document: &Document) -> Vec<Diag> {
+    let mut diags = Vec::new();
+    for error in VALIDATOR.iter_errors(&document.value) {
+        if let Some(diag) = to_diag(document, &error) {
+            diags.push(diag);
+        }
+    }
+    diags
+}
+
+fn to_diag(document: &Document, error: &ValidationError<'_>) -> Option<Diag> {
+    let pointer = error.instance_path().as_str();
+    let spans = &document.spans;
+    let value_span = spans.value_span(pointer);
+    let at = describe_pointer(pointer);
+    let diag = match error.kind() {
+        // These restate rules that `check` reports with a better message: the name pattern
+        // (`invalid-name`) and "exactly one threshold" (`gate-rule`). The schema keeps them for
+        // editors; showing both would say the same thing twice.
+        ValidationErrorKind::PropertyNames { .. }
+        | ValidationErrorKind::MinProperties { .. }
+        | ValidationErrorKind::MaxProperties { .. } => return None,
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            let field = unexpected.first()?;
+            let field_pointer = format!("{pointer}/{}", escape_pointer_token(field));
+            let allowed = allowed_fields(pointer);
+            let mut diag = Diag::error(
+                Code::UnknownField,
+                format!("unknown field `{field}` in {at}"),
+                Label::new(spans.key_span(&field_pointer), "unknown field"),
+            );
+            diag.help = Some(match did_you_mean(field, allowed.iter().map(String::as_str)) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("known fields here: {}", allowed.join(", ")),
+            });
+            diag
+        }
+        ValidationErrorKind::Required { property } => {
+            let field = property.as_str().unwrap_or_default();
+            Diag::error(
+                Code::MissingField,
+                format!("missing required field `{field}` in {at}"),
+                Label::new(spans.key_span(pointer), format!("`{field}` is missing here")),
+            )
+            .with_help(field_help(pointer, field))
+        }
+        ValidationErrorKind::Type { kind } => type_diag(document, pointer, kind, &at),
+        ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. }
+            if !enum_choices(pointer).is_empty() =>
+        {
+            enum_diag(error.instance(), &enum_choices(pointer), value_span, &at)
+        }
+        ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => {
+            let expected = subschema_at(pointer).and_then(|schema| schema.get("description")).and_then(Value::as_str);
+            Diag::error(
+                Code::WrongType,
+                format!("{at} has the wrong shape"),
+                Label::new(value_span, format!("found {}", describe_value(error.instance()))),
+            )
+            .with_help(expected.map_or_else(|| "see `mlops schema`".to_owned(), |text| format!("expected: {text}")))
+        }
+        ValidationErrorKind::Enum { options } => {
+            let choices: Vec<&str> = options.as_array().map(|all| all.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            enum_diag(error.instance(), &choices, value_span, &at)
+        }
+        _ => Diag::error(
+            Code::InvalidValue,
+            format!("invalid value for {at}: {}", error.masked()),
+            Label::new(value_span, "invalid value"),
+        ),
+    };
+    Some(diag)
+}
+
+fn enum_diag(found: &Value, choices: &[&str], span: std::ops::Range<usize>, at: &str) -> Diag {
+    let mut diag = Diag::error(
+        Code::InvalidValue,
+        format!("{} is not a valid value for {at}", describe_value(found)),
+        Label::new(span, "not one of the allowed values"),
+    );
+    let suggestion = found.as_str().and_then(|text| did_you_mean(text, choices.iter().copied()));
+    diag.help = Some(match suggestion {
+        Some(close) => format!("did you mean `{close}`? (allowed: {})", choices.join(", ")),
+        None => format!("allowed values: {}", choices.join(", ")),
+    });
+    diag
+}
+
+/// The allowed strings of an enum field. schemars writes a documented enum as a `oneOf` of
+/// `const`s (one per variant, with its doc), and a plain one as `enum`.
+fn enum_choices(pointer: &str) -> Vec<&'static str> {
+    let Some(schema) = subschema_at(pointer) else { return Vec::new() };
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        return values.iter().filter_map(Value::as_str).collect();
+    }
+    let branches = schema.get("oneOf").or_else(|| schema.get("anyOf")).and_then(Value::as_array);
+    let Some(branches) = branches else { return Vec::new() };
+    let choices: Option<Vec<&str>> = branches.iter().map(|branch| branch.get("const").and_then(Value::as_str)).collect();
+    choices.unwrap_or_default()
+}
+
+fn type_diag(document: &Document, pointer: &str, kind: &TypeKind, at: &str) -> Diag {
+    let found = document.value.pointer(pointer).unwrap_or(&Value::Null);
+    let expected = match kind {
+        TypeKind::Single(single) => single.to_string(),
+        TypeKind::Multiple(set) => set.iter().map(|one| one.to_string()).collect::<Vec<_>>().join(" or "),
+    };
+    let mut diag = Diag::error(
+        Code::WrongType,
+        format!("{at} must be {} {expected}, not {}", article(&expected), describe_value(found)),
+        Label::new(document.spans.value_span(pointer), format!("expected {expected}")),
+    );
+    diag.help = Some(match (expected.as_str(), found) {
+        // YAML 1.2 reads `yes`/`no`/`on`/`off` as strings; a YAML 1.1 habit must not be applied
+        // silently, so say what happened.
+        ("boolean", Value::String(text)) if is_yaml11_boolean(text) => {
+            let meant = matches!(text.to_ascii_lowercase().as_str(), "yes" | "y" | "on");
+            format!("`{text}` is a string in YAML 1.2; write `{meant}`")
+        }
+        ("string", Value::Number(_) | Value::Bool(_)) => format!("quote the value to keep it as text: \"{found}\""),
+        ("array", Value::String(text)) => format!("write a list: [{text}]"),
+        ("object", Value::Null) => "this section is empty; remove it or add entries".to_owned(),
+        _ => format!("{at} takes {} {expected}", article(&expected)),
+    });
+    diag
+}
+
+fn is_yaml11_boolean(text: &str) -> bool {
+    matches!(text.to_ascii_lowercase().as_str(), "yes" | "no" | "on" | "off" | "y" | "n")
+}
+
+fn article(noun: &str) -> &'static str {
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+}
+
+fn describe_value(value: &Value) -> String {
+    match value {
+        Value::Null => "null (empty)".to_owned(),
+        Value::Bool(flag) => format!("the boolean `{flag}`"),
+        Value::Number(number) => format!("the number `{number}`"),
+        Value::String(text) => format!("the string `{text}`"),
+        Value::Array(_) => "a list".to_owned(),
+        Value::Object(_) => "a mapping".to_owned(),
+    }
+}
+
+/// `/training/churn/needs/0` -> "`training.churn.needs[0]`"; the root is "the file".
+#[must_use]
+pub fn describe_pointer(pointer: &str) -> String {
+    if pointer.is_empty() {
+        return "the top level".to_owned();
+    }
+    let mut out = String::new();
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        if token.parse::<usize>().is_ok() {
+            out.push_str(&format!("[{token}]"));
+        } else {
+            if !out.is_empty() {
+                out.push('.');
+            }
+            out.push_str(&token);
+        }
+    }
+    format!("`{out}`")
+}
+
+fn field_help(pointer: &str, field: &str) -> String {
+    let description = subschema_at(&format!("{pointer}/{}", escape_pointer_token(field)))
+        .and_then(|schema| schema.get("description"))
+        .and_then(Value::as_str);
+    match description {
+        Some(text) => format!("add `{field}:` ({})", text.trim_end_matches('.').to_lowercase()),
+        None => format!("add `{field}:`"),
+    }
+}
+
+/// The field names the schema allows in the object at `pointer`.
+fn allowed_fields(pointer: &str) -> Vec<String> {
+    subschema_at(pointer)
+        .and_then(|schema| schema.get("properties"))
+        .and_then(Value::as_object)
+        .map(|properties| properties.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Follow an instance pointer through the schema (properties, additionalProperties, items,
+/// `$ref`, and the first branch of an `anyOf` that leads on) to the subschema describing it.
+fn subschema_at(pointer: &str) -> Option<&'static Value> {
+    let mut schema = resolve(&SCHEMA)?;
+    for token in pointer.split('/').skip(1) {
+        let token = token.replace("~1", "/").replace("~0", "~");
+        schema = step(schema, &token)?;
+    }
+    Some(schema)
+}
+
+fn step(schema: &'static Value, token: &str) -> Option<&'static Value> {
+    if let Some(next) = schema.get("properties").and_then(|properties| properties.get(token)) {
+        return resolve(next);
+    }
+    if let Some(next) = schema.get("additionalProperties").filter(|next| next.is_object()) {
+        return resolve(next);
+    }
+    if let Some(next) = schema.get("items").filter(|_| token.parse::<usize>().is_ok()) {
+        return resolve(next);
+    }
+    schema.get("anyOf").and_then(Value::as_array)?.iter().filter_map(resolve).find_map(|branch| step(branch, token))
+}
+
+fn resolve(schema: &'static Value) -> Option<&'static Value> {
+    let mut current = schema;
+    for _ in 0..8 {
+        match current.get("$ref").and_then(Value::as_str) {
+            Some(reference) => current = SCHEMA.pointer(reference.strip_prefix('#')?)?,
+            None => break,
+        }
+    }
+    // `Option<T>` fields come out as `anyOf: [T, null]` or `type: [T, "null"]`; step into T.
+    if let Some(branches) = current.get("anyOf").and_then(Value::as_array) {
+        if branches.len() == 2 && branches.iter().any(|branch| branch.get("type") == Some(&Value::from("null"))) {
+            if let Some(inner) = branches.iter().find(|branch| branch.get("type") != Some(&Value::from("null"))) {
+                return resolve(inner);
+            }
+        }
+    }
+    Some(current)
+}
