@@ -46,7 +46,8 @@ impl Rule for InvalidName {
                 format!("invalid {} name `{}`", definition.kind.noun(), definition.name),
                 cx.key_label(&definition.pointer, "names are lowercase letters, digits and `-`, at most 63 long"),
             );
-            if !fixed.is_empty() && is_valid_name(&fixed) {
+            // Only suggest a rename for ASCII names: `événements` -> `v-nements` helps nobody.
+            if definition.name.is_ascii() && !fixed.is_empty() && is_valid_name(&fixed) {
                 diag = diag.with_help(format!("rename it to `{fixed}` (and update its references)"));
             } else {
                 diag = diag.with_help("start with a lowercase letter or digit; use only `a-z`, `0-9` and `-`");

@@ -32,7 +32,8 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     let Some(document) = document else {
         return Parsed { document: None, config: None, diags };
     };
-    let schema_diags = schema::check(&document);
+    let text = std::str::from_utf8(bytes).unwrap_or_default();
+    let schema_diags = schema::check(&document, text);
     let schema_ok = schema_diags.is_empty();
     diags.extend(schema_diags);
     let config = match serde_path_to_error::deserialize::<_, Config>(&document.value) {

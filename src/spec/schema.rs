@@ -55,18 +55,19 @@ fn drop_null_defaults(schema: &mut Value) {
 }
 
 /// Validate the document against the schema; one [`Diag`] per problem, on the right span.
+/// `text` is the source, so that help can quote what was written (`1.10`, not `1.1`).
 #[must_use]
-pub fn check(document: &Document) -> Vec<Diag> {
+pub fn check(document: &Document, text: &str) -> Vec<Diag> {
     let mut diags = Vec::new();
     for error in VALIDATOR.iter_errors(&document.value) {
-        if let Some(diag) = to_diag(document, &error) {
+        if let Some(diag) = to_diag(document, text, &error) {
             diags.push(diag);
         }
     }
     diags
 }
 
-fn to_diag(document: &Document, error: &ValidationError<'_>) -> Option<Diag> {
+fn to_diag(document: &Document, text: &str, error: &ValidationError<'_>) -> Option<Diag> {
     let pointer = error.instance_path().as_str();
     let spans = &document.spans;
     let value_span = spans.value_span(pointer);
@@ -102,7 +103,7 @@ fn to_diag(document: &Document, error: &ValidationError<'_>) -> Option<Diag> {
             )
             .with_help(field_help(pointer, field))
         }
-        ValidationErrorKind::Type { kind } => type_diag(document, pointer, kind, &at),
+        ValidationErrorKind::Type { kind } => type_diag(document, text, pointer, kind, &at),
         ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. }
             if !enum_choices(pointer).is_empty() =>
         {
@@ -157,16 +158,28 @@ fn enum_choices(pointer: &str) -> Vec<&'static str> {
     choices.unwrap_or_default()
 }
 
-fn type_diag(document: &Document, pointer: &str, kind: &TypeKind, at: &str) -> Diag {
+/// JSON Schema's type names, in the words a YAML author uses.
+fn yaml_type_name(json_type: &str) -> &str {
+    match json_type {
+        "array" => "list",
+        "object" => "mapping",
+        "integer" => "whole number",
+        other => other,
+    }
+}
+
+fn type_diag(document: &Document, text: &str, pointer: &str, kind: &TypeKind, at: &str) -> Diag {
     let found = document.value.pointer(pointer).unwrap_or(&Value::Null);
     let expected = match kind {
-        TypeKind::Single(single) => single.to_string(),
-        TypeKind::Multiple(set) => set.iter().map(|one| one.to_string()).collect::<Vec<_>>().join(" or "),
+        TypeKind::Single(single) => yaml_type_name(&single.to_string()).to_owned(),
+        TypeKind::Multiple(set) => set.iter().map(|one| yaml_type_name(&one.to_string()).to_owned()).collect::<Vec<_>>().join(" or "),
     };
+    let span = document.spans.value_span(pointer);
+    let written = text.get(span.clone()).unwrap_or_default().trim();
     let mut diag = Diag::error(
         Code::WrongType,
         format!("{at} must be {} {expected}, not {}", article(&expected), describe_value(found)),
-        Label::new(document.spans.value_span(pointer), format!("expected {expected}")),
+        Label::new(span, format!("expected {expected}")),
     );
     diag.help = Some(match (expected.as_str(), found) {
         // YAML 1.2 reads `yes`/`no`/`on`/`off` as strings; a YAML 1.1 habit must not be applied
@@ -175,9 +188,9 @@ fn type_diag(document: &Document, pointer: &str, kind: &TypeKind, at: &str) -> D
             let meant = matches!(text.to_ascii_lowercase().as_str(), "yes" | "y" | "on");
             format!("`{text}` is a string in YAML 1.2; write `{meant}`")
         }
-        ("string", Value::Number(_) | Value::Bool(_)) => format!("quote the value to keep it as text: \"{found}\""),
-        ("array", Value::String(text)) => format!("write a list: [{text}]"),
-        ("object", Value::Null) => "this section is empty; remove it or add entries".to_owned(),
+        ("string", Value::Number(_) | Value::Bool(_)) => format!("quote the value to keep it as text: \"{written}\""),
+        ("list", Value::String(_)) => format!("write a list: [{written}]"),
+        ("mapping", Value::Null) => "this section is empty; remove it or add entries".to_owned(),
         _ => format!("{at} takes {} {expected}", article(&expected)),
     });
     diag

@@ -1,0 +1,25 @@
+//! Fuzz the whole validate pipeline (load, schema, rules, every renderer) on arbitrary bytes.
+//! Seed it with the examples: `cargo +nightly fuzz run validate fuzz/seeds`.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use mlops::check::AnyRepo;
+use mlops::diag::{SourceFile, render_github, render_human, render_json, render_sarif};
+
+fuzz_target!(|bytes: &[u8]| {
+    let validation = mlops::validate(bytes, &AnyRepo);
+    let source = SourceFile::new("mlops.yaml", String::from_utf8_lossy(bytes).into_owned());
+    for diag in &validation.diags {
+        // Every span must lie inside the text: renderers index with them.
+        assert!(diag.primary.span.start <= diag.primary.span.end && diag.primary.span.end <= bytes.len());
+    }
+    let _ = render_human(&source, &validation.diags, false);
+    let _ = render_json(&source, &validation.diags);
+    let _ = render_github(&source, &validation.diags);
+    let _ = render_sarif(&source, &validation.diags);
+    if let Some(graph) = &validation.graph {
+        for format in [mlops::graph::GraphFormat::Mermaid, mlops::graph::GraphFormat::Dot, mlops::graph::GraphFormat::Json] {
+            let _ = graph.render(format);
+        }
+    }
+});
