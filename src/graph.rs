@@ -341,6 +341,11 @@ impl Graph {
         for (from, to, edge) in self.edges() {
             let _ = writeln!(out, "  {} -->|{}| {}", mermaid_id(from), edge_label(edge.kind), mermaid_id(to));
         }
+        out.push_str(
+            "  classDef data_set fill:#e8f4fd,stroke:#1f6feb\n  classDef training fill:#fff8e1,stroke:#bf8700\n  \
+             classDef gate fill:#fdecea,stroke:#cf222e\n  classDef approval fill:#f3e8fd,stroke:#8250df\n  \
+             classDef deployment fill:#e6f6ea,stroke:#1a7f37\n",
+        );
         out
     }
 
