@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::codes::Code;
-use crate::diag::{self, SourceFile};
+use crate::diag::{self, FileReport, SourceFile};
 use crate::graph::GraphFormat;
 use crate::repo::DiskRepo;
 use crate::{Validation, init, spec, suggest};
@@ -46,9 +46,9 @@ enum ColorChoice {
 enum Command {
     /// Check mlops.yaml: YAML, schema and every semantic rule; report all problems at once.
     Validate {
-        /// The config file, or a folder holding mlops.yaml.
+        /// Config files, or folders holding mlops.yaml (pre-commit passes several).
         #[arg(default_value = "mlops.yaml")]
-        path: PathBuf,
+        paths: Vec<PathBuf>,
         /// Output format: `human` on stderr; `json`, `github` and `sarif` on stdout.
         #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
         format: DiagFormat,
@@ -109,7 +109,7 @@ pub fn main() -> ExitCode {
         ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
     };
     let code = match cli.command {
-        Command::Validate { path, format } => validate(&path, format, color),
+        Command::Validate { paths, format } => validate(&paths, format, color),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => print_stdout(&spec::schema::generate()),
         Command::Graph { path, format } => graph(&path, format, color),
@@ -157,36 +157,49 @@ fn load_and_validate(path: &Path) -> Result<(SourceFile, Validation), String> {
     Ok((source, validation))
 }
 
-fn validate(path: &Path, format: DiagFormat, color: bool) -> u8 {
-    let (source, validation) = match load_and_validate(path) {
-        Ok(loaded) => loaded,
-        Err(message) => return fail(&message),
-    };
-    let diags = &validation.diags;
-    let written = match format {
-        DiagFormat::Human => {
-            let mut report = diag::render_human(&source, diags, color);
-            if diags.is_empty() {
-                report = format!("{}: valid\n", source.name);
-            } else if validation.is_ok() {
-                report.push_str(&format!("{}: valid (with warnings)\n", source.name));
-            } else if !validation.rules_ran {
-                report.push_str(
-                    "note: the semantic rules (references, cycles, approvals, promotion order, gates) did not run \
-                     because of the errors above; fix them and run again\n",
-                );
-            }
-            eprint!("{report}");
-            EXIT_OK
+fn validate(paths: &[PathBuf], format: DiagFormat, color: bool) -> u8 {
+    let mut reports = Vec::with_capacity(paths.len());
+    let mut all_ok = true;
+    for path in paths {
+        let (source, validation) = match load_and_validate(path) {
+            Ok(loaded) => loaded,
+            Err(message) => return fail(&message),
+        };
+        if format == DiagFormat::Human {
+            eprint!("{}", human_report(&source, &validation, color));
         }
-        DiagFormat::Json => print_stdout(&diag::render_json(&source, diags)),
-        DiagFormat::Github => print_stdout(&diag::render_github(&source, diags)),
-        DiagFormat::Sarif => print_stdout(&diag::render_sarif(&source, diags)),
+        all_ok &= validation.is_ok();
+        reports.push(FileReport { source, diags: validation.diags });
+    }
+    let written = match format {
+        DiagFormat::Human => EXIT_OK,
+        DiagFormat::Json => print_stdout(&diag::render_json(&reports)),
+        DiagFormat::Github => {
+            print_stdout(&reports.iter().map(|report| diag::render_github(&report.source, &report.diags)).collect::<String>())
+        }
+        DiagFormat::Sarif => print_stdout(&diag::render_sarif(&reports)),
     };
     if written != EXIT_OK {
         return written;
     }
-    if validation.is_ok() { EXIT_OK } else { EXIT_INVALID }
+    if all_ok { EXIT_OK } else { EXIT_INVALID }
+}
+
+fn human_report(source: &SourceFile, validation: &Validation, color: bool) -> String {
+    let diags = &validation.diags;
+    if diags.is_empty() {
+        return format!("{}: valid\n", source.name);
+    }
+    let mut report = diag::render_human(source, diags, color);
+    if validation.is_ok() {
+        report.push_str(&format!("{}: valid (with warnings)\n", source.name));
+    } else if !validation.rules_ran {
+        report.push_str(
+            "note: the semantic rules (references, cycles, approvals, promotion order, gates) did not run \
+             because of the errors above; fix them and run again\n",
+        );
+    }
+    report
 }
 
 fn explain(code: Option<&str>) -> u8 {

@@ -12,6 +12,7 @@ fn bad_files() {
         let name = format!("tests/fixtures/bad/{}", path.file_name().unwrap().to_string_lossy());
         let source = SourceFile::new(name, String::from_utf8_lossy(&bytes).into_owned());
         insta::assert_snapshot!("human", render_human(&source, &validation.diags, false));
-        insta::assert_snapshot!("json", render_json(&source, &validation.diags));
+        let report = mlops::diag::FileReport { source, diags: validation.diags };
+        insta::assert_snapshot!("json", render_json(std::slice::from_ref(&report)));
     });
 }

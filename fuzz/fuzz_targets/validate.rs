@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mlops::check::AnyRepo;
-use mlops::diag::{SourceFile, render_github, render_human, render_json, render_sarif};
+use mlops::diag::{FileReport, SourceFile, render_github, render_human, render_json, render_sarif};
 
 fuzz_target!(|bytes: &[u8]| {
     let validation = mlops::validate(bytes, &AnyRepo);
@@ -14,9 +14,10 @@ fuzz_target!(|bytes: &[u8]| {
         assert!(diag.primary.span.start <= diag.primary.span.end && diag.primary.span.end <= bytes.len());
     }
     let _ = render_human(&source, &validation.diags, false);
-    let _ = render_json(&source, &validation.diags);
     let _ = render_github(&source, &validation.diags);
-    let _ = render_sarif(&source, &validation.diags);
+    let report = [FileReport { source, diags: validation.diags.clone() }];
+    let _ = render_json(&report);
+    let _ = render_sarif(&report);
     if let Some(graph) = &validation.graph {
         for format in [mlops::graph::GraphFormat::Mermaid, mlops::graph::GraphFormat::Dot, mlops::graph::GraphFormat::Json] {
             let _ = graph.render(format);

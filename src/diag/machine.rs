@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::{Diag, SourceFile};
+use super::{Diag, FileReport, SourceFile};
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
@@ -21,12 +21,14 @@ struct JsonDiag<'a> {
 }
 
 /// `{"diagnostics":[{"severity","code","message","help","file","line","column"}]}`, with
-/// 1-based line and column of the offending value, followed by a newline.
+/// 1-based line and column of the offending value, followed by a newline. One document for all
+/// the files checked in one run.
 #[must_use]
-pub fn render_json(source: &SourceFile, diags: &[Diag]) -> String {
-    let diagnostics = diags
+pub fn render_json(files: &[FileReport]) -> String {
+    let diagnostics = files
         .iter()
-        .map(|diag| {
+        .flat_map(|file| file.diags.iter().map(move |diag| (&file.source, diag)))
+        .map(|(source, diag)| {
             let (line, column) = source.line_column(diag.primary.span.start);
             JsonDiag {
                 severity: diag.severity.name(),

@@ -133,6 +133,15 @@ impl SourceFile {
     }
 }
 
+/// The problems found in one file, ready to render.
+#[derive(Debug, Clone)]
+pub struct FileReport {
+    /// The file.
+    pub source: SourceFile,
+    /// Its problems, sorted.
+    pub diags: Vec<Diag>,
+}
+
 /// Count errors and warnings.
 #[must_use]
 pub fn counts(diags: &[Diag]) -> (usize, usize) {

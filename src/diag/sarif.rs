@@ -2,13 +2,13 @@
 
 use serde_json::{Value, json};
 
-use super::{Diag, Label, SourceFile};
+use super::{Diag, FileReport, Label, SourceFile};
 use crate::codes::Code;
 
 /// One SARIF log with one run. Every code is listed as a rule (with its `mlops explain` page as
 /// help) so that code scanning can show the docs next to each alert.
 #[must_use]
-pub fn render_sarif(source: &SourceFile, diags: &[Diag]) -> String {
+pub fn render_sarif(files: &[FileReport]) -> String {
     let rules: Vec<Value> = Code::ALL
         .iter()
         .map(|code| {
@@ -19,9 +19,10 @@ pub fn render_sarif(source: &SourceFile, diags: &[Diag]) -> String {
             })
         })
         .collect();
-    let results: Vec<Value> = diags
+    let results: Vec<Value> = files
         .iter()
-        .map(|diag| {
+        .flat_map(|file| file.diags.iter().map(move |diag| (&file.source, diag)))
+        .map(|(source, diag)| {
             let mut result = json!({
                 "ruleId": diag.code.name(),
                 "ruleIndex": Code::ALL.iter().position(|code| *code == diag.code),
