@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The pre-commit hook, run by the real pre-commit (PyPI) against a throwaway repository:
+# a good mlops.yaml passes, a bad one fails with the diagnostic shown.
+# `pre-commit try-repo` builds this checkout with `cargo install` (language: rust), as a user's
+# pre-commit would.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+tools=${CHECKERS_DIR:-$root/.checkers}
+venv="$tools/pre-commit-venv"
+if ! "$venv/bin/pre-commit" --version >/dev/null 2>&1; then
+  python3 -m venv --clear "$venv"
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-input "pre-commit==4.7.0"
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+export PRE_COMMIT_HOME="$tools/pre-commit-cache"
+cd "$work"
+git init -q .
+git config user.email ci@example.invalid
+git config user.name ci
+passed=0
+failed=0
+
+cp "$root/examples/churn/mlops.yaml" mlops.yaml
+git add mlops.yaml
+echo "pre-commit: building the hook with cargo install (first run takes a few minutes)"
+if "$venv/bin/pre-commit" try-repo "$root" mlops-validate --files mlops.yaml >out.txt 2>&1; then
+  echo "ok   a valid mlops.yaml passes the hook"; passed=$((passed + 1))
+else
+  cat out.txt; echo "FAIL a valid mlops.yaml fails the hook"; failed=$((failed + 1))
+fi
+
+printf 'version: 1\nproject: demo\nenvironments:\n  production:\n    requires_aproval: true\n' >mlops.yaml
+git add mlops.yaml
+if "$venv/bin/pre-commit" try-repo "$root" mlops-validate --files mlops.yaml >out.txt 2>&1; then
+  cat out.txt; echo "FAIL an invalid mlops.yaml passes the hook"; failed=$((failed + 1))
+elif grep -q "unknown field" out.txt && grep -q "requires_approval" out.txt && grep -q "mlops.yaml:5:5" out.txt; then
+  echo "ok   an invalid mlops.yaml fails the hook, with the diagnostic at mlops.yaml:5:5"; passed=$((passed + 1))
+else
+  cat out.txt; echo "FAIL the hook failed without showing the diagnostic"; failed=$((failed + 1))
+fi
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]
