@@ -128,8 +128,19 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// "data sets or trainings": what the field takes.
     fn allowed_list(&self) -> String {
-        let nouns: Vec<String> = self.allowed.iter().map(|kind| format!("{}s", kind.noun())).collect();
+        join_or(self.allowed.iter().map(|kind| format!("{}s", kind.noun())).collect())
+    }
+
+    /// "data set or training": for "no data set or training is called `x`".
+    fn allowed_list_singular(&self) -> String {
+        join_or(self.allowed.iter().map(|kind| kind.noun().to_owned()).collect())
+    }
+}
+
+fn join_or(nouns: Vec<String>) -> String {
+    {
         match nouns.as_slice() {
             [one] => one.clone(),
             [init @ .., last] => format!("{} or {last}", init.join(", ")),

@@ -39,7 +39,10 @@ impl Rule for UnknownRef {
                 Diag::error(
                     Code::UnknownRef,
                     format!("unknown name `{}` in {}", reference.name, reference.field),
-                    cx.value_label(&reference.pointer, format!("no {nouns} is called `{}`", reference.name)),
+                    cx.value_label(
+                        &reference.pointer,
+                        format!("no {} is called `{}`", reference.allowed_list_singular(), reference.name),
+                    ),
                 )
                 .with_help(help),
             );
