@@ -100,13 +100,20 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
-            return ExitCode::from(if error.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return ExitCode::from(if error.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            });
         }
     };
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()),
+        ColorChoice::Auto => {
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+        }
     };
     let code = match cli.command {
         Command::Validate { paths, format } => validate(&paths, format, color),
@@ -127,7 +134,10 @@ fn fail(message: &str) -> u8 {
 fn print_stdout(text: &str) -> u8 {
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`mlops schema | head`) is not an error worth a message.
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Ok(()) => EXIT_OK,
         Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => EXIT_OK,
         Err(error) => fail(&format!("cannot write to stdout: {error}")),
@@ -136,7 +146,11 @@ fn print_stdout(text: &str) -> u8 {
 
 /// Resolve `PATH` (a file, or a folder holding mlops.yaml) and read it.
 fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
-    let path = if path.is_dir() { path.join("mlops.yaml") } else { path.to_path_buf() };
+    let path = if path.is_dir() {
+        path.join("mlops.yaml")
+    } else {
+        path.to_path_buf()
+    };
     match std::fs::read(&path) {
         Ok(bytes) => Ok((path, bytes)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
@@ -149,10 +163,20 @@ fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
 
 fn load_and_validate(path: &Path) -> Result<(SourceFile, Validation), String> {
     let (path, bytes) = read_config(path)?;
-    let root = path.parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let root = if root.as_os_str().is_empty() { PathBuf::from(".") } else { root };
+    let root = path
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let root = if root.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        root
+    };
     let validation = crate::validate(&bytes, &DiskRepo::new(root));
-    let name = path.strip_prefix("./").unwrap_or(&path).display().to_string();
+    let name = path
+        .strip_prefix("./")
+        .unwrap_or(&path)
+        .display()
+        .to_string();
     let source = SourceFile::new(name, String::from_utf8_lossy(&bytes).into_owned());
     Ok((source, validation))
 }
@@ -169,14 +193,20 @@ fn validate(paths: &[PathBuf], format: DiagFormat, color: bool) -> u8 {
             eprint!("{}", human_report(&source, &validation, color));
         }
         all_ok &= validation.is_ok();
-        reports.push(FileReport { source, diags: validation.diags });
+        reports.push(FileReport {
+            source,
+            diags: validation.diags,
+        });
     }
     let written = match format {
         DiagFormat::Human => EXIT_OK,
         DiagFormat::Json => print_stdout(&diag::render_json(&reports)),
-        DiagFormat::Github => {
-            print_stdout(&reports.iter().map(|report| diag::render_github(&report.source, &report.diags)).collect::<String>())
-        }
+        DiagFormat::Github => print_stdout(
+            &reports
+                .iter()
+                .map(|report| diag::render_github(&report.source, &report.diags))
+                .collect::<String>(),
+        ),
         DiagFormat::Sarif => print_stdout(&diag::render_sarif(&reports)),
     };
     if written != EXIT_OK {
@@ -205,7 +235,11 @@ fn human_report(source: &SourceFile, validation: &Validation, color: bool) -> St
 fn explain(code: Option<&str>) -> u8 {
     let Some(name) = code else {
         let mut out = String::from("Diagnostic codes (mlops explain CODE for details):\n\n");
-        let width = Code::ALL.iter().map(|code| code.name().len()).max().unwrap_or(0);
+        let width = Code::ALL
+            .iter()
+            .map(|code| code.name().len())
+            .max()
+            .unwrap_or(0);
         for code in Code::ALL {
             out.push_str(&format!("  {:width$}  {}\n", code.name(), code.summary()));
         }
@@ -216,7 +250,9 @@ fn explain(code: Option<&str>) -> u8 {
         None => {
             let hint = suggest::did_you_mean(name, Code::ALL.iter().map(|code| code.name()))
                 .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
-            fail(&format!("unknown code `{name}`{hint} (`mlops explain` lists them all)"))
+            fail(&format!(
+                "unknown code `{name}`{hint} (`mlops explain` lists them all)"
+            ))
         }
     }
 }
@@ -228,27 +264,44 @@ fn graph(path: &Path, format: GraphFormat, color: bool) -> u8 {
     };
     let Some(graph) = validation.graph.as_ref().filter(|_| validation.is_ok()) else {
         eprint!("{}", diag::render_human(&source, &validation.diags, color));
-        eprintln!("error: `{}` is not valid; fix it before drawing its graph", source.name);
+        eprintln!(
+            "error: `{}` is not valid; fix it before drawing its graph",
+            source.name
+        );
         return EXIT_INVALID;
     };
     print_stdout(&graph.render(format))
 }
 
 fn init(path: &Path, force: bool) -> u8 {
-    let schema_path = path.parent().unwrap_or(Path::new("")).join(".mlops").join("mlops.schema.json");
+    let schema_path = path
+        .parent()
+        .unwrap_or(Path::new(""))
+        .join(".mlops")
+        .join("mlops.schema.json");
     if path.exists() && !force {
-        return fail(&format!("`{}` already exists; pass --force to overwrite it", path.display()));
+        return fail(&format!(
+            "`{}` already exists; pass --force to overwrite it",
+            path.display()
+        ));
     }
-    if let Some(folder) = schema_path.parent() {
-        if let Err(error) = std::fs::create_dir_all(folder) {
-            return fail(&format!("cannot create `{}`: {error}", folder.display()));
-        }
+    if let Some(folder) = schema_path.parent()
+        && let Err(error) = std::fs::create_dir_all(folder)
+    {
+        return fail(&format!("cannot create `{}`: {error}", folder.display()));
     }
-    for (target, text) in [(path, init::STARTER.to_owned()), (schema_path.as_path(), spec::schema::generate())] {
+    for (target, text) in [
+        (path, init::STARTER.to_owned()),
+        (schema_path.as_path(), spec::schema::generate()),
+    ] {
         if let Err(error) = std::fs::write(target, text) {
             return fail(&format!("cannot write `{}`: {error}", target.display()));
         }
     }
-    eprintln!("wrote {} and {}; check it with `mlops validate`", path.display(), schema_path.display());
+    eprintln!(
+        "wrote {} and {}; check it with `mlops validate`",
+        path.display(),
+        schema_path.display()
+    );
     EXIT_OK
 }

@@ -122,43 +122,114 @@ impl Graph {
         for (kind, names) in sections {
             for name in names {
                 let pointer = format!("/{}/{}", kind.section(), escape_pointer_token(name));
-                let index = graph.inner.add_node(Node { kind, name: name.clone(), pointer });
+                let index = graph.inner.add_node(Node {
+                    kind,
+                    name: name.clone(),
+                    pointer,
+                });
                 graph.by_name.entry((kind, name.clone())).or_insert(index);
             }
         }
         for (name, data) in &config.data {
-            graph.link_all(NodeKind::Data, name, "needs", &data.needs, &[NodeKind::Data], EdgeKind::Needs);
+            graph.link_all(
+                NodeKind::Data,
+                name,
+                "needs",
+                &data.needs,
+                &[NodeKind::Data],
+                EdgeKind::Needs,
+            );
         }
         for (name, training) in &config.training {
             let allowed = [NodeKind::Data, NodeKind::Training];
-            graph.link_all(NodeKind::Training, name, "needs", &training.needs, &allowed, EdgeKind::Needs);
+            graph.link_all(
+                NodeKind::Training,
+                name,
+                "needs",
+                &training.needs,
+                &allowed,
+                EdgeKind::Needs,
+            );
         }
         for (name, gate) in &config.gates {
             let pointer = format!("/gates/{}/training", escape_pointer_token(name));
-            graph.link(NodeKind::Gate, name, &gate.training, pointer, &[NodeKind::Training], EdgeKind::Judges);
+            graph.link(
+                NodeKind::Gate,
+                name,
+                &gate.training,
+                pointer,
+                &[NodeKind::Training],
+                EdgeKind::Judges,
+            );
         }
         for (name, deployment) in &config.deployments {
             let pointer = format!("/deployments/{}/model", escape_pointer_token(name));
-            graph.link(NodeKind::Deployment, name, &deployment.model, pointer, &[NodeKind::Training], EdgeKind::Ships);
+            graph.link(
+                NodeKind::Deployment,
+                name,
+                &deployment.model,
+                pointer,
+                &[NodeKind::Training],
+                EdgeKind::Ships,
+            );
             let allowed = [NodeKind::Gate, NodeKind::Approval, NodeKind::Deployment];
-            graph.link_all(NodeKind::Deployment, name, "after", &deployment.after, &allowed, EdgeKind::After);
+            graph.link_all(
+                NodeKind::Deployment,
+                name,
+                "after",
+                &deployment.after,
+                &allowed,
+                EdgeKind::After,
+            );
         }
         graph
     }
 
-    fn link_all(&mut self, kind: NodeKind, name: &str, field: &str, targets: &[String], allowed: &[NodeKind], edge: EdgeKind) {
+    fn link_all(
+        &mut self,
+        kind: NodeKind,
+        name: &str,
+        field: &str,
+        targets: &[String],
+        allowed: &[NodeKind],
+        edge: EdgeKind,
+    ) {
         for (position, target) in targets.iter().enumerate() {
-            let pointer = format!("/{}/{}/{field}/{position}", kind.section(), escape_pointer_token(name));
+            let pointer = format!(
+                "/{}/{}/{field}/{position}",
+                kind.section(),
+                escape_pointer_token(name)
+            );
             self.link(kind, name, target, pointer, allowed, edge);
         }
     }
 
-    fn link(&mut self, kind: NodeKind, name: &str, target: &str, pointer: String, allowed: &[NodeKind], edge: EdgeKind) {
-        let Some(&dependent) = self.by_name.get(&(kind, name.to_owned())) else { return };
-        let Some(dependency) = allowed.iter().find_map(|kind| self.by_name.get(&(*kind, target.to_owned())).copied()) else {
+    fn link(
+        &mut self,
+        kind: NodeKind,
+        name: &str,
+        target: &str,
+        pointer: String,
+        allowed: &[NodeKind],
+        edge: EdgeKind,
+    ) {
+        let Some(&dependent) = self.by_name.get(&(kind, name.to_owned())) else {
             return;
         };
-        self.inner.add_edge(dependency, dependent, Edge { kind: edge, pointer });
+        let Some(dependency) = allowed
+            .iter()
+            .find_map(|kind| self.by_name.get(&(*kind, target.to_owned())).copied())
+        else {
+            return;
+        };
+        self.inner.add_edge(
+            dependency,
+            dependent,
+            Edge {
+                kind: edge,
+                pointer,
+            },
+        );
     }
 
     /// The node of `kind` called `name`.
@@ -186,7 +257,9 @@ impl Graph {
 
     /// Every edge as (dependency, dependent, edge), in the order edges were added.
     pub fn edges(&self) -> impl Iterator<Item = (NodeIndex, NodeIndex, &Edge)> + '_ {
-        self.inner.edge_references().map(|edge| (edge.source(), edge.target(), edge.weight()))
+        self.inner
+            .edge_references()
+            .map(|edge| (edge.source(), edge.target(), edge.weight()))
     }
 
     /// Number of nodes.
@@ -222,10 +295,17 @@ impl Graph {
     /// added), or `None` when the graph has a cycle.
     #[must_use]
     pub fn topological_order(&self) -> Option<Vec<NodeIndex>> {
-        let mut waiting: Vec<usize> =
-            self.inner.node_indices().map(|node| self.inner.edges_directed(node, Direction::Incoming).count()).collect();
-        let mut ready: BinaryHeap<Reverse<NodeIndex>> =
-            self.inner.node_indices().filter(|node| waiting[node.index()] == 0).map(Reverse).collect();
+        let mut waiting: Vec<usize> = self
+            .inner
+            .node_indices()
+            .map(|node| self.inner.edges_directed(node, Direction::Incoming).count())
+            .collect();
+        let mut ready: BinaryHeap<Reverse<NodeIndex>> = self
+            .inner
+            .node_indices()
+            .filter(|node| waiting[node.index()] == 0)
+            .map(Reverse)
+            .collect();
         let mut order = Vec::with_capacity(self.len());
         while let Some(Reverse(node)) = ready.pop() {
             order.push(node);
@@ -247,7 +327,9 @@ impl Graph {
     pub fn cycles(&self) -> Vec<Vec<EdgeIndex>> {
         let mut cycles = Vec::new();
         for component in petgraph::algo::tarjan_scc(&self.inner) {
-            let Some(&start) = component.iter().min() else { continue };
+            let Some(&start) = component.iter().min() else {
+                continue;
+            };
             let members: BTreeSet<NodeIndex> = component.iter().copied().collect();
             if let Some(path) = self.shortest_loop(start, &members) {
                 cycles.push(path);
@@ -258,11 +340,18 @@ impl Graph {
     }
 
     /// Breadth-first search from `start` back to itself within `members`.
-    fn shortest_loop(&self, start: NodeIndex, members: &BTreeSet<NodeIndex>) -> Option<Vec<EdgeIndex>> {
+    fn shortest_loop(
+        &self,
+        start: NodeIndex,
+        members: &BTreeSet<NodeIndex>,
+    ) -> Option<Vec<EdgeIndex>> {
         let mut came_by: HashMap<NodeIndex, EdgeIndex> = HashMap::new();
         let mut queue = VecDeque::from([start]);
         while let Some(current) = queue.pop_front() {
-            let mut outgoing: Vec<_> = self.inner.edges_directed(current, Direction::Outgoing).collect();
+            let mut outgoing: Vec<_> = self
+                .inner
+                .edges_directed(current, Direction::Outgoing)
+                .collect();
             outgoing.sort_by_key(|edge| (edge.target(), edge.id()));
             for edge in outgoing {
                 let next = edge.target();
@@ -275,7 +364,10 @@ impl Graph {
                     while at != start {
                         let previous = came_by[&at];
                         path.push(previous);
-                        at = self.inner.edge_endpoints(previous).map_or(start, |(source, _)| source);
+                        at = self
+                            .inner
+                            .edge_endpoints(previous)
+                            .map_or(start, |(source, _)| source);
                     }
                     path.reverse();
                     return Some(path);
@@ -336,10 +428,21 @@ impl Graph {
                 NodeKind::Approval => format!("[/\"{label}\"/]"),
                 NodeKind::Deployment => format!("([\"{label}\"])"),
             };
-            let _ = writeln!(out, "  {}{shape}:::{}", mermaid_id(index), node.kind.noun().replace(' ', "_"));
+            let _ = writeln!(
+                out,
+                "  {}{shape}:::{}",
+                mermaid_id(index),
+                node.kind.noun().replace(' ', "_")
+            );
         }
         for (from, to, edge) in self.edges() {
-            let _ = writeln!(out, "  {} -->|{}| {}", mermaid_id(from), edge_label(edge.kind), mermaid_id(to));
+            let _ = writeln!(
+                out,
+                "  {} -->|{}| {}",
+                mermaid_id(from),
+                edge_label(edge.kind),
+                mermaid_id(to)
+            );
         }
         out.push_str(
             "  classDef data_set fill:#e8f4fd,stroke:#1f6feb\n  classDef training fill:#fff8e1,stroke:#bf8700\n  \
@@ -360,10 +463,21 @@ impl Graph {
                 NodeKind::Approval => "parallelogram",
                 NodeKind::Deployment => "ellipse",
             };
-            let _ = writeln!(out, "  {} [label={}, shape={shape}];", dot_quote(&self.id(index)), dot_quote(&node.name));
+            let _ = writeln!(
+                out,
+                "  {} [label={}, shape={shape}];",
+                dot_quote(&self.id(index)),
+                dot_quote(&node.name)
+            );
         }
         for (from, to, edge) in self.edges() {
-            let _ = writeln!(out, "  {} -> {} [label={}];", dot_quote(&self.id(from)), dot_quote(&self.id(to)), dot_quote(edge_label(edge.kind)));
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label={}];",
+                dot_quote(&self.id(from)),
+                dot_quote(&self.id(to)),
+                dot_quote(edge_label(edge.kind))
+            );
         }
         out.push_str("}\n");
         out
@@ -383,12 +497,28 @@ impl Graph {
             #[serde(flatten)]
             edge: &'a Edge,
         }
-        let nodes: Vec<JsonNode<'_>> = self.nodes().map(|index| JsonNode { id: self.id(index), node: &self.inner[index] }).collect();
-        let edges: Vec<JsonEdge<'_>> =
-            self.edges().map(|(from, to, edge)| JsonEdge { from: self.id(from), to: self.id(to), edge }).collect();
-        let order: Option<Vec<String>> = self.topological_order().map(|order| order.into_iter().map(|index| self.id(index)).collect());
-        let mut out = serde_json::to_string_pretty(&serde_json::json!({ "nodes": nodes, "edges": edges, "order": order }))
-            .unwrap_or_default();
+        let nodes: Vec<JsonNode<'_>> = self
+            .nodes()
+            .map(|index| JsonNode {
+                id: self.id(index),
+                node: &self.inner[index],
+            })
+            .collect();
+        let edges: Vec<JsonEdge<'_>> = self
+            .edges()
+            .map(|(from, to, edge)| JsonEdge {
+                from: self.id(from),
+                to: self.id(to),
+                edge,
+            })
+            .collect();
+        let order: Option<Vec<String>> = self
+            .topological_order()
+            .map(|order| order.into_iter().map(|index| self.id(index)).collect());
+        let mut out = serde_json::to_string_pretty(
+            &serde_json::json!({ "nodes": nodes, "edges": edges, "order": order }),
+        )
+        .unwrap_or_default();
         out.push('\n');
         out
     }

@@ -49,7 +49,9 @@ impl Validation {
     /// True when there is no error (warnings allowed).
     #[must_use]
     pub fn is_ok(&self) -> bool {
-        self.diags.iter().all(|diag| diag.severity == diag::Severity::Warning)
+        self.diags
+            .iter()
+            .all(|diag| diag.severity == diag::Severity::Warning)
     }
 }
 
@@ -61,7 +63,8 @@ pub fn validate(bytes: &[u8], repo: &dyn Repo) -> Validation {
     let mut diags = parsed.diags;
     let graph = parsed.config.as_ref().map(Graph::build);
     let mut rules_ran = false;
-    if let (Some(document), Some(config), Some(graph)) = (&parsed.document, &parsed.config, &graph) {
+    if let (Some(document), Some(config), Some(graph)) = (&parsed.document, &parsed.config, &graph)
+    {
         // The text is valid UTF-8 here: `load` succeeded.
         let text = std::str::from_utf8(bytes).unwrap_or_default();
         let cx = CheckCtx::new(config, document, text, graph, repo);
@@ -69,5 +72,11 @@ pub fn validate(bytes: &[u8], repo: &dyn Repo) -> Validation {
         rules_ran = true;
     }
     diag::sort(&mut diags);
-    Validation { document: parsed.document, config: parsed.config, graph, diags, rules_ran }
+    Validation {
+        document: parsed.document,
+        config: parsed.config,
+        graph,
+        diags,
+        rules_ran,
+    }
 }

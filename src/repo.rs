@@ -34,9 +34,15 @@ impl Repo for DiskRepo {
         }
         // GitHub's `paths` filters read a trailing `**` as "everything below"; the glob crate
         // matches nothing for it, so spell out the files below.
-        let pattern = if pattern == "**" || pattern.ends_with("/**") { format!("{pattern}/*") } else { pattern.to_owned() };
+        let pattern = if pattern == "**" || pattern.ends_with("/**") {
+            format!("{pattern}/*")
+        } else {
+            pattern.to_owned()
+        };
         let full = self.resolve(&pattern);
-        let Some(full) = full.to_str() else { return true };
+        let Some(full) = full.to_str() else {
+            return true;
+        };
         // A malformed glob is not this warning's business; treat it as matching.
         glob::glob(full).map_or(true, |mut paths| paths.any(|path| path.is_ok()))
     }

@@ -5,7 +5,10 @@
 /// Jaro-Winkler favours shared prefixes, which is how config typos look (`featurs`, `trainng`);
 /// a small edit distance also catches transpositions in short names.
 #[must_use]
-pub fn did_you_mean<'a>(typo: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    typo: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     // Rank by edit distance first (a swapped pair of letters counts as one edit), then by
     // Jaro-Winkler similarity, then by name so that ties are stable.
     let mut best: Option<(usize, f64, &str)> = None;
@@ -44,6 +47,9 @@ mod tests {
         assert_eq!(did_you_mean("chrun", known), Some("churn"));
         assert_eq!(did_you_mean("zebra", known), None);
         assert_eq!(did_you_mean("mni", ["min", "max", "metric"]), Some("min"));
-        assert_eq!(did_you_mean("kservee", ["kserve", "kubernetes"]), Some("kserve"));
+        assert_eq!(
+            did_you_mean("kservee", ["kserve", "kubernetes"]),
+            Some("kserve")
+        );
     }
 }

@@ -33,16 +33,25 @@ fn run(command: &mut Command) -> Run {
 fn validate_a_valid_file_exits_0() {
     let result = run(mlops().args(["validate", EXAMPLE]));
     assert_eq!(result.code, 0, "{}", result.stderr);
-    assert!(result.stderr.ends_with("mlops.yaml: valid\n"), "{}", result.stderr);
+    assert!(
+        result.stderr.ends_with("mlops.yaml: valid\n"),
+        "{}",
+        result.stderr
+    );
     assert_eq!(result.stdout, "");
 }
 
 #[test]
 fn validate_defaults_to_mlops_yaml_in_the_working_directory() {
-    let result = run(mlops().arg("validate").current_dir(Path::new(EXAMPLE).parent().unwrap()));
+    let result = run(mlops()
+        .arg("validate")
+        .current_dir(Path::new(EXAMPLE).parent().unwrap()));
     assert_eq!(result.code, 0, "{}", result.stderr);
     assert_eq!(result.stderr, "mlops.yaml: valid\n");
-    let folder = run(mlops().args(["validate", Path::new(EXAMPLE).parent().unwrap().to_str().unwrap()]));
+    let folder = run(mlops().args([
+        "validate",
+        Path::new(EXAMPLE).parent().unwrap().to_str().unwrap(),
+    ]));
     assert_eq!(folder.code, 0, "{}", folder.stderr);
 }
 
@@ -50,22 +59,55 @@ fn validate_defaults_to_mlops_yaml_in_the_working_directory() {
 fn validate_an_invalid_file_exits_1_with_every_problem() {
     let result = run(mlops().args(["validate", BAD, "--color", "never"]));
     assert_eq!(result.code, 1);
-    assert!(result.stderr.contains("unknown field `enviroments`"), "{}", result.stderr);
-    assert!(result.stderr.contains("did you mean `model`?"), "{}", result.stderr);
-    assert!(result.stderr.contains("did you mean `kserve`?"), "{}", result.stderr);
-    assert!(result.stderr.contains("typos.yaml: 3 errors"), "{}", result.stderr);
-    assert!(result.stderr.contains("semantic rules"), "a type error says the rules did not run: {}", result.stderr);
-    assert!(!result.stderr.contains('\u{1b}'), "no colour codes without a terminal");
+    assert!(
+        result.stderr.contains("unknown field `enviroments`"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains("did you mean `model`?"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains("did you mean `kserve`?"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains("typos.yaml: 3 errors"),
+        "{}",
+        result.stderr
+    );
+    assert!(
+        result.stderr.contains("semantic rules"),
+        "a type error says the rules did not run: {}",
+        result.stderr
+    );
+    assert!(
+        !result.stderr.contains('\u{1b}'),
+        "no colour codes without a terminal"
+    );
 }
 
 #[test]
 fn validate_missing_file_or_bad_usage_exits_2() {
     let missing = run(mlops().args(["validate", "/nonexistent/mlops.yaml"]));
     assert_eq!(missing.code, 2);
-    assert!(missing.stderr.contains("cannot read `/nonexistent/mlops.yaml`: no such file"), "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("cannot read `/nonexistent/mlops.yaml`: no such file"),
+        "{}",
+        missing.stderr
+    );
     let bad_flag = run(mlops().args(["validate", "--format", "xml", EXAMPLE]));
     assert_eq!(bad_flag.code, 2);
-    assert!(bad_flag.stderr.contains("invalid value 'xml'"), "{}", bad_flag.stderr);
+    assert!(
+        bad_flag.stderr.contains("invalid value 'xml'"),
+        "{}",
+        bad_flag.stderr
+    );
     let no_command = run(&mut mlops());
     assert_eq!(no_command.code, 2);
     let unknown = run(mlops().arg("frobnicate"));
@@ -94,7 +136,10 @@ fn validate_json_is_one_document_on_stdout() {
     assert!(first["file"].as_str().unwrap().ends_with("typos.yaml"));
     assert_eq!(result.stderr, "");
     let valid = run(mlops().args(["validate", EXAMPLE, "--format", "json"]));
-    assert_eq!((valid.code, valid.stdout.as_str()), (0, "{\n  \"diagnostics\": []\n}\n"));
+    assert_eq!(
+        (valid.code, valid.stdout.as_str()),
+        (0, "{\n  \"diagnostics\": []\n}\n")
+    );
 }
 
 #[test]
@@ -104,7 +149,10 @@ fn validate_github_prints_workflow_commands() {
     let first = result.stdout.lines().next().unwrap();
     assert!(first.starts_with("::error file="), "{first}");
     assert!(first.contains("typos.yaml,line=3,col=1,endColumn=12,title=mlops%3A%3Aunknown-field::unknown field: unknown field `enviroments`"), "{first}");
-    assert!(first.contains("%0Ahelp: did you mean `environments`?"), "{first}");
+    assert!(
+        first.contains("%0Ahelp: did you mean `environments`?"),
+        "{first}"
+    );
     assert_eq!(result.stdout.lines().count(), 3);
 }
 
@@ -113,14 +161,24 @@ fn validate_sarif_matches_the_sarif_2_1_0_schema() {
     let result = run(mlops().args(["validate", BAD, "--format", "sarif"]));
     assert_eq!(result.code, 1);
     let log: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
-    let schema_path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/external-schemas/sarif-2.1.0.json");
-    let schema: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let schema_path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/external-schemas/sarif-2.1.0.json"
+    );
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&log).map(|error| format!("{} at {}", error, error.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&log)
+        .map(|error| format!("{} at {}", error, error.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     let result_zero = &log["runs"][0]["results"][0];
     assert_eq!(result_zero["ruleId"], "unknown-field");
-    assert_eq!(result_zero["locations"][0]["physicalLocation"]["region"]["startLine"], 3);
+    assert_eq!(
+        result_zero["locations"][0]["physicalLocation"]["region"]["startLine"],
+        3
+    );
 }
 
 #[test]
@@ -136,15 +194,26 @@ fn explain_prints_a_code_page_and_lists_codes() {
     assert!(list.stdout.contains("promotion-order"));
     let unknown = run(mlops().args(["explain", "unknown-rf"]));
     assert_eq!(unknown.code, 2);
-    assert!(unknown.stderr.contains("did you mean `unknown-ref`?"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("did you mean `unknown-ref`?"),
+        "{}",
+        unknown.stderr
+    );
 }
 
 #[test]
 fn schema_prints_the_committed_schema() {
     let result = run(mlops().arg("schema"));
     assert_eq!(result.code, 0);
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/mlops.schema.json")).unwrap();
-    assert!(result.stdout == committed, "schemas/mlops.schema.json is stale: run `cargo run -- schema > schemas/mlops.schema.json`");
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/mlops.schema.json"
+    ))
+    .unwrap();
+    assert!(
+        result.stdout == committed,
+        "schemas/mlops.schema.json is stale: run `cargo run -- schema > schemas/mlops.schema.json`"
+    );
 }
 
 #[test]
@@ -160,7 +229,15 @@ fn graph_prints_mermaid_dot_and_json() {
     let graph: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
     assert_eq!(
         graph["order"],
-        serde_json::json!(["data:events", "data:features", "training:churn", "gates:churn-quality", "approvals:prod-signoff", "deployments:churn-staging", "deployments:churn-production"])
+        serde_json::json!([
+            "data:events",
+            "data:features",
+            "training:churn",
+            "gates:churn-quality",
+            "approvals:prod-signoff",
+            "deployments:churn-staging",
+            "deployments:churn-production"
+        ])
     );
     insta::assert_snapshot!("graph_json", json.stdout);
 }
@@ -170,7 +247,13 @@ fn graph_of_an_invalid_file_exits_1() {
     let result = run(mlops().args(["graph", BAD]));
     assert_eq!(result.code, 1);
     assert_eq!(result.stdout, "");
-    assert!(result.stderr.contains("is not valid; fix it before drawing its graph"), "{}", result.stderr);
+    assert!(
+        result
+            .stderr
+            .contains("is not valid; fix it before drawing its graph"),
+        "{}",
+        result.stderr
+    );
 }
 
 #[test]
@@ -182,28 +265,53 @@ fn init_writes_a_starter_that_validates_and_never_overwrites() {
     let starter = std::fs::read_to_string(folder.path().join("mlops.yaml")).unwrap();
     assert!(starter.starts_with("# yaml-language-server: $schema=.mlops/mlops.schema.json"));
     // The starter names files a new project does not have yet: warnings, not errors.
-    let check = run(mlops().args(["validate", "--format", "json"]).current_dir(folder.path()));
+    let check = run(mlops()
+        .args(["validate", "--format", "json"])
+        .current_dir(folder.path()));
     assert_eq!(check.code, 0, "{}", check.stdout);
     let report: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
-    assert!(report["diagnostics"].as_array().unwrap().iter().all(|diag| diag["code"] == "missing-file"), "{report}");
+    assert!(
+        report["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|diag| diag["code"] == "missing-file"),
+        "{report}"
+    );
 
     std::fs::write(folder.path().join("mlops.yaml"), "mine\n").unwrap();
     let again = run(mlops().arg("init").current_dir(folder.path()));
     assert_eq!(again.code, 2);
-    assert!(again.stderr.contains("already exists; pass --force"), "{}", again.stderr);
-    assert_eq!(std::fs::read_to_string(folder.path().join("mlops.yaml")).unwrap(), "mine\n");
+    assert!(
+        again.stderr.contains("already exists; pass --force"),
+        "{}",
+        again.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(folder.path().join("mlops.yaml")).unwrap(),
+        "mine\n"
+    );
     let forced = run(mlops().args(["init", "--force"]).current_dir(folder.path()));
     assert_eq!(forced.code, 0);
-    assert_eq!(std::fs::read_to_string(folder.path().join("mlops.yaml")).unwrap(), starter);
+    assert_eq!(
+        std::fs::read_to_string(folder.path().join("mlops.yaml")).unwrap(),
+        starter
+    );
 }
 
 #[test]
 fn version_and_help_exit_0() {
     let version = run(mlops().arg("--version"));
-    assert_eq!((version.code, version.stdout.as_str()), (0, concat!("mlops ", env!("CARGO_PKG_VERSION"), "\n")));
+    assert_eq!(
+        (version.code, version.stdout.as_str()),
+        (0, concat!("mlops ", env!("CARGO_PKG_VERSION"), "\n"))
+    );
     let help = run(mlops().arg("--help"));
     assert_eq!(help.code, 0);
     for command in ["validate", "explain", "schema", "graph", "init"] {
-        assert!(help.stdout.contains(command), "{command} missing from --help");
+        assert!(
+            help.stdout.contains(command),
+            "{command} missing from --help"
+        );
     }
 }

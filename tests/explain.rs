@@ -17,7 +17,10 @@ impl Repo for EmptyRepo {
 }
 
 fn example<'a>(doc: &'a str, heading: &str) -> &'a str {
-    let after = doc.split_once(&format!("## {heading}\n\n```yaml\n")).unwrap_or_else(|| panic!("no `## {heading}` yaml block")).1;
+    let after = doc
+        .split_once(&format!("## {heading}\n\n```yaml\n"))
+        .unwrap_or_else(|| panic!("no `## {heading}` yaml block"))
+        .1;
     after.split_once("```").expect("closed code block").0
 }
 
@@ -25,7 +28,10 @@ fn example<'a>(doc: &'a str, heading: &str) -> &'a str {
 fn every_code_has_a_page_with_what_why_wrong_and_right() {
     for code in Code::ALL {
         let doc = code.doc();
-        assert!(doc.starts_with(&format!("# `{}`\n", code.name())), "{code}: title");
+        assert!(
+            doc.starts_with(&format!("# `{}`\n", code.name())),
+            "{code}: title"
+        );
         for heading in ["## What it checks", "## Why", "## Wrong", "## Right"] {
             assert!(doc.contains(heading), "{code}: missing {heading}");
         }
@@ -36,12 +42,20 @@ fn every_code_has_a_page_with_what_why_wrong_and_right() {
 fn wrong_examples_raise_their_code_and_right_examples_are_clean() {
     for &code in Code::ALL {
         let doc = code.doc();
-        let wrong_repo: &dyn Repo = if code == Code::MissingFile { &EmptyRepo } else { &AnyRepo };
+        let wrong_repo: &dyn Repo = if code == Code::MissingFile {
+            &EmptyRepo
+        } else {
+            &AnyRepo
+        };
         let wrong = mlops::validate(example(doc, "Wrong").as_bytes(), wrong_repo);
         assert!(
             wrong.diags.iter().any(|diag| diag.code == code),
             "{code}: the wrong example raised {:?}",
-            wrong.diags.iter().map(|diag| diag.code.name()).collect::<Vec<_>>()
+            wrong
+                .diags
+                .iter()
+                .map(|diag| diag.code.name())
+                .collect::<Vec<_>>()
         );
         let right = mlops::validate(example(doc, "Right").as_bytes(), &AnyRepo);
         // Short examples may say `ungated: true`, which is a warning of its own; nothing else.
@@ -50,7 +64,10 @@ fn wrong_examples_raise_their_code_and_right_examples_are_clean() {
             .iter()
             .filter(|diag| diag.code == code || diag.severity == mlops::diag::Severity::Error)
             .collect();
-        assert!(unexpected.is_empty(), "{code}: the right example raised {unexpected:?}");
+        assert!(
+            unexpected.is_empty(),
+            "{code}: the right example raised {unexpected:?}"
+        );
     }
 }
 

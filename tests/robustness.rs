@@ -4,7 +4,11 @@ use mlops::check::AnyRepo;
 use mlops::codes::Code;
 
 fn codes_and_messages(bytes: &[u8]) -> Vec<(Code, String)> {
-    mlops::validate(bytes, &AnyRepo).diags.into_iter().map(|diag| (diag.code, diag.message)).collect()
+    mlops::validate(bytes, &AnyRepo)
+        .diags
+        .into_iter()
+        .map(|diag| (diag.code, diag.message))
+        .collect()
 }
 
 fn single(bytes: &[u8]) -> (Code, String) {
@@ -15,19 +19,38 @@ fn single(bytes: &[u8]) -> (Code, String) {
 
 #[test]
 fn empty_and_blank_files() {
-    assert_eq!(single(b""), (Code::InvalidInput, "file is empty".to_owned()));
-    assert_eq!(single(b"  \n\n\t\n"), (Code::InvalidInput, "file is empty".to_owned()));
-    assert_eq!(single(b"# only a comment\n"), (Code::InvalidInput, "file holds no YAML document".to_owned()));
+    assert_eq!(
+        single(b""),
+        (Code::InvalidInput, "file is empty".to_owned())
+    );
+    assert_eq!(
+        single(b"  \n\n\t\n"),
+        (Code::InvalidInput, "file is empty".to_owned())
+    );
+    assert_eq!(
+        single(b"# only a comment\n"),
+        (Code::InvalidInput, "file holds no YAML document".to_owned())
+    );
 }
 
 #[test]
 fn non_utf8_bytes_name_the_offset() {
-    assert_eq!(single(b"version: 1\nproject: \xff\xfe\n"), (Code::InvalidInput, "file is not valid UTF-8 (byte 20)".to_owned()));
+    assert_eq!(
+        single(b"version: 1\nproject: \xff\xfe\n"),
+        (
+            Code::InvalidInput,
+            "file is not valid UTF-8 (byte 20)".to_owned()
+        )
+    );
 }
 
 #[test]
 fn deep_flow_nesting_is_refused_before_parsing() {
-    let deep = format!("version: 1\nproject: {}{}\n", "[".repeat(1_000_000), "]".repeat(1_000_000));
+    let deep = format!(
+        "version: 1\nproject: {}{}\n",
+        "[".repeat(1_000_000),
+        "]".repeat(1_000_000)
+    );
     let (code, message) = single(deep.as_bytes());
     assert_eq!(code, Code::InvalidInput);
     assert!(message.contains("nesting is deeper"), "{message}");
@@ -41,7 +64,11 @@ fn deep_block_nesting_is_refused() {
         deep.push_str("- \n");
     }
     let all = codes_and_messages(deep.as_bytes());
-    assert!(all.iter().any(|(code, _)| *code == Code::InvalidInput || *code == Code::UnknownField), "{all:?}");
+    assert!(
+        all.iter()
+            .any(|(code, _)| *code == Code::InvalidInput || *code == Code::UnknownField),
+        "{all:?}"
+    );
     let dashes = format!("version: 1\nproject: demo\nx: \n{}\n", "- ".repeat(100_000));
     let (code, message) = single(dashes.as_bytes());
     assert_eq!(code, Code::InvalidInput, "{message}");
@@ -70,26 +97,55 @@ fn a_50_mb_file_is_refused_by_size() {
     let huge = vec![b'#'; 50 * 1024 * 1024];
     let (code, message) = single(&huge);
     assert_eq!(code, Code::InvalidInput);
-    assert!(message.starts_with("file is 52428800 bytes; the limit is"), "{message}");
+    assert!(
+        message.starts_with("file is 52428800 bytes; the limit is"),
+        "{message}"
+    );
 }
 
 #[test]
 fn yaml_features_outside_the_format() {
     let all = codes_and_messages(b"version: 1\nproject: demo\n---\nversion: 1\n");
-    assert_eq!(all, [(Code::UnsupportedYaml, "more than one YAML document in the file".to_owned())]);
+    assert_eq!(
+        all,
+        [(
+            Code::UnsupportedYaml,
+            "more than one YAML document in the file".to_owned()
+        )]
+    );
     let tagged = codes_and_messages(b"version: 1\nproject: !custom demo\n");
-    assert!(tagged.iter().any(|(code, _)| *code == Code::UnsupportedYaml), "{tagged:?}");
+    assert!(
+        tagged
+            .iter()
+            .any(|(code, _)| *code == Code::UnsupportedYaml),
+        "{tagged:?}"
+    );
     let keyed = codes_and_messages(b"version: 1\nproject: demo\n1: x\n");
-    assert_eq!(keyed, [(Code::UnsupportedYaml, "mapping key `1` is not a string".to_owned())]);
-    let infinite = codes_and_messages(b"version: 1\nproject: demo\ndefaults: { timeout_minutes: .inf }\n");
-    assert!(infinite.iter().any(|(code, _)| *code == Code::UnsupportedYaml), "{infinite:?}");
+    assert_eq!(
+        keyed,
+        [(
+            Code::UnsupportedYaml,
+            "mapping key `1` is not a string".to_owned()
+        )]
+    );
+    let infinite =
+        codes_and_messages(b"version: 1\nproject: demo\ndefaults: { timeout_minutes: .inf }\n");
+    assert!(
+        infinite
+            .iter()
+            .any(|(code, _)| *code == Code::UnsupportedYaml),
+        "{infinite:?}"
+    );
 }
 
 #[test]
 fn the_top_level_must_be_a_mapping() {
     for text in ["- a\n- b\n", "just a string\n", "42\n", "null\n"] {
         let all = codes_and_messages(text.as_bytes());
-        assert!(all.iter().any(|(code, _)| *code == Code::WrongType), "{text}: {all:?}");
+        assert!(
+            all.iter().any(|(code, _)| *code == Code::WrongType),
+            "{text}: {all:?}"
+        );
     }
 }
 

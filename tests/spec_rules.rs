@@ -41,7 +41,13 @@ fn rule_1_duplicate_keys_unknown_fields_and_yaml_11_booleans() {
 #[test]
 fn rule_2_names_match_the_pattern_and_are_unique_across_sections() {
     let text = "version: 1\nproject: demo\ndata:\n  Raw_Events:\n    uri: s3://x/\n  churn:\n    uri: s3://y/\ntraining:\n  churn:\n    run: python train.py\n";
-    assert_eq!(positions(text), [("invalid-name", 4, 3, Error), ("duplicate-name", 9, 3, Error)]);
+    assert_eq!(
+        positions(text),
+        [
+            ("invalid-name", 4, 3, Error),
+            ("duplicate-name", 9, 3, Error)
+        ]
+    );
 }
 
 #[test]
@@ -61,7 +67,13 @@ gates:
     training: features
     rules: [{ metric: auc, min: 0.8 }]
 ";
-    assert_eq!(positions(text), [("unknown-ref", 8, 13, Error), ("wrong-ref-kind", 12, 15, Error)]);
+    assert_eq!(
+        positions(text),
+        [
+            ("unknown-ref", 8, 13, Error),
+            ("wrong-ref-kind", 12, 15, Error)
+        ]
+    );
 }
 
 #[test]
@@ -92,7 +104,14 @@ data:
             (line, column, label.text.as_str())
         })
         .collect();
-    assert_eq!(hops, [(5, 13, "`a` needs `c`"), (11, 13, "`c` needs `b`"), (8, 13, "`b` needs `a`")]);
+    assert_eq!(
+        hops,
+        [
+            (5, 13, "`a` needs `c`"),
+            (11, 13, "`c` needs `b`"),
+            (8, 13, "`b` needs `a`")
+        ]
+    );
 }
 
 const PIPELINE_HEAD: &str = "\
@@ -167,7 +186,10 @@ deployments:
 ";
     assert_eq!(positions(gateless), [("ungated-deployment", 10, 12, Error)]);
     let explicit = gateless.replace("    target:", "    ungated: true\n    target:");
-    assert_eq!(positions(&explicit), [("ungated-deployment", 12, 14, Warning)]);
+    assert_eq!(
+        positions(&explicit),
+        [("ungated-deployment", 12, 14, Warning)]
+    );
 }
 
 #[test]
@@ -196,14 +218,25 @@ gates:
     // (and `rules_ran` is false, which the human report states).
     assert_eq!(
         positions(text),
-        [("wrong-type", 15, 29, Error), ("invalid-value", 16, 37, Error), ("invalid-value", 17, 39, Error)]
+        [
+            ("wrong-type", 15, 29, Error),
+            ("invalid-value", 16, 37, Error),
+            ("invalid-value", 17, 39, Error)
+        ]
     );
     assert!(!mlops::validate(text.as_bytes(), &AnyRepo).rules_ran);
     // With the type error fixed the semantic rules run, and the direction clash shows.
-    let fixed = text.replace("min: high", "min: 0.8").replace("max_drop_pct: 120", "max_drop_pct: 2").replace("max_rise_pct: -1", "max_rise_pct: 1");
+    let fixed = text
+        .replace("min: high", "min: 0.8")
+        .replace("max_drop_pct: 120", "max_drop_pct: 2")
+        .replace("max_rise_pct: -1", "max_rise_pct: 1");
     assert_eq!(
         positions(&fixed),
-        [("invalid-digest", 6, 13, Error), ("invalid-cron", 7, 23, Error), ("conflicting-direction", 18, 25, Warning)]
+        [
+            ("invalid-digest", 6, 13, Error),
+            ("invalid-cron", 7, 23, Error),
+            ("conflicting-direction", 18, 25, Warning)
+        ]
     );
 }
 
@@ -217,11 +250,21 @@ training:
     run: aws s3 cp --key AKIAIOSFODNN7EXAMPLE s3://x/ .
     # token: ghp_abcdefghijklmnopqrstuvwxyz0123456789
 ";
-    assert_eq!(positions(text), [("credential-literal", 5, 26, Error), ("credential-literal", 6, 14, Error)]);
+    assert_eq!(
+        positions(text),
+        [
+            ("credential-literal", 5, 26, Error),
+            ("credential-literal", 6, 14, Error)
+        ]
+    );
 }
 
 #[test]
 fn the_spec_example_is_valid() {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn/mlops.yaml")).unwrap();
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/churn/mlops.yaml"
+    ))
+    .unwrap();
     assert_eq!(positions(&text), []);
 }

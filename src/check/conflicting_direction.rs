@@ -23,10 +23,16 @@ impl Rule for ConflictingDirection {
         let mut warned: Vec<(&str, &str)> = Vec::new();
         for (gate_name, gate) in &cx.config.gates {
             for (position, rule) in gate.rules.iter().enumerate() {
-                let Some(&(field, _, direction)) = rule.thresholds().first() else { continue };
-                let pointer = format!("/gates/{}/rules/{position}/{field}", escape_pointer_token(gate_name));
+                let Some(&(field, _, direction)) = rule.thresholds().first() else {
+                    continue;
+                };
+                let pointer = format!(
+                    "/gates/{}/rules/{position}/{field}",
+                    escape_pointer_token(gate_name)
+                );
                 let key = (gate.training.as_str(), rule.metric.as_str());
-                let Some((first_direction, first_field, first_pointer)) = first_seen.get(&key) else {
+                let Some((first_direction, first_field, first_pointer)) = first_seen.get(&key)
+                else {
                     first_seen.insert(key, (direction, field, pointer));
                     continue;
                 };

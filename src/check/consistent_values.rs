@@ -17,13 +17,21 @@ impl Rule for ConsistentValues {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for (name, deployment) in &cx.config.deployments {
-            let Some(replicas) = &deployment.target.replicas else { continue };
+            let Some(replicas) = &deployment.target.replicas else {
+                continue;
+            };
             if replicas.min > replicas.max {
-                let pointer = format!("/deployments/{}/target/replicas", escape_pointer_token(name));
+                let pointer = format!(
+                    "/deployments/{}/target/replicas",
+                    escape_pointer_token(name)
+                );
                 out.push(
                     Diag::error(
                         Code::InvalidValue,
-                        format!("replicas of deployment `{name}`: `min` ({}) is above `max` ({})", replicas.min, replicas.max),
+                        format!(
+                            "replicas of deployment `{name}`: `min` ({}) is above `max` ({})",
+                            replicas.min, replicas.max
+                        ),
                         cx.value_label(&format!("{pointer}/min"), "more than `max`"),
                     )
                     .with_related(cx.value_label(&format!("{pointer}/max"), "the maximum"))
@@ -38,8 +46,14 @@ impl Rule for ConsistentValues {
                 out.push(
                     Diag::error(
                         Code::InvalidValue,
-                        format!("approval `{name}` wants {} approvals from {reviewers} reviewers", approval.min_approvals),
-                        cx.value_label(&format!("{pointer}/min_approvals"), "more than there are reviewers"),
+                        format!(
+                            "approval `{name}` wants {} approvals from {reviewers} reviewers",
+                            approval.min_approvals
+                        ),
+                        cx.value_label(
+                            &format!("{pointer}/min_approvals"),
+                            "more than there are reviewers",
+                        ),
                     )
                     .with_related(cx.key_label(&format!("{pointer}/reviewers"), "the reviewers"))
                     .with_help("lower `min_approvals` or add reviewers"),

@@ -26,8 +26,16 @@ static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
         group,
     };
     vec![
-        pattern("an AWS access key id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", 0),
-        pattern("a GitHub token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b", 0),
+        pattern(
+            "an AWS access key id",
+            r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b",
+            0,
+        ),
+        pattern(
+            "a GitHub token",
+            r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b",
+            0,
+        ),
         pattern("a GitHub token", r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b", 0),
         pattern("a Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}\b", 0),
         pattern("a private key", r"-----BEGIN [A-Z ]*PRIVATE KEY-----", 0),
@@ -74,9 +82,14 @@ pub fn find_credentials(text: &str) -> Vec<(std::ops::Range<usize>, &'static str
     let mut found: Vec<(std::ops::Range<usize>, &'static str)> = Vec::new();
     for pattern in PATTERNS.iter() {
         for captures in pattern.regex.captures_iter(text) {
-            let Some(secret) = captures.get(pattern.group) else { continue };
+            let Some(secret) = captures.get(pattern.group) else {
+                continue;
+            };
             let span = secret.range();
-            if found.iter().any(|(other, _)| other.start < span.end && span.start < other.end) {
+            if found
+                .iter()
+                .any(|(other, _)| other.start < span.end && span.start < other.end)
+            {
                 continue;
             }
             found.push((span, pattern.what));
@@ -91,17 +104,32 @@ mod tests {
     use super::find_credentials;
 
     fn whats(text: &str) -> Vec<&'static str> {
-        find_credentials(text).into_iter().map(|(_, what)| what).collect()
+        find_credentials(text)
+            .into_iter()
+            .map(|(_, what)| what)
+            .collect()
     }
 
     #[test]
     fn finds_real_looking_credentials() {
-        assert_eq!(whats("run: aws --key AKIAIOSFODNN7EXAMPLE"), ["an AWS access key id"]);
-        assert_eq!(whats(&format!("token {}", format!("ghp_{}", "a".repeat(36)))), ["a GitHub token"]);
+        assert_eq!(
+            whats("run: aws --key AKIAIOSFODNN7EXAMPLE"),
+            ["an AWS access key id"]
+        );
+        assert_eq!(
+            whats(&format!("token ghp_{}", "a".repeat(36))),
+            ["a GitHub token"]
+        );
         assert_eq!(whats("-----BEGIN RSA PRIVATE KEY-----"), ["a private key"]);
         assert_eq!(whats("password: hunter22"), ["a literal password or key"]);
-        assert_eq!(whats("run: DB_PASSWORD=s3cr3t ./train"), ["a literal password or key"]);
-        assert_eq!(whats("run: login --password hunter22"), ["a literal password or key"]);
+        assert_eq!(
+            whats("run: DB_PASSWORD=s3cr3t ./train"),
+            ["a literal password or key"]
+        );
+        assert_eq!(
+            whats("run: login --password hunter22"),
+            ["a literal password or key"]
+        );
     }
 
     #[test]

@@ -16,12 +16,27 @@ impl Rule for Cycle {
         for cycle in cx.graph.cycles() {
             let hops: Vec<_> = cycle
                 .iter()
-                .filter_map(|&edge| cx.graph.endpoints(edge).map(|(from, to)| (from, to, cx.graph.edge(edge))))
+                .filter_map(|&edge| {
+                    cx.graph
+                        .endpoints(edge)
+                        .map(|(from, to)| (from, to, cx.graph.edge(edge)))
+                })
                 .collect();
-            let Some(&(start, _, _)) = hops.first() else { continue };
+            let Some(&(start, _, _)) = hops.first() else {
+                continue;
+            };
             // Read the path in the direction people think: "a needs b needs a".
-            let mut path: Vec<&str> = hops.iter().rev().map(|&(_, to, _)| cx.graph.node(to).name.as_str()).collect();
-            path.push(cx.graph.node(hops.last().map_or(start, |&(_, to, _)| to)).name.as_str());
+            let mut path: Vec<&str> = hops
+                .iter()
+                .rev()
+                .map(|&(_, to, _)| cx.graph.node(to).name.as_str())
+                .collect();
+            path.push(
+                cx.graph
+                    .node(hops.last().map_or(start, |&(_, to, _)| to))
+                    .name
+                    .as_str(),
+            );
             let mut labels = hops.iter().rev().map(|&(from, to, edge)| {
                 let what = match edge.kind {
                     crate::graph::EdgeKind::Needs => "needs",
@@ -29,11 +44,24 @@ impl Rule for Cycle {
                     crate::graph::EdgeKind::Ships => "ships",
                     crate::graph::EdgeKind::After => "comes after",
                 };
-                cx.value_label(&edge.pointer, format!("`{}` {what} `{}`", cx.graph.node(to).name, cx.graph.node(from).name))
+                cx.value_label(
+                    &edge.pointer,
+                    format!(
+                        "`{}` {what} `{}`",
+                        cx.graph.node(to).name,
+                        cx.graph.node(from).name
+                    ),
+                )
             });
-            let Some(primary) = labels.next() else { continue };
-            let mut diag = Diag::error(Code::Cycle, format!("dependency cycle: {}", path.join(" -> ")), primary)
-                .with_help("remove one of these references so the steps can run in order");
+            let Some(primary) = labels.next() else {
+                continue;
+            };
+            let mut diag = Diag::error(
+                Code::Cycle,
+                format!("dependency cycle: {}", path.join(" -> ")),
+                primary,
+            )
+            .with_help("remove one of these references so the steps can run in order");
             diag.related.extend(labels);
             out.push(diag);
         }

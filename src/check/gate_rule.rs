@@ -18,7 +18,10 @@ impl Rule for GateRule {
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for (gate_name, gate) in &cx.config.gates {
             for (position, rule) in gate.rules.iter().enumerate() {
-                let pointer = format!("/gates/{}/rules/{position}", escape_pointer_token(gate_name));
+                let pointer = format!(
+                    "/gates/{}/rules/{position}",
+                    escape_pointer_token(gate_name)
+                );
                 let thresholds = rule.thresholds();
                 match thresholds.as_slice() {
                     [_] => {}

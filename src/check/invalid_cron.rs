@@ -17,8 +17,20 @@ const FIELDS: [(&str, u32, u32, &[&str]); 5] = [
     ("minute", 0, 59, &[]),
     ("hour", 0, 23, &[]),
     ("day of month", 1, 31, &[]),
-    ("month", 1, 12, &["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]),
-    ("day of week", 0, 6, &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]),
+    (
+        "month",
+        1,
+        12,
+        &[
+            "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC",
+        ],
+    ),
+    (
+        "day of week",
+        0,
+        6,
+        &["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"],
+    ),
 ];
 
 /// A problem in a cron expression: what, and which bytes of the expression.
@@ -35,21 +47,30 @@ pub struct CronError {
 /// # Errors
 /// The first problem found, with the byte range of the offending field.
 pub fn check_cron(expression: &str) -> Result<(), CronError> {
-    let fields: Vec<(usize, &str)> =
-        expression.split(' ').scan(0usize, |offset, field| {
+    let fields: Vec<(usize, &str)> = expression
+        .split(' ')
+        .scan(0usize, |offset, field| {
             let start = *offset;
             *offset += field.len() + 1;
             Some((start, field))
-        }).filter(|(_, field)| !field.is_empty()).collect();
+        })
+        .filter(|(_, field)| !field.is_empty())
+        .collect();
     if fields.len() != 5 {
         return Err(CronError {
-            message: format!("a cron expression has 5 fields (minute hour day-of-month month day-of-week); this has {}", fields.len()),
+            message: format!(
+                "a cron expression has 5 fields (minute hour day-of-month month day-of-week); this has {}",
+                fields.len()
+            ),
             range: 0..expression.len(),
         });
     }
     for (&(start, field), &(name, low, high, names)) in fields.iter().zip(FIELDS.iter()) {
         if let Err(reason) = check_field(field, low, high, names) {
-            return Err(CronError { message: format!("{name} field `{field}`: {reason}"), range: start..start + field.len() });
+            return Err(CronError {
+                message: format!("{name} field `{field}`: {reason}"),
+                range: start..start + field.len(),
+            });
         }
     }
     Ok(())
@@ -64,27 +85,38 @@ fn check_field(field: &str, low: u32, high: u32, names: &[&str]) -> Result<(), S
         if let Some(step) = step {
             match step.parse::<u32>() {
                 Ok(step) if step >= 1 && step <= high.max(1) => {}
-                _ => return Err(format!("step `{step}` must be a number from 1 to {}", high.max(1))),
+                _ => {
+                    return Err(format!(
+                        "step `{step}` must be a number from 1 to {}",
+                        high.max(1)
+                    ));
+                }
             }
         }
         if range == "*" {
             continue;
         }
         let (first, last) = match range.split_once('-') {
-            Some((first, last)) => (value(first, low, high, names)?, Some(value(last, low, high, names)?)),
+            Some((first, last)) => (
+                value(first, low, high, names)?,
+                Some(value(last, low, high, names)?),
+            ),
             None => (value(range, low, high, names)?, None),
         };
-        if let Some(last) = last {
-            if last < first {
-                return Err(format!("range `{range}` runs backwards"));
-            }
+        if let Some(last) = last
+            && last < first
+        {
+            return Err(format!("range `{range}` runs backwards"));
         }
     }
     Ok(())
 }
 
 fn value(text: &str, low: u32, high: u32, names: &[&str]) -> Result<u32, String> {
-    if let Some(position) = names.iter().position(|name| name.eq_ignore_ascii_case(text)) {
+    if let Some(position) = names
+        .iter()
+        .position(|name| name.eq_ignore_ascii_case(text))
+    {
         return Ok(low + u32::try_from(position).unwrap_or(0));
     }
     match text.parse::<u32>() {
@@ -102,8 +134,12 @@ impl Rule for InvalidCron {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for (name, data) in &cx.config.data {
-            let Some(refresh) = &data.refresh else { continue };
-            let Err(error) = check_cron(refresh) else { continue };
+            let Some(refresh) = &data.refresh else {
+                continue;
+            };
+            let Err(error) = check_cron(refresh) else {
+                continue;
+            };
             let pointer = format!("/data/{}/refresh", escape_pointer_token(name));
             out.push(
                 Diag::error(
@@ -123,7 +159,13 @@ mod tests {
 
     #[test]
     fn accepts_what_github_accepts() {
-        for good in ["0 3 * * 1", "*/15 * * * *", "0 0 1,15 * MON-FRI", "30 2 * JAN-MAR 0", "5-10/2 * * * *"] {
+        for good in [
+            "0 3 * * 1",
+            "*/15 * * * *",
+            "0 0 1,15 * MON-FRI",
+            "30 2 * JAN-MAR 0",
+            "5-10/2 * * * *",
+        ] {
             assert_eq!(check_cron(good), Ok(()), "{good}");
         }
     }

@@ -17,7 +17,9 @@ impl Rule for InvalidDigest {
         for (name, data) in &cx.config.data {
             let Some(digest) = &data.sha256 else { continue };
             let bare = digest.strip_prefix("sha256:").unwrap_or(digest);
-            let bad_character = bare.char_indices().find(|(_, character)| !character.is_ascii_hexdigit());
+            let bad_character = bare
+                .char_indices()
+                .find(|(_, character)| !character.is_ascii_hexdigit());
             if bare.len() == 64 && bad_character.is_none() {
                 continue;
             }
@@ -26,12 +28,22 @@ impl Rule for InvalidDigest {
                 Some((at, character)) => {
                     let at = at + (digest.len() - bare.len());
                     (
-                        format!("`sha256` of data set `{name}` contains `{character}`, which is not a hexadecimal digit"),
-                        cx.substring_label(&pointer, digest, at..at + character.len_utf8(), "not 0-9 or a-f"),
+                        format!(
+                            "`sha256` of data set `{name}` contains `{character}`, which is not a hexadecimal digit"
+                        ),
+                        cx.substring_label(
+                            &pointer,
+                            digest,
+                            at..at + character.len_utf8(),
+                            "not 0-9 or a-f",
+                        ),
                     )
                 }
                 None => (
-                    format!("`sha256` of data set `{name}` has {} digits; a SHA-256 has 64", bare.len()),
+                    format!(
+                        "`sha256` of data set `{name}` has {} digits; a SHA-256 has 64",
+                        bare.len()
+                    ),
                     cx.value_label(&pointer, format!("{} hex digits", bare.len())),
                 ),
             };

@@ -14,14 +14,22 @@ pub fn is_valid_name(name: &str) -> bool {
     let bytes = name.as_bytes();
     matches!(bytes.first(), Some(b'a'..=b'z' | b'0'..=b'9'))
         && bytes.len() <= 63
-        && bytes.iter().all(|byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'-'))
+        && bytes
+            .iter()
+            .all(|byte| matches!(byte, b'a'..=b'z' | b'0'..=b'9' | b'-'))
 }
 
 fn suggestion(name: &str) -> String {
     let mut fixed: String = name
         .to_lowercase()
         .chars()
-        .map(|character| if character.is_ascii_lowercase() || character.is_ascii_digit() { character } else { '-' })
+        .map(|character| {
+            if character.is_ascii_lowercase() || character.is_ascii_digit() {
+                character
+            } else {
+                '-'
+            }
+        })
         .collect();
     while fixed.contains("--") {
         fixed = fixed.replace("--", "-");
@@ -43,14 +51,25 @@ impl Rule for InvalidName {
             let fixed = suggestion(&definition.name);
             let mut diag = Diag::error(
                 Code::InvalidName,
-                format!("invalid {} name `{}`", definition.kind.noun(), definition.name),
-                cx.key_label(&definition.pointer, "names are lowercase letters, digits and `-`, at most 63 long"),
+                format!(
+                    "invalid {} name `{}`",
+                    definition.kind.noun(),
+                    definition.name
+                ),
+                cx.key_label(
+                    &definition.pointer,
+                    "names are lowercase letters, digits and `-`, at most 63 long",
+                ),
             );
             // Only suggest a rename for ASCII names: `événements` -> `v-nements` helps nobody.
             if definition.name.is_ascii() && !fixed.is_empty() && is_valid_name(&fixed) {
-                diag = diag.with_help(format!("rename it to `{fixed}` (and update its references)"));
+                diag = diag.with_help(format!(
+                    "rename it to `{fixed}` (and update its references)"
+                ));
             } else {
-                diag = diag.with_help("start with a lowercase letter or digit; use only `a-z`, `0-9` and `-`");
+                diag = diag.with_help(
+                    "start with a lowercase letter or digit; use only `a-z`, `0-9` and `-`",
+                );
             }
             out.push(diag);
         }

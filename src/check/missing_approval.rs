@@ -17,21 +17,36 @@ impl Rule for MissingApproval {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for (name, deployment) in &cx.config.deployments {
-            let Some(environment) = cx.config.environments.get(&deployment.environment) else { continue };
+            let Some(environment) = cx.config.environments.get(&deployment.environment) else {
+                continue;
+            };
             if !environment.requires_approval {
                 continue;
             }
-            let Some(node) = cx.graph.find(NodeKind::Deployment, name) else { continue };
-            let approved = cx.graph.ancestors(node, &[EdgeKind::After]).into_iter().any(|ancestor| {
-                let ancestor = cx.graph.node(ancestor);
-                ancestor.kind == NodeKind::Approval
-                    && cx.config.approvals.get(&ancestor.name).is_some_and(|approval| approval.environment == deployment.environment)
-            });
+            let Some(node) = cx.graph.find(NodeKind::Deployment, name) else {
+                continue;
+            };
+            let approved = cx
+                .graph
+                .ancestors(node, &[EdgeKind::After])
+                .into_iter()
+                .any(|ancestor| {
+                    let ancestor = cx.graph.node(ancestor);
+                    ancestor.kind == NodeKind::Approval
+                        && cx
+                            .config
+                            .approvals
+                            .get(&ancestor.name)
+                            .is_some_and(|approval| approval.environment == deployment.environment)
+                });
             if approved {
                 continue;
             }
             let pointer = format!("/deployments/{}/environment", escape_pointer_token(name));
-            let environment_pointer = format!("/environments/{}/requires_approval", escape_pointer_token(&deployment.environment));
+            let environment_pointer = format!(
+                "/environments/{}/requires_approval",
+                escape_pointer_token(&deployment.environment)
+            );
             let candidates: Vec<&String> = cx
                 .config
                 .approvals
@@ -49,7 +64,10 @@ impl Rule for MissingApproval {
             out.push(
                 Diag::error(
                     Code::MissingApproval,
-                    format!("deployment `{name}` to `{}` has no approval before it", deployment.environment),
+                    format!(
+                        "deployment `{name}` to `{}` has no approval before it",
+                        deployment.environment
+                    ),
                     cx.value_label(&pointer, "this environment requires an approval"),
                 )
                 .with_related(cx.value_label(&environment_pointer, "approval required here"))

@@ -23,9 +23,10 @@ impl Rule for MissingFile {
         for (name, training) in &cx.config.training {
             let base = format!("/training/{}", escape_pointer_token(name));
             check_inputs(cx, &base, &training.inputs, out);
-            if let Some(params) = &training.params {
-                if !cx.repo.exists(params) {
-                    out.push(
+            if let Some(params) = &training.params
+                && !cx.repo.exists(params)
+            {
+                out.push(
                         Diag::warning(
                             Code::MissingFile,
                             format!("params file `{params}` of training `{name}` does not exist"),
@@ -33,13 +34,16 @@ impl Rule for MissingFile {
                         )
                         .with_help("paths are relative to the folder of mlops.yaml; create the file or fix the path"),
                     );
-                }
             }
             if let Some(metrics) = &training.metrics {
-                let folder = metrics.rsplit_once('/').map(|(folder, _)| folder).filter(|folder| !folder.is_empty());
-                if let Some(folder) = folder {
-                    if !cx.repo.exists(folder) {
-                        out.push(
+                let folder = metrics
+                    .rsplit_once('/')
+                    .map(|(folder, _)| folder)
+                    .filter(|folder| !folder.is_empty());
+                if let Some(folder) = folder
+                    && !cx.repo.exists(folder)
+                {
+                    out.push(
                             Diag::warning(
                                 Code::MissingFile,
                                 format!("folder `{folder}` for the metrics of training `{name}` does not exist"),
@@ -47,7 +51,6 @@ impl Rule for MissingFile {
                             )
                             .with_help(format!("create it (with a `.gitkeep`) or make `run` create it: `mkdir -p {folder}`")),
                         );
-                    }
                 }
             }
         }

@@ -29,7 +29,10 @@ impl Rule for MissingImage {
             let reason = if deployment.target.kind == TargetKind::Kubernetes {
                 "`kind: kubernetes` runs your own serving image".to_owned()
             } else if custom_format {
-                format!("`{}` has model format `custom`, which no stock server runs", deployment.model)
+                format!(
+                    "`{}` has model format `custom`, which no stock server runs",
+                    deployment.model
+                )
             } else {
                 continue;
             };

@@ -130,12 +130,22 @@ pub struct Reference {
 impl Reference {
     /// "data sets or trainings": what the field takes.
     fn allowed_list(&self) -> String {
-        join_or(self.allowed.iter().map(|kind| format!("{}s", kind.noun())).collect())
+        join_or(
+            self.allowed
+                .iter()
+                .map(|kind| format!("{}s", kind.noun()))
+                .collect(),
+        )
     }
 
     /// "data set or training": for "no data set or training is called `x`".
     fn allowed_list_singular(&self) -> String {
-        join_or(self.allowed.iter().map(|kind| kind.noun().to_owned()).collect())
+        join_or(
+            self.allowed
+                .iter()
+                .map(|kind| kind.noun().to_owned())
+                .collect(),
+        )
     }
 }
 
@@ -170,8 +180,22 @@ pub struct CheckCtx<'a> {
 impl<'a> CheckCtx<'a> {
     /// Gather the name table and reference list for `config`.
     #[must_use]
-    pub fn new(config: &'a Config, document: &'a Document, text: &'a str, graph: &'a Graph, repo: &'a dyn Repo) -> Self {
-        Self { config, document, text, graph, repo, definitions: definitions(config), references: references(config) }
+    pub fn new(
+        config: &'a Config,
+        document: &'a Document,
+        text: &'a str,
+        graph: &'a Graph,
+        repo: &'a dyn Repo,
+    ) -> Self {
+        Self {
+            config,
+            document,
+            text,
+            graph,
+            repo,
+            definitions: definitions(config),
+            references: references(config),
+        }
     }
 
     /// A label on the value at `pointer`.
@@ -187,66 +211,160 @@ impl<'a> CheckCtx<'a> {
     }
 
     /// The definitions of `name`, in any section.
-    pub fn definitions_of<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s Definition> + 's {
-        self.definitions.iter().filter(move |definition| definition.name == name)
+    pub fn definitions_of<'s>(
+        &'s self,
+        name: &'s str,
+    ) -> impl Iterator<Item = &'s Definition> + 's {
+        self.definitions
+            .iter()
+            .filter(move |definition| definition.name == name)
     }
 }
 
 const DATA: &[NameKind] = &[NameKind::Node(NodeKind::Data)];
-const DATA_OR_TRAINING: &[NameKind] = &[NameKind::Node(NodeKind::Data), NameKind::Node(NodeKind::Training)];
+const DATA_OR_TRAINING: &[NameKind] = &[
+    NameKind::Node(NodeKind::Data),
+    NameKind::Node(NodeKind::Training),
+];
 const TRAINING: &[NameKind] = &[NameKind::Node(NodeKind::Training)];
 const ENVIRONMENT: &[NameKind] = &[NameKind::Environment];
-const AFTER: &[NameKind] =
-    &[NameKind::Node(NodeKind::Gate), NameKind::Node(NodeKind::Approval), NameKind::Node(NodeKind::Deployment)];
+const AFTER: &[NameKind] = &[
+    NameKind::Node(NodeKind::Gate),
+    NameKind::Node(NodeKind::Approval),
+    NameKind::Node(NodeKind::Deployment),
+];
 
 fn definitions(config: &Config) -> Vec<Definition> {
     let mut out = Vec::new();
     let mut add = |kind: NameKind, names: Vec<&String>| {
         for name in names {
             let pointer = format!("/{}/{}", kind.section(), escape_pointer_token(name));
-            out.push(Definition { name: name.clone(), kind, pointer });
+            out.push(Definition {
+                name: name.clone(),
+                kind,
+                pointer,
+            });
         }
     };
     add(NameKind::Environment, config.environments.keys().collect());
     add(NameKind::Node(NodeKind::Data), config.data.keys().collect());
-    add(NameKind::Node(NodeKind::Training), config.training.keys().collect());
-    add(NameKind::Node(NodeKind::Gate), config.gates.keys().collect());
-    add(NameKind::Node(NodeKind::Approval), config.approvals.keys().collect());
-    add(NameKind::Node(NodeKind::Deployment), config.deployments.keys().collect());
+    add(
+        NameKind::Node(NodeKind::Training),
+        config.training.keys().collect(),
+    );
+    add(
+        NameKind::Node(NodeKind::Gate),
+        config.gates.keys().collect(),
+    );
+    add(
+        NameKind::Node(NodeKind::Approval),
+        config.approvals.keys().collect(),
+    );
+    add(
+        NameKind::Node(NodeKind::Deployment),
+        config.deployments.keys().collect(),
+    );
     out
 }
 
 fn references(config: &Config) -> Vec<Reference> {
     let mut out = Vec::new();
-    let mut add = |section: &str, owner: &str, noun: &str, field: &str, position: Option<usize>, name: &str, allowed| {
+    let mut add = |section: &str,
+                   owner: &str,
+                   noun: &str,
+                   field: &str,
+                   position: Option<usize>,
+                   name: &str,
+                   allowed| {
         let mut pointer = format!("/{section}/{}/{field}", escape_pointer_token(owner));
         if let Some(position) = position {
             pointer.push_str(&format!("/{position}"));
         }
         let field = format!("`{field}` of {noun} `{owner}`");
-        out.push(Reference { name: name.to_owned(), pointer, field, allowed });
+        out.push(Reference {
+            name: name.to_owned(),
+            pointer,
+            field,
+            allowed,
+        });
     };
     for (owner, data) in &config.data {
         for (position, name) in data.needs.iter().enumerate() {
-            add("data", owner, "data set", "needs", Some(position), name, DATA);
+            add(
+                "data",
+                owner,
+                "data set",
+                "needs",
+                Some(position),
+                name,
+                DATA,
+            );
         }
     }
     for (owner, training) in &config.training {
         for (position, name) in training.needs.iter().enumerate() {
-            add("training", owner, "training", "needs", Some(position), name, DATA_OR_TRAINING);
+            add(
+                "training",
+                owner,
+                "training",
+                "needs",
+                Some(position),
+                name,
+                DATA_OR_TRAINING,
+            );
         }
     }
     for (owner, gate) in &config.gates {
-        add("gates", owner, "gate", "training", None, &gate.training, TRAINING);
+        add(
+            "gates",
+            owner,
+            "gate",
+            "training",
+            None,
+            &gate.training,
+            TRAINING,
+        );
     }
     for (owner, approval) in &config.approvals {
-        add("approvals", owner, "approval", "environment", None, &approval.environment, ENVIRONMENT);
+        add(
+            "approvals",
+            owner,
+            "approval",
+            "environment",
+            None,
+            &approval.environment,
+            ENVIRONMENT,
+        );
     }
     for (owner, deployment) in &config.deployments {
-        add("deployments", owner, "deployment", "model", None, &deployment.model, TRAINING);
-        add("deployments", owner, "deployment", "environment", None, &deployment.environment, ENVIRONMENT);
+        add(
+            "deployments",
+            owner,
+            "deployment",
+            "model",
+            None,
+            &deployment.model,
+            TRAINING,
+        );
+        add(
+            "deployments",
+            owner,
+            "deployment",
+            "environment",
+            None,
+            &deployment.environment,
+            ENVIRONMENT,
+        );
         for (position, name) in deployment.after.iter().enumerate() {
-            add("deployments", owner, "deployment", "after", Some(position), name, AFTER);
+            add(
+                "deployments",
+                owner,
+                "deployment",
+                "after",
+                Some(position),
+                name,
+                AFTER,
+            );
         }
     }
     out
@@ -266,11 +384,20 @@ impl CheckCtx<'_> {
     /// A label on part of a string value: `range` is a byte range within `value`. When the value
     /// is written with escapes (so the source text differs), the whole value is labelled.
     #[must_use]
-    pub fn substring_label(&self, pointer: &str, value: &str, range: std::ops::Range<usize>, text: impl Into<String>) -> Label {
+    pub fn substring_label(
+        &self,
+        pointer: &str,
+        value: &str,
+        range: std::ops::Range<usize>,
+        text: impl Into<String>,
+    ) -> Label {
         let span = self.document.spans.value_span(pointer);
         let written = self.text.get(span.clone()).unwrap_or_default();
         match written.find(value) {
-            Some(offset) if !value.is_empty() => Label::new(span.start + offset + range.start..span.start + offset + range.end, text),
+            Some(offset) if !value.is_empty() => Label::new(
+                span.start + offset + range.start..span.start + offset + range.end,
+                text,
+            ),
             _ => Label::new(span, text),
         }
     }

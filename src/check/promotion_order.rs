@@ -18,26 +18,37 @@ impl Rule for PromotionOrder {
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         let environments = &cx.config.environments;
         for (name, deployment) in &cx.config.deployments {
-            let Some(position) = environments.get_index_of(&deployment.environment) else { continue };
-            let Some(node) = cx.graph.find(NodeKind::Deployment, name) else { continue };
+            let Some(position) = environments.get_index_of(&deployment.environment) else {
+                continue;
+            };
+            let Some(node) = cx.graph.find(NodeKind::Deployment, name) else {
+                continue;
+            };
             let before = cx.graph.ancestors(node, &[EdgeKind::After]);
             for (earlier, _) in environments.iter().take(position) {
                 let same_model_there: Vec<&String> = cx
                     .config
                     .deployments
                     .iter()
-                    .filter(|(_, other)| other.model == deployment.model && &other.environment == earlier)
+                    .filter(|(_, other)| {
+                        other.model == deployment.model && &other.environment == earlier
+                    })
                     .map(|(other_name, _)| other_name)
                     .collect();
                 let promoted = same_model_there.iter().any(|other| {
-                    cx.graph.find(NodeKind::Deployment, other).is_some_and(|other| before.contains(&other))
+                    cx.graph
+                        .find(NodeKind::Deployment, other)
+                        .is_some_and(|other| before.contains(&other))
                 });
                 if promoted {
                     continue;
                 }
                 let help = match same_model_there.first() {
                     Some(other) => format!("add `{other}` to the `after` of `{name}`"),
-                    None => format!("deploy `{}` to `{earlier}` first, and list that deployment in `after`", deployment.model),
+                    None => format!(
+                        "deploy `{}` to `{earlier}` first, and list that deployment in `after`",
+                        deployment.model
+                    ),
                 };
                 let pointer = format!("/deployments/{}/environment", escape_pointer_token(name));
                 out.push(

@@ -17,21 +17,36 @@ impl Rule for UngatedDeployment {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for (name, deployment) in &cx.config.deployments {
-            let Some(node) = cx.graph.find(NodeKind::Deployment, name) else { continue };
+            let Some(node) = cx.graph.find(NodeKind::Deployment, name) else {
+                continue;
+            };
             if !cx.config.training.contains_key(&deployment.model) {
                 continue; // unknown-ref reports it
             }
-            let gated = cx.graph.ancestors(node, &[EdgeKind::After]).into_iter().any(|ancestor| {
-                let ancestor = cx.graph.node(ancestor);
-                ancestor.kind == NodeKind::Gate
-                    && cx.config.gates.get(&ancestor.name).is_some_and(|gate| gate.training == deployment.model)
-            });
+            let gated = cx
+                .graph
+                .ancestors(node, &[EdgeKind::After])
+                .into_iter()
+                .any(|ancestor| {
+                    let ancestor = cx.graph.node(ancestor);
+                    ancestor.kind == NodeKind::Gate
+                        && cx
+                            .config
+                            .gates
+                            .get(&ancestor.name)
+                            .is_some_and(|gate| gate.training == deployment.model)
+                });
             if gated {
                 continue;
             }
             let escaped = escape_pointer_token(name);
-            let gates: Vec<&String> =
-                cx.config.gates.iter().filter(|(_, gate)| gate.training == deployment.model).map(|(gate, _)| gate).collect();
+            let gates: Vec<&String> = cx
+                .config
+                .gates
+                .iter()
+                .filter(|(_, gate)| gate.training == deployment.model)
+                .map(|(gate, _)| gate)
+                .collect();
             if deployment.ungated {
                 out.push(
                     Diag::warning(
@@ -53,8 +68,14 @@ impl Rule for UngatedDeployment {
             out.push(
                 Diag::error(
                     Code::UngatedDeployment,
-                    format!("deployment `{name}` ships `{}`, which no gate before it checks", deployment.model),
-                    cx.value_label(&format!("/deployments/{escaped}/model"), "no gate on this model in `after`"),
+                    format!(
+                        "deployment `{name}` ships `{}`, which no gate before it checks",
+                        deployment.model
+                    ),
+                    cx.value_label(
+                        &format!("/deployments/{escaped}/model"),
+                        "no gate on this model in `after`",
+                    ),
                 )
                 .with_help(help),
             );

@@ -41,7 +41,11 @@ impl Rule for UnknownRef {
                     format!("unknown name `{}` in {}", reference.name, reference.field),
                     cx.value_label(
                         &reference.pointer,
-                        format!("no {} is called `{}`", reference.allowed_list_singular(), reference.name),
+                        format!(
+                            "no {} is called `{}`",
+                            reference.allowed_list_singular(),
+                            reference.name
+                        ),
                     ),
                 )
                 .with_help(help),

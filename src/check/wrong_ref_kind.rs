@@ -17,8 +17,13 @@ impl Rule for WrongRefKind {
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for reference in &cx.references {
             let mut found = cx.definitions_of(&reference.name).peekable();
-            let Some(definition) = found.peek().copied() else { continue };
-            if cx.definitions_of(&reference.name).any(|definition| reference.allowed.contains(&definition.kind)) {
+            let Some(definition) = found.peek().copied() else {
+                continue;
+            };
+            if cx
+                .definitions_of(&reference.name)
+                .any(|definition| reference.allowed.contains(&definition.kind))
+            {
                 continue;
             }
             let nouns = reference.allowed_list();
@@ -28,16 +33,29 @@ impl Rule for WrongRefKind {
                 .filter(|candidate| reference.allowed.contains(&candidate.kind))
                 .map(|candidate| candidate.name.as_str());
             let help = match did_you_mean(&reference.name, candidates) {
-                Some(close) => format!("{} takes {nouns}; did you mean `{close}`?", reference.field),
+                Some(close) => {
+                    format!("{} takes {nouns}; did you mean `{close}`?", reference.field)
+                }
                 None => format!("{} takes {nouns}", reference.field),
             };
             out.push(
                 Diag::error(
                     Code::WrongRefKind,
-                    format!("`{}` is a {}, but {} takes {nouns}", reference.name, definition.kind.noun(), reference.field),
-                    cx.value_label(&reference.pointer, format!("this is a {}", definition.kind.noun())),
+                    format!(
+                        "`{}` is a {}, but {} takes {nouns}",
+                        reference.name,
+                        definition.kind.noun(),
+                        reference.field
+                    ),
+                    cx.value_label(
+                        &reference.pointer,
+                        format!("this is a {}", definition.kind.noun()),
+                    ),
                 )
-                .with_related(cx.key_label(&definition.pointer, format!("{} defined here", definition.kind.noun())))
+                .with_related(cx.key_label(
+                    &definition.pointer,
+                    format!("{} defined here", definition.kind.noun()),
+                ))
                 .with_help(help),
             );
         }

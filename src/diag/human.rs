@@ -2,7 +2,9 @@
 
 use std::fmt;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode,
+};
 
 use super::{Diag, Severity, SourceFile, summarize};
 
@@ -10,12 +12,21 @@ use super::{Diag, Severity, SourceFile, summarize};
 /// output is plain Unicode, readable in CI logs and stable for snapshots.
 #[must_use]
 pub fn render_human(source: &SourceFile, diags: &[Diag], color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme)
+        .with_width(100)
+        .with_links(false);
     let named = NamedSource::new(&source.name, source.text.clone()).with_language("yaml");
     let mut out = String::new();
     for diag in diags {
-        let report = Report { diag, source: &named };
+        let report = Report {
+            diag,
+            source: &named,
+        };
         // Writing into a String cannot fail; a miette formatting error would be our bug.
         if handler.render_report(&mut out, &report).is_err() {
             out.push_str(&format!("{}: {}\n", diag.code, diag.message));
@@ -60,7 +71,10 @@ impl Diagnostic for Report<'_> {
     }
 
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diag.help.as_ref().map(|help| Box::new(help) as Box<dyn fmt::Display>)
+        self.diag
+            .help
+            .as_ref()
+            .map(|help| Box::new(help) as Box<dyn fmt::Display>)
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
@@ -69,12 +83,12 @@ impl Diagnostic for Report<'_> {
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let primary = &self.diag.primary;
-        let first = LabeledSpan::new_primary_with_span(Some(primary.text.clone()), primary.span.clone());
-        let rest = self
-            .diag
-            .related
-            .iter()
-            .map(|label| LabeledSpan::new_with_span(Some(label.text.clone()), label.span.clone()));
+        let first =
+            LabeledSpan::new_primary_with_span(Some(primary.text.clone()), primary.span.clone());
+        let rest =
+            self.diag.related.iter().map(|label| {
+                LabeledSpan::new_with_span(Some(label.text.clone()), label.span.clone())
+            });
         Some(Box::new(std::iter::once(first).chain(rest)))
     }
 }

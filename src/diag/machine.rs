@@ -53,13 +53,17 @@ pub fn render_github(source: &SourceFile, diags: &[Diag]) -> String {
     let mut out = String::new();
     for diag in diags {
         let (line, column) = source.line_column(diag.primary.span.start);
-        let (end_line, end_column) = source.line_column(diag.primary.span.end.max(diag.primary.span.start));
+        let (end_line, end_column) =
+            source.line_column(diag.primary.span.end.max(diag.primary.span.start));
         let mut message = format!("{}: {}", diag.primary.text, diag.message);
         if let Some(help) = &diag.help {
             message.push_str("\nhelp: ");
             message.push_str(help);
         }
-        let mut location = format!("file={},line={line},col={column}", escape_property(&source.name));
+        let mut location = format!(
+            "file={},line={line},col={column}",
+            escape_property(&source.name)
+        );
         if end_line == line {
             location.push_str(&format!(",endColumn={end_column}"));
         } else {
@@ -78,7 +82,9 @@ pub fn render_github(source: &SourceFile, diags: &[Diag]) -> String {
 /// Escaping rules of the Actions toolkit (`@actions/core` `command.ts`): data escapes `%`, CR
 /// and LF; property values also escape `:` and `,`.
 fn escape_data(text: &str) -> String {
-    text.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
 }
 
 fn escape_property(text: &str) -> String {

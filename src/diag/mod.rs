@@ -48,7 +48,10 @@ pub struct Label {
 impl Label {
     /// A label on `span`.
     pub fn new(span: Range<usize>, text: impl Into<String>) -> Self {
-        Self { span, text: text.into() }
+        Self {
+            span,
+            text: text.into(),
+        }
     }
 }
 
@@ -72,12 +75,22 @@ pub struct Diag {
 impl Diag {
     /// An error labelled at `primary`.
     pub fn error(code: Code, message: impl Into<String>, primary: Label) -> Self {
-        Self { code, severity: Severity::Error, message: message.into(), primary, related: Vec::new(), help: None }
+        Self {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            primary,
+            related: Vec::new(),
+            help: None,
+        }
     }
 
     /// A warning labelled at `primary`.
     pub fn warning(code: Code, message: impl Into<String>, primary: Label) -> Self {
-        Self { severity: Severity::Warning, ..Self::error(code, message, primary) }
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message, primary)
+        }
     }
 
     /// Add a help line.
@@ -98,7 +111,12 @@ impl Diag {
 /// Sort problems by position, then code, so every output is stable.
 pub fn sort(diags: &mut [Diag]) {
     diags.sort_by(|a, b| {
-        (a.primary.span.start, a.code, a.severity, &a.message).cmp(&(b.primary.span.start, b.code, b.severity, &b.message))
+        (a.primary.span.start, a.code, a.severity, &a.message).cmp(&(
+            b.primary.span.start,
+            b.code,
+            b.severity,
+            &b.message,
+        ))
     });
 }
 
@@ -117,18 +135,29 @@ impl SourceFile {
     #[must_use]
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
         let text = text.into();
-        let line_starts =
-            std::iter::once(0).chain(text.match_indices('\n').map(|(at, _)| at + 1)).collect();
-        Self { name: name.into(), text, line_starts }
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
+        Self {
+            name: name.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     #[must_use]
     pub fn line_column(&self, offset: usize) -> (usize, usize) {
         let offset = offset.min(self.text.len());
-        let line_index = self.line_starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let line_index = self
+            .line_starts
+            .partition_point(|&start| start <= offset)
+            .saturating_sub(1);
         let line_start = self.line_starts.get(line_index).copied().unwrap_or(0);
-        let column = self.text.get(line_start..offset).map_or(offset - line_start, |prefix| prefix.chars().count());
+        let column = self
+            .text
+            .get(line_start..offset)
+            .map_or(offset - line_start, |prefix| prefix.chars().count());
         (line_index + 1, column + 1)
     }
 }
@@ -145,7 +174,10 @@ pub struct FileReport {
 /// Count errors and warnings.
 #[must_use]
 pub fn counts(diags: &[Diag]) -> (usize, usize) {
-    let errors = diags.iter().filter(|diag| diag.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|diag| diag.severity == Severity::Error)
+        .count();
     (errors, diags.len() - errors)
 }
 
@@ -153,11 +185,16 @@ pub fn counts(diags: &[Diag]) -> (usize, usize) {
 #[must_use]
 pub fn summarize(diags: &[Diag]) -> String {
     let (errors, warnings) = counts(diags);
-    let plural = |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
+    let plural =
+        |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
     match (errors, warnings) {
         (0, 0) => "no problems".to_owned(),
         (errors, 0) => plural(errors, "error"),
         (0, warnings) => plural(warnings, "warning"),
-        (errors, warnings) => format!("{}, {}", plural(errors, "error"), plural(warnings, "warning")),
+        (errors, warnings) => format!(
+            "{}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ),
     }
 }

@@ -55,15 +55,17 @@ impl SpanIndex {
     /// nearest ancestor that exists, so a label never goes missing.
     #[must_use]
     pub fn value_span(&self, pointer: &str) -> Span {
-        self.nearest(pointer).map_or(0..0, |node| node.value.clone())
+        self.nearest(pointer)
+            .map_or(0..0, |node| node.value.clone())
     }
 
     /// The span of the key that introduces `pointer` (or its value when it has no key, as
     /// sequence items and the root do). Keys make short, precise labels for whole sections.
     #[must_use]
     pub fn key_span(&self, pointer: &str) -> Span {
-        self.nearest(pointer)
-            .map_or(0..0, |node| node.key.clone().unwrap_or_else(|| node.value.clone()))
+        self.nearest(pointer).map_or(0..0, |node| {
+            node.key.clone().unwrap_or_else(|| node.value.clone())
+        })
     }
 
     fn nearest(&self, pointer: &str) -> Option<&NodeSpans> {
@@ -106,8 +108,12 @@ pub fn load(bytes: &[u8]) -> (Option<Document>, Vec<Diag>) {
             bytes.len(),
             MAX_INPUT_BYTES / (1024 * 1024)
         );
-        let diag = Diag::error(Code::InvalidInput, message, Label::new(0..0, "file starts here"))
-            .with_help("an mlops.yaml is normally a few kilobytes: is this the right file?");
+        let diag = Diag::error(
+            Code::InvalidInput,
+            message,
+            Label::new(0..0, "file starts here"),
+        )
+        .with_help("an mlops.yaml is normally a few kilobytes: is this the right file?");
         return (None, vec![diag]);
     }
     let text = match std::str::from_utf8(bytes) {
@@ -130,8 +136,12 @@ pub fn load(bytes: &[u8]) -> (Option<Document>, Vec<Diag>) {
 #[must_use]
 pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
     if text.trim().is_empty() {
-        let diag = Diag::error(Code::InvalidInput, "file is empty", Label::new(0..0, "empty"))
-            .with_help("start from `mlops init`, or add at least `version: 1` and `project:`");
+        let diag = Diag::error(
+            Code::InvalidInput,
+            "file is empty",
+            Label::new(0..0, "empty"),
+        )
+        .with_help("start from `mlops init`, or add at least `version: 1` and `project:`");
         return (None, vec![diag]);
     }
     if let Some(diag) = check_nesting(text) {
@@ -142,10 +152,18 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
         Ok(docs) => docs,
         Err(error) => return (None, vec![scan_error_diag(&error, &positions)]),
     };
-    let mut converter = Converter { positions: &positions, spans: SpanIndex::default(), diags: Vec::new() };
+    let mut converter = Converter {
+        positions: &positions,
+        spans: SpanIndex::default(),
+        diags: Vec::new(),
+    };
     let Some(root) = docs.first() else {
-        let diag = Diag::error(Code::InvalidInput, "file holds no YAML document", Label::new(0..0, "here"))
-            .with_help("add at least `version: 1` and `project:`");
+        let diag = Diag::error(
+            Code::InvalidInput,
+            "file holds no YAML document",
+            Label::new(0..0, "here"),
+        )
+        .with_help("add at least `version: 1` and `project:`");
         return (None, vec![diag]);
     };
     if let Some(extra) = docs.get(1) {
@@ -191,7 +209,10 @@ fn check_nesting(text: &str) -> Option<Diag> {
             b']' | b'}' => depth = depth.saturating_sub(1),
             b'\n' => {
                 // Block nesting: every level indents by at least one space.
-                let indent = text[offset + 1..].bytes().take_while(|&b| b == b' ' || b == b'-' || b == b'?').count();
+                let indent = text[offset + 1..]
+                    .bytes()
+                    .take_while(|&b| b == b' ' || b == b'-' || b == b'?')
+                    .count();
                 if indent > MAX_DEPTH * 16 {
                     return Some(too_deep(offset + 1));
                 }
@@ -216,8 +237,12 @@ fn scan_error_diag(error: &saphyr::ScanError, positions: &CharToByte) -> Diag {
     let span = at..positions.next_char_end(at);
     let info = error.info();
     if info.contains("duplicated key") {
-        return Diag::error(Code::DuplicateKey, "duplicate key in mapping", Label::new(span, "this key is already set above"))
-            .with_help("each key may appear once per mapping; merge the two entries");
+        return Diag::error(
+            Code::DuplicateKey,
+            "duplicate key in mapping",
+            Label::new(span, "this key is already set above"),
+        )
+        .with_help("each key may appear once per mapping; merge the two entries");
     }
     if info.contains("alias expansion") {
         return Diag::error(
@@ -227,8 +252,12 @@ fn scan_error_diag(error: &saphyr::ScanError, positions: &CharToByte) -> Diag {
         )
         .with_help("nested anchors can grow exponentially (\"billion laughs\"); write the values out instead");
     }
-    Diag::error(Code::YamlSyntax, format!("invalid YAML: {info}"), Label::new(span, info.to_owned()))
-        .with_help("check indentation and quoting near this position")
+    Diag::error(
+        Code::YamlSyntax,
+        format!("invalid YAML: {info}"),
+        Label::new(span, info.to_owned()),
+    )
+    .with_help("check indentation and quoting near this position")
 }
 
 /// saphyr markers count characters; miette and our line/column math need bytes.
@@ -240,8 +269,15 @@ struct CharToByte {
 
 impl CharToByte {
     fn new(text: &str) -> Self {
-        let offsets = if text.is_ascii() { Vec::new() } else { text.char_indices().map(|(at, _)| at).collect() };
-        Self { offsets, len: text.len() }
+        let offsets = if text.is_ascii() {
+            Vec::new()
+        } else {
+            text.char_indices().map(|(at, _)| at).collect()
+        };
+        Self {
+            offsets,
+            len: text.len(),
+        }
     }
 
     fn byte(&self, char_index: usize) -> usize {
@@ -277,7 +313,13 @@ impl Converter<'_> {
         start..end
     }
 
-    fn convert(&mut self, node: &MarkedYaml<'_>, pointer: String, key: Option<Span>, depth: usize) -> Value {
+    fn convert(
+        &mut self,
+        node: &MarkedYaml<'_>,
+        pointer: String,
+        key: Option<Span>,
+        depth: usize,
+    ) -> Value {
         let value_span = self.span(node);
         if depth > MAX_DEPTH {
             self.diags.push(too_deep(value_span.start));
@@ -297,7 +339,9 @@ impl Converter<'_> {
                 let mut out = Map::with_capacity(entries.len());
                 for (key_node, value_node) in entries {
                     let key_span = self.span(key_node);
-                    let Some(name) = self.key_name(key_node, &key_span) else { continue };
+                    let Some(name) = self.key_name(key_node, &key_span) else {
+                        continue;
+                    };
                     let child_pointer = format!("{pointer}/{}", escape_pointer_token(&name));
                     let child = self.convert(value_node, child_pointer, Some(key_span), depth + 1);
                     out.insert(name, child);
@@ -311,7 +355,9 @@ impl Converter<'_> {
                         format!("YAML tag `{tag}` is not supported"),
                         Label::new(value_span.clone(), "tag used here"),
                     )
-                    .with_help("remove the tag; mlops.yaml uses plain strings, numbers, lists and maps"),
+                    .with_help(
+                        "remove the tag; mlops.yaml uses plain strings, numbers, lists and maps",
+                    ),
                 );
                 return self.convert(inner, pointer, key, depth + 1);
             }
@@ -324,7 +370,13 @@ impl Converter<'_> {
                 Value::Null
             }
         };
-        self.spans.nodes.insert(pointer, NodeSpans { key, value: value_span });
+        self.spans.nodes.insert(
+            pointer,
+            NodeSpans {
+                key,
+                value: value_span,
+            },
+        );
         value
     }
 
@@ -343,7 +395,9 @@ impl Converter<'_> {
                             "infinite or NaN numbers are not allowed",
                             Label::new(span.clone(), "not a finite number"),
                         )
-                        .with_help("write a finite number, or quote the value if it is meant as text"),
+                        .with_help(
+                            "write a finite number, or quote the value if it is meant as text",
+                        ),
                     );
                     Value::Null
                 }

@@ -30,7 +30,11 @@ pub struct Parsed {
 pub fn parse(bytes: &[u8]) -> Parsed {
     let (document, mut diags) = load::load(bytes);
     let Some(document) = document else {
-        return Parsed { document: None, config: None, diags };
+        return Parsed {
+            document: None,
+            config: None,
+            diags,
+        };
     };
     let text = std::str::from_utf8(bytes).unwrap_or_default();
     let schema_diags = schema::check(&document, text);
@@ -45,14 +49,22 @@ pub fn parse(bytes: &[u8]) -> Parsed {
                 let pointer = path_to_pointer(&error.path().to_string());
                 diags.push(Diag::error(
                     Code::WrongType,
-                    format!("cannot read {}: {}", schema::describe_pointer(&pointer), error.inner()),
+                    format!(
+                        "cannot read {}: {}",
+                        schema::describe_pointer(&pointer),
+                        error.inner()
+                    ),
                     Label::new(document.spans.value_span(&pointer), "unexpected value"),
                 ));
             }
             None
         }
     };
-    Parsed { document: Some(document), config, diags }
+    Parsed {
+        document: Some(document),
+        config,
+        diags,
+    }
 }
 
 /// serde_path_to_error prints `training.churn.needs[0]`; turn it into a JSON pointer.
@@ -62,7 +74,9 @@ fn path_to_pointer(path: &str) -> String {
     }
     let mut pointer = String::new();
     for part in path.split('.') {
-        let (name, indices) = part.split_once('[').map_or((part, ""), |(name, rest)| (name, rest));
+        let (name, indices) = part
+            .split_once('[')
+            .map_or((part, ""), |(name, rest)| (name, rest));
         if !name.is_empty() {
             pointer.push('/');
             pointer.push_str(&load::escape_pointer_token(name));

@@ -111,7 +111,11 @@ pub struct Ci {
 
 impl Default for Ci {
     fn default() -> Self {
-        Self { targets: default_targets(), on_pull_request: true, branch: default_branch() }
+        Self {
+            targets: default_targets(),
+            on_pull_request: true,
+            branch: default_branch(),
+        }
     }
 }
 

@@ -22,17 +22,20 @@ use crate::suggest::did_you_mean;
 pub const SCHEMA_TEXT: &str = include_str!("../../schemas/mlops.schema.json");
 
 static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
-    serde_json::from_str(SCHEMA_TEXT).expect("schemas/mlops.schema.json is valid JSON (tests/schema.rs checks it)")
+    serde_json::from_str(SCHEMA_TEXT)
+        .expect("schemas/mlops.schema.json is valid JSON (tests/schema.rs checks it)")
 });
 
 static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
-    jsonschema::draft202012::new(&SCHEMA).expect("schemas/mlops.schema.json compiles (tests/schema.rs checks it)")
+    jsonschema::draft202012::new(&SCHEMA)
+        .expect("schemas/mlops.schema.json compiles (tests/schema.rs checks it)")
 });
 
 /// Generate the schema from the model, as `mlops schema` prints it and as it is committed.
 #[must_use]
 pub fn generate() -> String {
-    let mut schema = serde_json::to_value(schemars::schema_for!(Config)).expect("a generated schema serializes");
+    let mut schema =
+        serde_json::to_value(schemars::schema_for!(Config)).expect("a generated schema serializes");
     drop_null_defaults(&mut schema);
     let mut text = serde_json::to_string_pretty(&schema).expect("a generated schema serializes");
     text.push('\n');
@@ -88,10 +91,12 @@ fn to_diag(document: &Document, text: &str, error: &ValidationError<'_>) -> Opti
                 format!("unknown field `{field}` in {at}"),
                 Label::new(spans.key_span(&field_pointer), "unknown field"),
             );
-            diag.help = Some(match did_you_mean(field, allowed.iter().map(String::as_str)) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => format!("known fields here: {}", allowed.join(", ")),
-            });
+            diag.help = Some(
+                match did_you_mean(field, allowed.iter().map(String::as_str)) {
+                    Some(close) => format!("did you mean `{close}`?"),
+                    None => format!("known fields here: {}", allowed.join(", ")),
+                },
+            );
             diag
         }
         ValidationErrorKind::Required { property } => {
@@ -99,7 +104,10 @@ fn to_diag(document: &Document, text: &str, error: &ValidationError<'_>) -> Opti
             Diag::error(
                 Code::MissingField,
                 format!("missing required field `{field}` in {at}"),
-                Label::new(spans.key_span(pointer), format!("`{field}` is missing here")),
+                Label::new(
+                    spans.key_span(pointer),
+                    format!("`{field}` is missing here"),
+                ),
             )
             .with_help(field_help(pointer, field))
         }
@@ -110,16 +118,27 @@ fn to_diag(document: &Document, text: &str, error: &ValidationError<'_>) -> Opti
             enum_diag(error.instance(), &enum_choices(pointer), value_span, &at)
         }
         ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => {
-            let expected = subschema_at(pointer).and_then(|schema| schema.get("description")).and_then(Value::as_str);
+            let expected = subschema_at(pointer)
+                .and_then(|schema| schema.get("description"))
+                .and_then(Value::as_str);
             Diag::error(
                 Code::WrongType,
                 format!("{at} has the wrong shape"),
-                Label::new(value_span, format!("found {}", describe_value(error.instance()))),
+                Label::new(
+                    value_span,
+                    format!("found {}", describe_value(error.instance())),
+                ),
             )
-            .with_help(expected.map_or_else(|| "see `mlops schema`".to_owned(), |text| format!("expected: {text}")))
+            .with_help(expected.map_or_else(
+                || "see `mlops schema`".to_owned(),
+                |text| format!("expected: {text}"),
+            ))
         }
         ValidationErrorKind::Enum { options } => {
-            let choices: Vec<&str> = options.as_array().map(|all| all.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            let choices: Vec<&str> = options
+                .as_array()
+                .map(|all| all.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
             enum_diag(error.instance(), &choices, value_span, &at)
         }
         _ => Diag::error(
@@ -137,7 +156,9 @@ fn enum_diag(found: &Value, choices: &[&str], span: std::ops::Range<usize>, at: 
         format!("{} is not a valid value for {at}", describe_value(found)),
         Label::new(span, "not one of the allowed values"),
     );
-    let suggestion = found.as_str().and_then(|text| did_you_mean(text, choices.iter().copied()));
+    let suggestion = found
+        .as_str()
+        .and_then(|text| did_you_mean(text, choices.iter().copied()));
     diag.help = Some(match suggestion {
         Some(close) => format!("did you mean `{close}`? (allowed: {})", choices.join(", ")),
         None => format!("allowed values: {}", choices.join(", ")),
@@ -148,13 +169,23 @@ fn enum_diag(found: &Value, choices: &[&str], span: std::ops::Range<usize>, at: 
 /// The allowed strings of an enum field. schemars writes a documented enum as a `oneOf` of
 /// `const`s (one per variant, with its doc), and a plain one as `enum`.
 fn enum_choices(pointer: &str) -> Vec<&'static str> {
-    let Some(schema) = subschema_at(pointer) else { return Vec::new() };
+    let Some(schema) = subschema_at(pointer) else {
+        return Vec::new();
+    };
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         return values.iter().filter_map(Value::as_str).collect();
     }
-    let branches = schema.get("oneOf").or_else(|| schema.get("anyOf")).and_then(Value::as_array);
-    let Some(branches) = branches else { return Vec::new() };
-    let choices: Option<Vec<&str>> = branches.iter().map(|branch| branch.get("const").and_then(Value::as_str)).collect();
+    let branches = schema
+        .get("oneOf")
+        .or_else(|| schema.get("anyOf"))
+        .and_then(Value::as_array);
+    let Some(branches) = branches else {
+        return Vec::new();
+    };
+    let choices: Option<Vec<&str>> = branches
+        .iter()
+        .map(|branch| branch.get("const").and_then(Value::as_str))
+        .collect();
     choices.unwrap_or_default()
 }
 
@@ -172,13 +203,21 @@ fn type_diag(document: &Document, text: &str, pointer: &str, kind: &TypeKind, at
     let found = document.value.pointer(pointer).unwrap_or(&Value::Null);
     let expected = match kind {
         TypeKind::Single(single) => yaml_type_name(&single.to_string()).to_owned(),
-        TypeKind::Multiple(set) => set.iter().map(|one| yaml_type_name(&one.to_string()).to_owned()).collect::<Vec<_>>().join(" or "),
+        TypeKind::Multiple(set) => set
+            .iter()
+            .map(|one| yaml_type_name(&one.to_string()).to_owned())
+            .collect::<Vec<_>>()
+            .join(" or "),
     };
     let span = document.spans.value_span(pointer);
     let written = text.get(span.clone()).unwrap_or_default().trim();
     let mut diag = Diag::error(
         Code::WrongType,
-        format!("{at} must be {} {expected}, not {}", article(&expected), describe_value(found)),
+        format!(
+            "{at} must be {} {expected}, not {}",
+            article(&expected),
+            describe_value(found)
+        ),
         Label::new(span, format!("expected {expected}")),
     );
     diag.help = Some(match (expected.as_str(), found) {
@@ -188,7 +227,9 @@ fn type_diag(document: &Document, text: &str, pointer: &str, kind: &TypeKind, at
             let meant = matches!(text.to_ascii_lowercase().as_str(), "yes" | "y" | "on");
             format!("`{text}` is a string in YAML 1.2; write `{meant}`")
         }
-        ("string", Value::Number(_) | Value::Bool(_)) => format!("quote the value to keep it as text: \"{written}\""),
+        ("string", Value::Number(_) | Value::Bool(_)) => {
+            format!("quote the value to keep it as text: \"{written}\"")
+        }
         ("list", Value::String(_)) => format!("write a list: [{written}]"),
         ("mapping", Value::Null) => "this section is empty; remove it or add entries".to_owned(),
         _ => format!("{at} takes {} {expected}", article(&expected)),
@@ -197,11 +238,18 @@ fn type_diag(document: &Document, text: &str, pointer: &str, kind: &TypeKind, at
 }
 
 fn is_yaml11_boolean(text: &str) -> bool {
-    matches!(text.to_ascii_lowercase().as_str(), "yes" | "no" | "on" | "off" | "y" | "n")
+    matches!(
+        text.to_ascii_lowercase().as_str(),
+        "yes" | "no" | "on" | "off" | "y" | "n"
+    )
 }
 
 fn article(noun: &str) -> &'static str {
-    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" }
+    if noun.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 fn describe_value(value: &Value) -> String {
@@ -241,7 +289,10 @@ fn field_help(pointer: &str, field: &str) -> String {
         .and_then(|schema| schema.get("description"))
         .and_then(Value::as_str);
     match description {
-        Some(text) => format!("add `{field}:` ({})", text.trim_end_matches('.').to_lowercase()),
+        Some(text) => format!(
+            "add `{field}:` ({})",
+            text.trim_end_matches('.').to_lowercase()
+        ),
         None => format!("add `{field}:`"),
     }
 }
@@ -267,16 +318,30 @@ fn subschema_at(pointer: &str) -> Option<&'static Value> {
 }
 
 fn step(schema: &'static Value, token: &str) -> Option<&'static Value> {
-    if let Some(next) = schema.get("properties").and_then(|properties| properties.get(token)) {
+    if let Some(next) = schema
+        .get("properties")
+        .and_then(|properties| properties.get(token))
+    {
         return resolve(next);
     }
-    if let Some(next) = schema.get("additionalProperties").filter(|next| next.is_object()) {
+    if let Some(next) = schema
+        .get("additionalProperties")
+        .filter(|next| next.is_object())
+    {
         return resolve(next);
     }
-    if let Some(next) = schema.get("items").filter(|_| token.parse::<usize>().is_ok()) {
+    if let Some(next) = schema
+        .get("items")
+        .filter(|_| token.parse::<usize>().is_ok())
+    {
         return resolve(next);
     }
-    schema.get("anyOf").and_then(Value::as_array)?.iter().filter_map(resolve).find_map(|branch| step(branch, token))
+    schema
+        .get("anyOf")
+        .and_then(Value::as_array)?
+        .iter()
+        .filter_map(resolve)
+        .find_map(|branch| step(branch, token))
 }
 
 fn resolve(schema: &'static Value) -> Option<&'static Value> {
@@ -288,12 +353,16 @@ fn resolve(schema: &'static Value) -> Option<&'static Value> {
         }
     }
     // `Option<T>` fields come out as `anyOf: [T, null]` or `type: [T, "null"]`; step into T.
-    if let Some(branches) = current.get("anyOf").and_then(Value::as_array) {
-        if branches.len() == 2 && branches.iter().any(|branch| branch.get("type") == Some(&Value::from("null"))) {
-            if let Some(inner) = branches.iter().find(|branch| branch.get("type") != Some(&Value::from("null"))) {
-                return resolve(inner);
-            }
-        }
+    if let Some(branches) = current.get("anyOf").and_then(Value::as_array)
+        && branches.len() == 2
+        && branches
+            .iter()
+            .any(|branch| branch.get("type") == Some(&Value::from("null")))
+        && let Some(inner) = branches
+            .iter()
+            .find(|branch| branch.get("type") != Some(&Value::from("null")))
+    {
+        return resolve(inner);
     }
     Some(current)
 }
