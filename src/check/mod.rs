@@ -175,6 +175,8 @@ pub struct CheckCtx<'a> {
     pub definitions: Vec<Definition>,
     /// Every reference to a name.
     pub references: Vec<Reference>,
+    /// Name -> positions in `definitions`, so lookups stay linear in the file's size.
+    by_name: std::collections::HashMap<String, Vec<usize>>,
 }
 
 impl<'a> CheckCtx<'a> {
@@ -187,14 +189,24 @@ impl<'a> CheckCtx<'a> {
         graph: &'a Graph,
         repo: &'a dyn Repo,
     ) -> Self {
+        let definitions = definitions(config);
+        let mut by_name: std::collections::HashMap<String, Vec<usize>> =
+            std::collections::HashMap::new();
+        for (position, definition) in definitions.iter().enumerate() {
+            by_name
+                .entry(definition.name.clone())
+                .or_default()
+                .push(position);
+        }
         Self {
             config,
             document,
             text,
             graph,
             repo,
-            definitions: definitions(config),
+            definitions,
             references: references(config),
+            by_name,
         }
     }
 
@@ -215,9 +227,11 @@ impl<'a> CheckCtx<'a> {
         &'s self,
         name: &'s str,
     ) -> impl Iterator<Item = &'s Definition> + 's {
-        self.definitions
-            .iter()
-            .filter(move |definition| definition.name == name)
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|&position| self.definitions.get(position))
     }
 }
 

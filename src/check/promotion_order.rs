@@ -17,6 +17,24 @@ impl Rule for PromotionOrder {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         let environments = &cx.config.environments;
+        // (model, environment) -> deployments, so each check is a lookup, not a scan.
+        let mut placed: std::collections::HashMap<(&str, &str), Vec<&String>> =
+            std::collections::HashMap::new();
+        for (other_name, other) in &cx.config.deployments {
+            placed
+                .entry((other.model.as_str(), other.environment.as_str()))
+                .or_default()
+                .push(other_name);
+        }
+        // (model, environment) -> deployments, so each check is a lookup, not a scan.
+        let mut placed: std::collections::HashMap<(&str, &str), Vec<&String>> =
+            std::collections::HashMap::new();
+        for (other_name, other) in &cx.config.deployments {
+            placed
+                .entry((other.model.as_str(), other.environment.as_str()))
+                .or_default()
+                .push(other_name);
+        }
         for (name, deployment) in &cx.config.deployments {
             let Some(position) = environments.get_index_of(&deployment.environment) else {
                 continue;
@@ -26,15 +44,9 @@ impl Rule for PromotionOrder {
             };
             let before = cx.graph.ancestors(node, &[EdgeKind::After]);
             for (earlier, _) in environments.iter().take(position) {
-                let same_model_there: Vec<&String> = cx
-                    .config
-                    .deployments
-                    .iter()
-                    .filter(|(_, other)| {
-                        other.model == deployment.model && &other.environment == earlier
-                    })
-                    .map(|(other_name, _)| other_name)
-                    .collect();
+                let same_model_there: &[&String] = placed
+                    .get(&(deployment.model.as_str(), earlier.as_str()))
+                    .map_or(&[], Vec::as_slice);
                 let promoted = same_model_there.iter().any(|other| {
                     cx.graph
                         .find(NodeKind::Deployment, other)

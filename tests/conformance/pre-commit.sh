@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The pre-commit hook, run by the real pre-commit (PyPI) against a throwaway repository:
 # a good mlops.yaml passes, a bad one fails with the diagnostic shown.
-# `pre-commit try-repo` builds this checkout with `cargo install` (language: rust), as a user's
-# pre-commit would.
+# The throwaway repository's .pre-commit-config.yaml points at a clone of this checkout's HEAD,
+# so pre-commit builds the hook exactly as a user's would (`cargo install`, language: rust),
+# once, and both cases reuse that build.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 tools=${CHECKERS_DIR:-$root/.checkers}
@@ -14,17 +15,27 @@ fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export PRE_COMMIT_HOME="$tools/pre-commit-cache"
-cd "$work"
+git clone --quiet "$root" "$work/hook-repo"
+rev=$(git -C "$work/hook-repo" rev-parse HEAD)
+mkdir "$work/project"
+cd "$work/project"
 git init -q .
 git config user.email ci@example.invalid
 git config user.name ci
+cat >.pre-commit-config.yaml <<YAML
+repos:
+  - repo: $work/hook-repo
+    rev: $rev
+    hooks:
+      - id: mlops-validate
+YAML
 passed=0
 failed=0
 
 cp "$root/examples/churn/mlops.yaml" mlops.yaml
-git add mlops.yaml
-echo "pre-commit: building the hook with cargo install (first run takes a few minutes)"
-if "$venv/bin/pre-commit" try-repo "$root" mlops-validate --files mlops.yaml >out.txt 2>&1; then
+git add .pre-commit-config.yaml mlops.yaml
+echo "pre-commit: building the hook at $rev with cargo install (first run takes a few minutes)"
+if "$venv/bin/pre-commit" run --files mlops.yaml >out.txt 2>&1; then
   echo "ok   a valid mlops.yaml passes the hook"; passed=$((passed + 1))
 else
   cat out.txt; echo "FAIL a valid mlops.yaml fails the hook"; failed=$((failed + 1))
@@ -32,7 +43,7 @@ fi
 
 printf 'version: 1\nproject: demo\nenvironments:\n  production:\n    requires_aproval: true\n' >mlops.yaml
 git add mlops.yaml
-if "$venv/bin/pre-commit" try-repo "$root" mlops-validate --files mlops.yaml >out.txt 2>&1; then
+if "$venv/bin/pre-commit" run --files mlops.yaml >out.txt 2>&1; then
   cat out.txt; echo "FAIL an invalid mlops.yaml passes the hook"; failed=$((failed + 1))
 elif grep -q "unknown field" out.txt && grep -q "requires_approval" out.txt && grep -q "mlops.yaml:5:5" out.txt; then
   echo "ok   an invalid mlops.yaml fails the hook, with the diagnostic at mlops.yaml:5:5"; passed=$((passed + 1))
