@@ -26,15 +26,6 @@ impl Rule for PromotionOrder {
                 .or_default()
                 .push(other_name);
         }
-        // (model, environment) -> deployments, so each check is a lookup, not a scan.
-        let mut placed: std::collections::HashMap<(&str, &str), Vec<&String>> =
-            std::collections::HashMap::new();
-        for (other_name, other) in &cx.config.deployments {
-            placed
-                .entry((other.model.as_str(), other.environment.as_str()))
-                .or_default()
-                .push(other_name);
-        }
         for (name, deployment) in &cx.config.deployments {
             let Some(position) = environments.get_index_of(&deployment.environment) else {
                 continue;
