@@ -27,13 +27,14 @@ pub mod suggest;
 use check::{CheckCtx, Repo};
 use diag::Diag;
 use graph::Graph;
-use spec::{Config, Document};
+use spec::Config;
+use spec::SpanIndex;
 
 /// Everything `mlops validate` learns about a file.
 #[derive(Debug)]
 pub struct Validation {
-    /// The YAML with spans, unless it could not be read.
-    pub document: Option<Document>,
+    /// Where each node of the YAML is written, unless it could not be read.
+    pub spans: Option<SpanIndex>,
     /// The typed config, unless a value had the wrong type.
     pub config: Option<Config>,
     /// The dependency graph, when the config could be typed.
@@ -63,17 +64,16 @@ pub fn validate(bytes: &[u8], repo: &dyn Repo) -> Validation {
     let mut diags = parsed.diags;
     let graph = parsed.config.as_ref().map(Graph::build);
     let mut rules_ran = false;
-    if let (Some(document), Some(config), Some(graph)) = (&parsed.document, &parsed.config, &graph)
-    {
+    if let (Some(spans), Some(config), Some(graph)) = (&parsed.spans, &parsed.config, &graph) {
         // The text is valid UTF-8 here: `load` succeeded.
         let text = std::str::from_utf8(bytes).unwrap_or_default();
-        let cx = CheckCtx::new(config, document, text, graph, repo);
+        let cx = CheckCtx::new(config, spans, text, graph, repo);
         diags.extend(check::run(&cx));
         rules_ran = true;
     }
     diag::sort(&mut diags);
     Validation {
-        document: parsed.document,
+        spans: parsed.spans,
         config: parsed.config,
         graph,
         diags,

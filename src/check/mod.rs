@@ -25,7 +25,7 @@ mod wrong_ref_kind;
 use crate::codes::Code;
 use crate::diag::{Diag, Label};
 use crate::graph::{Graph, NodeKind};
-use crate::spec::Document;
+use crate::spec::SpanIndex;
 use crate::spec::load::escape_pointer_token;
 use crate::spec::model::Config;
 
@@ -164,7 +164,7 @@ pub struct CheckCtx<'a> {
     /// The typed config.
     pub config: &'a Config,
     /// The config as JSON, with spans.
-    pub document: &'a Document,
+    pub spans: &'a SpanIndex,
     /// The raw text (for rules that look at what was written, such as credentials).
     pub text: &'a str,
     /// The dependency graph (references that resolve only).
@@ -184,7 +184,7 @@ impl<'a> CheckCtx<'a> {
     #[must_use]
     pub fn new(
         config: &'a Config,
-        document: &'a Document,
+        spans: &'a SpanIndex,
         text: &'a str,
         graph: &'a Graph,
         repo: &'a dyn Repo,
@@ -200,7 +200,7 @@ impl<'a> CheckCtx<'a> {
         }
         Self {
             config,
-            document,
+            spans,
             text,
             graph,
             repo,
@@ -213,13 +213,13 @@ impl<'a> CheckCtx<'a> {
     /// A label on the value at `pointer`.
     #[must_use]
     pub fn value_label(&self, pointer: &str, text: impl Into<String>) -> Label {
-        Label::new(self.document.spans.value_span(pointer), text)
+        Label::new(self.spans.value_span(pointer), text)
     }
 
     /// A label on the key that introduces `pointer`.
     #[must_use]
     pub fn key_label(&self, pointer: &str, text: impl Into<String>) -> Label {
-        Label::new(self.document.spans.key_span(pointer), text)
+        Label::new(self.spans.key_span(pointer), text)
     }
 
     /// The definitions of `name`, in any section.
@@ -405,7 +405,7 @@ impl CheckCtx<'_> {
         range: std::ops::Range<usize>,
         text: impl Into<String>,
     ) -> Label {
-        let span = self.document.spans.value_span(pointer);
+        let span = self.spans.value_span(pointer);
         let written = self.text.get(span.clone()).unwrap_or_default();
         match written.find(value) {
             Some(offset) if !value.is_empty() => Label::new(

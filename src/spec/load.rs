@@ -39,39 +39,85 @@ pub struct NodeSpans {
 }
 
 /// JSON pointer (RFC 6901) -> spans of the node it names.
+///
+/// Stored packed (`u32` offsets: inputs are capped at [`MAX_INPUT_BYTES`]; boxed keys): a
+/// 1,000-model file has some 100,000 nodes, and this index was the largest thing in memory.
 #[derive(Debug, Default)]
 pub struct SpanIndex {
-    nodes: HashMap<String, NodeSpans>,
+    nodes: HashMap<Box<str>, PackedSpans>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct PackedSpans {
+    /// `key_start == NO_KEY` when the node has no key.
+    key_start: u32,
+    key_end: u32,
+    value_start: u32,
+    value_end: u32,
+}
+
+const NO_KEY: u32 = u32::MAX;
+
+fn offset(at: usize) -> u32 {
+    // Offsets fit: `load` refuses inputs over MAX_INPUT_BYTES, far below u32::MAX.
+    u32::try_from(at).unwrap_or(NO_KEY - 1)
+}
+
+fn unpack(start: u32, end: u32) -> Span {
+    start as usize..end as usize
+}
+
+impl PackedSpans {
+    fn new(key: Option<Span>, value: &Span) -> Self {
+        let (key_start, key_end) =
+            key.map_or((NO_KEY, 0), |key| (offset(key.start), offset(key.end)));
+        Self {
+            key_start,
+            key_end,
+            value_start: offset(value.start),
+            value_end: offset(value.end),
+        }
+    }
+
+    fn unpack(self) -> NodeSpans {
+        NodeSpans {
+            key: (self.key_start != NO_KEY).then(|| unpack(self.key_start, self.key_end)),
+            value: unpack(self.value_start, self.value_end),
+        }
+    }
 }
 
 impl SpanIndex {
     /// The spans of the node at `pointer`, if it exists in the document.
     #[must_use]
-    pub fn get(&self, pointer: &str) -> Option<&NodeSpans> {
-        self.nodes.get(pointer)
+    pub fn get(&self, pointer: &str) -> Option<NodeSpans> {
+        self.nodes.get(pointer).map(|packed| packed.unpack())
+    }
+
+    fn insert(&mut self, pointer: String, key: Option<Span>, value: &Span) {
+        self.nodes
+            .insert(pointer.into_boxed_str(), PackedSpans::new(key, value));
     }
 
     /// The span to underline for a problem with the value at `pointer`. Falls back to the
     /// nearest ancestor that exists, so a label never goes missing.
     #[must_use]
     pub fn value_span(&self, pointer: &str) -> Span {
-        self.nearest(pointer)
-            .map_or(0..0, |node| node.value.clone())
+        self.nearest(pointer).map_or(0..0, |node| node.value)
     }
 
     /// The span of the key that introduces `pointer` (or its value when it has no key, as
     /// sequence items and the root do). Keys make short, precise labels for whole sections.
     #[must_use]
     pub fn key_span(&self, pointer: &str) -> Span {
-        self.nearest(pointer).map_or(0..0, |node| {
-            node.key.clone().unwrap_or_else(|| node.value.clone())
-        })
+        self.nearest(pointer)
+            .map_or(0..0, |node| node.key.unwrap_or(node.value))
     }
 
-    fn nearest(&self, pointer: &str) -> Option<&NodeSpans> {
+    fn nearest(&self, pointer: &str) -> Option<NodeSpans> {
         let mut current = pointer;
         loop {
-            if let Some(node) = self.nodes.get(current) {
+            if let Some(node) = self.get(current) {
                 return Some(node);
             }
             let cut = current.rfind('/')?;
@@ -157,7 +203,8 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
         spans: SpanIndex::default(),
         diags: Vec::new(),
     };
-    let Some(root) = docs.first() else {
+    let mut docs = docs.into_iter();
+    let Some(root) = docs.next() else {
         let diag = Diag::error(
             Code::InvalidInput,
             "file holds no YAML document",
@@ -166,8 +213,8 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
         .with_help("add at least `version: 1` and `project:`");
         return (None, vec![diag]);
     };
-    if let Some(extra) = docs.get(1) {
-        let at = converter.span(extra);
+    if let Some(extra) = docs.next() {
+        let at = converter.span(&extra);
         converter.diags.push(
             Diag::error(
                 Code::UnsupportedYaml,
@@ -177,6 +224,9 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
             .with_help("keep one document per mlops.yaml; remove the `---` separator"),
         );
     }
+    drop(docs);
+    // The conversion consumes the tree, freeing each part once converted, so that the tree and
+    // the value it becomes are never both whole in memory (peak memory on large files).
     let value = converter.convert(root, String::new(), None, 0);
     let Converter { spans, diags, .. } = converter;
     (Some(Document { value, spans }), diags)
@@ -315,22 +365,22 @@ impl Converter<'_> {
 
     fn convert(
         &mut self,
-        node: &MarkedYaml<'_>,
+        node: MarkedYaml<'_>,
         pointer: String,
         key: Option<Span>,
         depth: usize,
     ) -> Value {
-        let value_span = self.span(node);
+        let value_span = self.span(&node);
         if depth > MAX_DEPTH {
             self.diags.push(too_deep(value_span.start));
             return Value::Null;
         }
-        let value = match &node.data {
+        let value = match node.data {
             YamlData::Value(scalar) => self.scalar(scalar, &value_span),
             YamlData::Representation(text, _, _) => Value::String(text.to_string()),
             YamlData::Sequence(items) => {
                 let mut out = Vec::with_capacity(items.len());
-                for (index, item) in items.iter().enumerate() {
+                for (index, item) in items.into_iter().enumerate() {
                     out.push(self.convert(item, format!("{pointer}/{index}"), None, depth + 1));
                 }
                 Value::Array(out)
@@ -338,7 +388,7 @@ impl Converter<'_> {
             YamlData::Mapping(entries) => {
                 let mut out = Map::with_capacity(entries.len());
                 for (key_node, value_node) in entries {
-                    let key_span = self.span(key_node);
+                    let key_span = self.span(&key_node);
                     let Some(name) = self.key_name(key_node, &key_span) else {
                         continue;
                     };
@@ -359,7 +409,7 @@ impl Converter<'_> {
                         "remove the tag; mlops.yaml uses plain strings, numbers, lists and maps",
                     ),
                 );
-                return self.convert(inner, pointer, key, depth + 1);
+                return self.convert(*inner, pointer, key, depth + 1);
             }
             YamlData::Alias(_) | YamlData::BadValue => {
                 self.diags.push(Diag::error(
@@ -370,21 +420,15 @@ impl Converter<'_> {
                 Value::Null
             }
         };
-        self.spans.nodes.insert(
-            pointer,
-            NodeSpans {
-                key,
-                value: value_span,
-            },
-        );
+        self.spans.insert(pointer, key, &value_span);
         value
     }
 
-    fn scalar(&mut self, scalar: &Scalar<'_>, span: &Span) -> Value {
+    fn scalar(&mut self, scalar: Scalar<'_>, span: &Span) -> Value {
         match scalar {
             Scalar::Null => Value::Null,
-            Scalar::Boolean(flag) => Value::Bool(*flag),
-            Scalar::Integer(number) => Value::Number((*number).into()),
+            Scalar::Boolean(flag) => Value::Bool(flag),
+            Scalar::Integer(number) => Value::Number(number.into()),
             Scalar::FloatingPoint(number) => {
                 if let Some(finite) = Number::from_f64(number.into_inner()) {
                     Value::Number(finite)
@@ -402,13 +446,13 @@ impl Converter<'_> {
                     Value::Null
                 }
             }
-            Scalar::String(text) => Value::String(text.to_string()),
+            Scalar::String(text) => Value::String(text.into_owned()),
         }
     }
 
     /// Mapping keys must be plain strings: JSON pointers, names and the schema all assume it.
-    fn key_name(&mut self, key: &MarkedYaml<'_>, span: &Span) -> Option<String> {
-        match &key.data {
+    fn key_name(&mut self, key: MarkedYaml<'_>, span: &Span) -> Option<String> {
+        match key.data {
             YamlData::Value(Scalar::String(text)) => {
                 if text == "<<" {
                     self.diags.push(
@@ -421,7 +465,7 @@ impl Converter<'_> {
                     );
                     return None;
                 }
-                Some(text.to_string())
+                Some(text.into_owned())
             }
             YamlData::Value(scalar) => {
                 let written = match scalar {

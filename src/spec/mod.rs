@@ -13,12 +13,12 @@ pub use model::Config;
 use crate::codes::Code;
 use crate::diag::{Diag, Label};
 
-/// The result of reading a config: the document (unless the YAML was unreadable), the typed
-/// model (unless a value had the wrong type), and every problem found so far.
+/// The result of reading a config: where each node is written (unless the YAML was unreadable),
+/// the typed model (unless a value had the wrong type), and every problem found so far.
 #[derive(Debug)]
 pub struct Parsed {
-    /// The YAML as JSON, with spans.
-    pub document: Option<Document>,
+    /// Key and value positions by JSON pointer.
+    pub spans: Option<SpanIndex>,
     /// The typed model.
     pub config: Option<Config>,
     /// Problems from loading and from the schema.
@@ -31,7 +31,7 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     let (document, mut diags) = load::load(bytes);
     let Some(document) = document else {
         return Parsed {
-            document: None,
+            spans: None,
             config: None,
             diags,
         };
@@ -60,8 +60,10 @@ pub fn parse(bytes: &[u8]) -> Parsed {
             None
         }
     };
+    // The JSON value has served its purpose (schema check, typed model); later stages only
+    // need positions, and a large file's value is a third of peak memory.
     Parsed {
-        document: Some(document),
+        spans: Some(document.spans),
         config,
         diags,
     }

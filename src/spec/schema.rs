@@ -27,15 +27,55 @@ static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
 });
 
 static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
-    jsonschema::draft202012::new(&SCHEMA)
+    let mut runtime_schema = SCHEMA.clone();
+    for keyword in ["propertyNames", "description", "examples", "default"] {
+        remove_keyword(&mut runtime_schema, keyword);
+    }
+    jsonschema::draft7::options()
+        // The remaining patterns are plain (no look-around), and the `regex` engine compiles
+        // them several times faster than the default `fancy-regex`.
+        .with_pattern_options(jsonschema::PatternOptions::regex())
+        .build(&runtime_schema)
         .expect("schemas/mlops.schema.json compiles (tests/schema.rs checks it)")
 });
+
+/// The validator compiles a copy without what it would only carry around: the annotations
+/// (`description`, `examples`, `default`; help text reads them from [`SCHEMA`]) and
+/// `propertyNames`, whose errors are dropped (see [`to_diag`]) because `invalid-name` reports the
+/// same names better, and whose bounded repetitions (`{0,62}`) were most of the compile time that
+/// every `validate` pays. No property of ours is named like a keyword, so only keywords go.
+fn remove_keyword(schema: &mut Value, keyword: &str) {
+    match schema {
+        Value::Object(map) => {
+            map.remove(keyword);
+            for (name, value) in map.iter_mut() {
+                match (name.as_str(), value) {
+                    // Maps of names, not of keywords: a property called `default` stays.
+                    ("properties" | "definitions", Value::Object(named)) => named
+                        .values_mut()
+                        .for_each(|value| remove_keyword(value, keyword)),
+                    (_, value) => remove_keyword(value, keyword),
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|value| remove_keyword(value, keyword)),
+        _ => {}
+    }
+}
 
 /// Generate the schema from the model, as `mlops schema` prints it and as it is committed.
 #[must_use]
 pub fn generate() -> String {
-    let mut schema =
-        serde_json::to_value(schemars::schema_for!(Config)).expect("a generated schema serializes");
+    // Draft-07, not 2020-12: every editor's language server and check-jsonschema know it, and
+    // its meta-schema is one small document, where 2020-12's is seven vocabularies that the
+    // validator must compile (and check our schema against) before its first use: a millisecond
+    // that every `mlops validate` paid.
+    let root = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<Config>();
+    let mut schema = serde_json::to_value(root).expect("a generated schema serializes");
     drop_null_defaults(&mut schema);
     let mut text = serde_json::to_string_pretty(&schema).expect("a generated schema serializes");
     text.push('\n');
@@ -347,9 +387,17 @@ fn step(schema: &'static Value, token: &str) -> Option<&'static Value> {
 fn resolve(schema: &'static Value) -> Option<&'static Value> {
     let mut current = schema;
     for _ in 0..8 {
-        match current.get("$ref").and_then(Value::as_str) {
-            Some(reference) => current = SCHEMA.pointer(reference.strip_prefix('#')?)?,
-            None => break,
+        // Draft-07 ignores keywords beside `$ref`, so schemars writes a described reference as
+        // `allOf: [{$ref}]` next to its description.
+        let only_branch = current
+            .get("allOf")
+            .and_then(Value::as_array)
+            .filter(|branches| branches.len() == 1)
+            .and_then(|branches| branches.first());
+        match (current.get("$ref").and_then(Value::as_str), only_branch) {
+            (Some(reference), _) => current = SCHEMA.pointer(reference.strip_prefix('#')?)?,
+            (None, Some(branch)) => current = branch,
+            (None, None) => break,
         }
     }
     // `Option<T>` fields come out as `anyOf: [T, null]` or `type: [T, "null"]`; step into T.
