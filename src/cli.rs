@@ -12,9 +12,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::codes::Code;
 use crate::diag::{self, FileReport, SourceFile};
+use crate::emit::{self, EmitError, EmitInput};
 use crate::graph::GraphFormat;
 use crate::repo::DiskRepo;
-use crate::{Validation, init, spec, suggest};
+use crate::{Validation, affected, init, outputs, spec, suggest};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -69,6 +70,46 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
         format: GraphFormat,
     },
+    /// Write the generated files (the GitHub workflow, ...) from a valid config.
+    Render {
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+        /// Project root the files are written under (default: the config's folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Print the unified diff against what is on disk; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Exit 1 with a diff when a generated file differs from a fresh render (CI's drift check).
+    Check {
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+        /// Project root the files live under (default: the config's folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Print the nodes a change affects, and everything that must run with them.
+    #[command(group(clap::ArgGroup::new("since").required(true).args(["base", "schedule", "all"])))]
+    Affected {
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+        /// Compare the working tree with this git revision (a PR's base SHA).
+        #[arg(long)]
+        base: Option<String>,
+        /// A scheduled run of this cron expression: the data it refreshes and what follows.
+        #[arg(long)]
+        schedule: Option<String>,
+        /// Everything (a manual run).
+        #[arg(long)]
+        all: bool,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = AffectedFormat::Text)]
+        format: AffectedFormat,
+    },
     /// Write a commented starter mlops.yaml (and its schema for editors).
     Init {
         /// Where to write it.
@@ -91,6 +132,17 @@ enum DiagFormat {
     Github,
     /// SARIF 2.1.0 for GitHub code scanning (stdout).
     Sarif,
+}
+
+/// How `affected` prints its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AffectedFormat {
+    /// One line per node that runs, with the reason.
+    Text,
+    /// One JSON document.
+    Json,
+    /// `job-id=true|false` lines, for `$GITHUB_OUTPUT`.
+    GithubOutput,
 }
 
 /// Parse the arguments, run the command, return the exit code.
@@ -120,6 +172,25 @@ pub fn main() -> ExitCode {
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => print_stdout(&spec::schema::generate()),
         Command::Graph { path, format } => graph(&path, format, color),
+        Command::Render { path, out, dry_run } => render(&path, out.as_deref(), dry_run, color),
+        Command::Check { path, out } => check(&path, out.as_deref(), color),
+        Command::Affected {
+            path,
+            base,
+            schedule,
+            all,
+            format,
+        } => {
+            let since = match (base, schedule) {
+                (Some(base), _) => affected::Since::Base(base),
+                (None, Some(cron)) => affected::Since::Schedule(cron),
+                (None, None) if all => affected::Since::All,
+                (None, None) => {
+                    return ExitCode::from(fail("pass --base REV, --schedule CRON or --all"));
+                }
+            };
+            run_affected(&path, &since, format, color)
+        }
         Command::Init { path, force } => init(&path, force),
     };
     ExitCode::from(code)
@@ -304,4 +375,211 @@ fn init(path: &Path, force: bool) -> u8 {
         schema_path.display()
     );
     EXIT_OK
+}
+
+/// A valid config, ready for the emitters.
+struct Loaded {
+    source: SourceFile,
+    validation: Validation,
+    /// The config's folder.
+    folder: PathBuf,
+}
+
+/// Load and validate; on any error print the diagnostics and return the exit code.
+fn load_valid(path: &Path, color: bool, purpose: &str) -> Result<Loaded, u8> {
+    let (source, validation) = load_and_validate(path).map_err(|message| fail(&message))?;
+    if !validation.is_ok() || validation.config.is_none() || validation.graph.is_none() {
+        eprint!("{}", human_report(&source, &validation, color));
+        eprintln!(
+            "error: `{}` is not valid; fix it before {purpose}",
+            source.name
+        );
+        return Err(EXIT_INVALID);
+    }
+    let file = if path.is_dir() {
+        path.join("mlops.yaml")
+    } else {
+        path.to_path_buf()
+    };
+    let folder = match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    Ok(Loaded {
+        source,
+        validation,
+        folder,
+    })
+}
+
+/// The config's path as generated files name it: relative to the output root when it lies
+/// inside it, else its file name.
+fn config_path_under(root: &Path, loaded: &Loaded) -> String {
+    let file_name = Path::new(&loaded.source.name).file_name().map_or_else(
+        || "mlops.yaml".to_owned(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let (Ok(root), Ok(folder)) = (root.canonicalize(), loaded.folder.canonicalize()) else {
+        return file_name;
+    };
+    match folder.strip_prefix(&root) {
+        Ok(inside) if inside.as_os_str().is_empty() => file_name,
+        Ok(inside) => format!(
+            "{}/{file_name}",
+            inside.to_string_lossy().replace('\\', "/")
+        ),
+        Err(_) => file_name,
+    }
+}
+
+/// Render every output in memory and compare it with the files under the root.
+fn plan_outputs(
+    path: &Path,
+    out: Option<&Path>,
+    color: bool,
+) -> Result<(PathBuf, Vec<outputs::PlannedFile>), u8> {
+    let loaded = load_valid(path, color, "rendering")?;
+    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
+        return Err(EXIT_INVALID);
+    };
+    let unsupported = emit::unsupported_targets(config);
+    if !unsupported.is_empty() {
+        eprintln!(
+            "error: `ci.targets` asks for {}, which this version of mlops cannot render yet\n  \
+             help: supported targets: github-actions; remove the others from `ci.targets` (nothing was written)",
+            unsupported.join(", ")
+        );
+        return Err(EXIT_INVALID);
+    }
+    let root = out.map_or_else(|| loaded.folder.clone(), Path::to_path_buf);
+    let config_path = config_path_under(&root, &loaded);
+    let templates = emit::templates::environment(Some(emit::templates::override_dir(&root)));
+    let input = EmitInput {
+        config,
+        graph,
+        config_path: &config_path,
+        config_sha256: emit::sha256_hex(loaded.source.text.as_bytes()),
+        templates: &templates,
+    };
+    let artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
+    let planned =
+        outputs::plan(&root, &config_path, &artifacts).map_err(|error| fail(&error.to_string()))?;
+    Ok((root, planned))
+}
+
+fn emit_failure(loaded: &Loaded, error: &EmitError) -> u8 {
+    match error {
+        EmitError::Missing {
+            message,
+            help,
+            pointer,
+        } => {
+            let at = loaded
+                .validation
+                .spans
+                .as_ref()
+                .map(|spans| spans.key_span(pointer).start)
+                .map(|offset| loaded.source.line_column(offset));
+            eprintln!("error: {message}");
+            if let Some((line, column)) = at {
+                eprintln!("  --> {}:{line}:{column}", loaded.source.name);
+            }
+            eprintln!("  help: {help}");
+            EXIT_INVALID
+        }
+        EmitError::Template { .. } | EmitError::InvalidOutput { .. } => {
+            eprintln!("error: {error}");
+            eprintln!(
+                "  help: fix or remove the override in `{}`",
+                emit::templates::OVERRIDE_DIR
+            );
+            EXIT_INVALID
+        }
+    }
+}
+
+fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
+    let (root, planned) = match plan_outputs(path, out, color) {
+        Ok(planned) => planned,
+        Err(code) => return code,
+    };
+    if dry_run {
+        let diff: String = planned
+            .iter()
+            .map(outputs::PlannedFile::unified_diff)
+            .collect();
+        let stale = planned.iter().filter(|file| file.is_stale()).count();
+        eprintln!(
+            "dry run: {stale} of {} generated files would change; nothing written",
+            planned.len()
+        );
+        return print_stdout(&diff);
+    }
+    if let Err(error) = outputs::write(&root, &planned) {
+        return fail(&error.to_string());
+    }
+    for file in &planned {
+        let what = match file.change {
+            outputs::Change::Create => "created",
+            outputs::Change::Update(_) => "updated",
+            outputs::Change::Unchanged => "unchanged",
+            outputs::Change::Remove(_) => "deleted (no longer generated)",
+        };
+        eprintln!("{}: {what}", root.join(&file.path).display());
+    }
+    EXIT_OK
+}
+
+fn check(path: &Path, out: Option<&Path>, color: bool) -> u8 {
+    let (_, planned) = match plan_outputs(path, out, color) {
+        Ok(planned) => planned,
+        Err(code) => return code,
+    };
+    let stale: Vec<&outputs::PlannedFile> = planned.iter().filter(|file| file.is_stale()).collect();
+    if stale.is_empty() {
+        eprintln!("{} generated files match a fresh render", planned.len());
+        return EXIT_OK;
+    }
+    let diff: String = stale.iter().map(|file| file.unified_diff()).collect();
+    let written = print_stdout(&diff);
+    if written != EXIT_OK {
+        return written;
+    }
+    for file in &stale {
+        let why = match file.change {
+            outputs::Change::Create => "missing",
+            outputs::Change::Remove(_) => "no longer generated",
+            _ => "differs from a fresh render",
+        };
+        eprintln!("stale: {} ({why})", file.path);
+    }
+    eprintln!(
+        "error: {} of {} generated files are out of date with the config\n  fix: run `mlops render` and commit the result",
+        stale.len(),
+        planned.len()
+    );
+    EXIT_INVALID
+}
+
+fn run_affected(path: &Path, since: &affected::Since, format: AffectedFormat, color: bool) -> u8 {
+    let loaded = match load_valid(path, color, "mapping a change onto it") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
+        return EXIT_INVALID;
+    };
+    let config_path = config_path_under(&loaded.folder, &loaded);
+    let result = match affected::affected(config, graph, &loaded.folder, &config_path, since) {
+        Ok(result) => result,
+        Err(message) => return fail(&message),
+    };
+    match format {
+        AffectedFormat::Text => print_stdout(&result.text()),
+        AffectedFormat::Json => print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&result).unwrap_or_default()
+        )),
+        AffectedFormat::GithubOutput => print_stdout(&result.github_output()),
+    }
 }

@@ -291,6 +291,37 @@ impl Graph {
         seen
     }
 
+    /// Nodes reachable from `start` by following edges of `kinds` forwards, excluding `start`:
+    /// for `[Needs, Judges]`, everything that must re-run when `start` changes.
+    #[must_use]
+    pub fn descendants(&self, start: NodeIndex, kinds: &[EdgeKind]) -> BTreeSet<NodeIndex> {
+        let mut seen = BTreeSet::new();
+        let mut queue = VecDeque::from([start]);
+        while let Some(current) = queue.pop_front() {
+            for edge in self.inner.edges_directed(current, Direction::Outgoing) {
+                if kinds.contains(&edge.weight().kind) && seen.insert(edge.target()) {
+                    queue.push_back(edge.target());
+                }
+            }
+        }
+        seen.remove(&start);
+        seen
+    }
+
+    /// The direct dependencies of `node` along edges of `kinds`, in the order they were added.
+    #[must_use]
+    pub fn dependencies(&self, node: NodeIndex, kinds: &[EdgeKind]) -> Vec<NodeIndex> {
+        let mut found: Vec<NodeIndex> = self
+            .inner
+            .edges_directed(node, Direction::Incoming)
+            .filter(|edge| kinds.contains(&edge.weight().kind))
+            .map(|edge| edge.source())
+            .collect();
+        found.sort();
+        found.dedup();
+        found
+    }
+
     /// Every node in dependency order (Kahn's algorithm, ready nodes taken in the order they were
     /// added), or `None` when the graph has a cycle.
     #[must_use]

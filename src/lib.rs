@@ -14,12 +14,15 @@
 //! assert!(validation.diags.is_empty());
 //! ```
 
+pub mod affected;
 pub mod check;
 pub mod cli;
 pub mod codes;
 pub mod diag;
+pub mod emit;
 pub mod graph;
 pub mod init;
+pub mod outputs;
 pub mod repo;
 pub mod spec;
 pub mod suggest;

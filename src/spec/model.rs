@@ -107,6 +107,15 @@ pub struct Ci {
     #[serde(default = "default_branch")]
     #[schemars(example = &"main")]
     pub branch: String,
+    /// The mlops GitHub Action the generated workflow runs mlops with, pinned to a full commit
+    /// SHA: `OWNER/REPO@<40 hex digits>`. Pin the commit of the mlops that renders the workflow,
+    /// so that the tool that checks a pull request is the one that rendered it. Required to
+    /// render for `github-actions`.
+    #[schemars(
+        regex(pattern = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@[0-9a-f]{40}$"),
+        example = &"acme/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090"
+    )]
+    pub github_action: Option<String>,
 }
 
 impl Default for Ci {
@@ -115,6 +124,7 @@ impl Default for Ci {
             targets: default_targets(),
             on_pull_request: true,
             branch: default_branch(),
+            github_action: None,
         }
     }
 }

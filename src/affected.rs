@@ -1,0 +1,397 @@
+//! `mlops affected`: which nodes of the graph a change touches, so CI re-runs only those.
+//!
+//! A node is *changed* when a path it reads changed (its `inputs` globs, its `params` file) or
+//! when its own entry in `mlops.yaml` changed. Everything downstream of a changed node is
+//! *affected*. Everything an affected node depends on must *run* in the same workflow, since
+//! jobs hand their files to each other as artifacts of that run and a deployment must ship a
+//! model that this run trained and gated; so the run set is the affected nodes and all their
+//! ancestors. A pull request that touches one model of ten re-trains one model.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command;
+
+use petgraph::graph::NodeIndex;
+use serde::Serialize;
+
+use crate::emit::github::job_id;
+use crate::graph::{EdgeKind, Graph, NodeKind};
+use crate::spec::Config;
+
+const ALL_EDGES: &[EdgeKind] = &[
+    EdgeKind::Needs,
+    EdgeKind::Judges,
+    EdgeKind::Ships,
+    EdgeKind::After,
+];
+
+/// What to compare against.
+#[derive(Debug, Clone)]
+pub enum Since {
+    /// A git revision (the pull request's base, or the commit before a push).
+    Base(String),
+    /// A scheduled run for this cron expression: the data it refreshes, and what follows.
+    Schedule(String),
+    /// Everything (a manual run).
+    All,
+}
+
+/// One node's verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeVerdict {
+    /// The CI job id (`train-churn`).
+    pub job: String,
+    /// The node's kind.
+    pub kind: NodeKind,
+    /// Its name.
+    pub name: String,
+    /// Whether it runs.
+    pub runs: bool,
+    /// Why it runs (or `null`).
+    pub reason: Option<String>,
+}
+
+/// The result: every node, in graph order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Affected {
+    /// Paths that changed, relative to the config's folder (empty unless [`Since::Base`]).
+    pub changed_paths: Vec<String>,
+    /// Each node.
+    pub nodes: Vec<NodeVerdict>,
+}
+
+/// Work out what runs.
+///
+/// `root` is the folder of the config (paths in it are relative to it); `config_path` is the
+/// config's path relative to `root`.
+///
+/// # Errors
+/// Git failures, with how to fix the checkout.
+pub fn affected(
+    config: &Config,
+    graph: &Graph,
+    root: &Path,
+    config_path: &str,
+    since: &Since,
+) -> Result<Affected, String> {
+    let mut reasons: BTreeMap<NodeIndex, String> = BTreeMap::new();
+    let mut changed_paths = Vec::new();
+    match since {
+        Since::All => {
+            for node in graph.nodes() {
+                reasons.insert(node, "manual run: everything".to_owned());
+            }
+        }
+        Since::Schedule(cron) => {
+            for (name, data) in &config.data {
+                if data.refresh.as_deref() == Some(cron.as_str())
+                    && let Some(node) = graph.find(NodeKind::Data, name)
+                {
+                    reasons.insert(node, format!("refresh schedule `{cron}`"));
+                }
+            }
+        }
+        Since::Base(base) if is_null_revision(base) => {
+            for node in graph.nodes() {
+                reasons.insert(
+                    node,
+                    "no base revision (a new branch): everything".to_owned(),
+                );
+            }
+        }
+        Since::Base(base) => {
+            changed_paths = changed_since(root, base)?;
+            for path in &changed_paths {
+                for (node, reason) in nodes_reading(config, graph, path) {
+                    reasons.entry(node).or_insert(reason);
+                }
+            }
+            if changed_paths.iter().any(|path| path == config_path) {
+                let base_config = show_at(root, base, config_path)
+                    .ok()
+                    .and_then(|bytes| crate::spec::parse(&bytes).config);
+                for (node, reason) in changed_entries(config, graph, base_config.as_ref()) {
+                    reasons.entry(node).or_insert(reason);
+                }
+            }
+        }
+    }
+    // Downstream of a change is affected; upstream of anything affected must run with it.
+    let mut runs: BTreeMap<NodeIndex, String> = reasons.clone();
+    for &node in reasons.keys() {
+        let name = &graph.node(node).name;
+        for downstream in graph.descendants(node, ALL_EDGES) {
+            runs.entry(downstream)
+                .or_insert_with(|| format!("downstream of `{name}`"));
+        }
+    }
+    let affected: BTreeSet<NodeIndex> = runs.keys().copied().collect();
+    for &node in &affected {
+        let name = &graph.node(node).name;
+        for upstream in graph.ancestors(node, ALL_EDGES) {
+            runs.entry(upstream)
+                .or_insert_with(|| format!("needed by `{name}`"));
+        }
+    }
+    let nodes = graph
+        .topological_order()
+        .unwrap_or_else(|| graph.nodes().collect())
+        .into_iter()
+        .map(|index| {
+            let node = graph.node(index);
+            NodeVerdict {
+                job: job_id(node.kind, &node.name),
+                kind: node.kind,
+                name: node.name.clone(),
+                runs: runs.contains_key(&index),
+                reason: runs.get(&index).cloned(),
+            }
+        })
+        .collect();
+    Ok(Affected {
+        changed_paths,
+        nodes,
+    })
+}
+
+/// `0000...` is what GitHub sends as `before` when a push creates a branch.
+fn is_null_revision(revision: &str) -> bool {
+    !revision.is_empty() && revision.chars().all(|c| c == '0')
+}
+
+/// Nodes whose `inputs` or `params` include `path`.
+fn nodes_reading(config: &Config, graph: &Graph, path: &str) -> Vec<(NodeIndex, String)> {
+    let mut found = Vec::new();
+    let mut check = |kind, name: &str, inputs: &[String], params: Option<&String>| {
+        let Some(node) = graph.find(kind, name) else {
+            return;
+        };
+        if let Some(pattern) = inputs.iter().find(|pattern| path_matches(pattern, path)) {
+            found.push((node, format!("`{path}` changed (inputs `{pattern}`)")));
+        } else if params.is_some_and(|params| params == path) {
+            found.push((node, format!("`{path}` changed (params)")));
+        }
+    };
+    for (name, data) in &config.data {
+        check(NodeKind::Data, name, &data.inputs, None);
+    }
+    for (name, training) in &config.training {
+        check(
+            NodeKind::Training,
+            name,
+            &training.inputs,
+            training.params.as_ref(),
+        );
+    }
+    found
+}
+
+/// Whether `path` is one of the files `pattern` names: a glob (a trailing `**` means everything
+/// below, as in GitHub's `paths` filters), a file, or a folder and everything in it.
+#[must_use]
+pub fn path_matches(pattern: &str, path: &str) -> bool {
+    let pattern = pattern.strip_prefix("./").unwrap_or(pattern);
+    if !pattern.contains(['*', '?', '[']) {
+        let folder = pattern.trim_end_matches('/');
+        return path == folder || path.starts_with(&format!("{folder}/"));
+    }
+    let pattern = if pattern == "**" || pattern.ends_with("/**") {
+        format!("{pattern}/*")
+    } else {
+        pattern.to_owned()
+    };
+    let options = glob::MatchOptions {
+        case_sensitive: true,
+        require_literal_separator: true,
+        require_literal_leading_dot: false,
+    };
+    glob::Pattern::new(&pattern).is_ok_and(|glob| glob.matches_with(path, options))
+}
+
+/// Nodes whose entry differs from the base config (or all of them, if the base cannot be read
+/// or shared settings changed).
+fn changed_entries(
+    config: &Config,
+    graph: &Graph,
+    base: Option<&Config>,
+) -> Vec<(NodeIndex, String)> {
+    let everything = |reason: &str| {
+        graph
+            .nodes()
+            .map(|node| (node, reason.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let Some(base) = base else {
+        return everything("the base mlops.yaml cannot be read: everything");
+    };
+    if to_json(&base.defaults) != to_json(&config.defaults) {
+        return everything("`defaults` changed in mlops.yaml: everything");
+    }
+    let mut found = Vec::new();
+    let mut compare =
+        |kind: NodeKind, name: &str, now: serde_json::Value, then: Option<serde_json::Value>| {
+            if then.as_ref() != Some(&now)
+                && let Some(node) = graph.find(kind, name)
+            {
+                let what = if then.is_some() { "changed" } else { "added" };
+                found.push((node, format!("`{name}` {what} in mlops.yaml")));
+            }
+        };
+    for (name, entry) in &config.data {
+        compare(
+            NodeKind::Data,
+            name,
+            to_json(entry),
+            base.data.get(name).map(to_json),
+        );
+    }
+    for (name, entry) in &config.training {
+        compare(
+            NodeKind::Training,
+            name,
+            to_json(entry),
+            base.training.get(name).map(to_json),
+        );
+    }
+    for (name, entry) in &config.gates {
+        compare(
+            NodeKind::Gate,
+            name,
+            to_json(entry),
+            base.gates.get(name).map(to_json),
+        );
+    }
+    for (name, entry) in &config.approvals {
+        compare(
+            NodeKind::Approval,
+            name,
+            to_json(entry),
+            base.approvals.get(name).map(to_json),
+        );
+    }
+    for (name, entry) in &config.deployments {
+        compare(
+            NodeKind::Deployment,
+            name,
+            to_json(entry),
+            base.deployments.get(name).map(to_json),
+        );
+    }
+    found
+}
+
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
+    Command::new("git")
+        .arg("-C")
+        .arg(root)
+        .args(args)
+        .output()
+        .map_err(|error| format!("cannot run git: {error}"))
+}
+
+/// Make sure `base` is in the clone: CI checkouts are shallow, so fetch just that commit once.
+fn ensure_revision(root: &Path, base: &str) -> Result<(), String> {
+    let commit = format!("{base}^{{commit}}");
+    if git(root, &["cat-file", "-e", &commit])?.status.success() {
+        return Ok(());
+    }
+    let fetched = git(root, &["fetch", "--no-tags", "--depth=1", "origin", base])?;
+    if fetched.status.success() && git(root, &["cat-file", "-e", &commit])?.status.success() {
+        return Ok(());
+    }
+    Err(format!(
+        "the base revision `{base}` is not in this clone, and `git fetch --depth=1 origin {base}` \
+         did not bring it: check out with `fetch-depth: 0` (actions/checkout), or fetch it first"
+    ))
+}
+
+/// Paths changed between `base` and the working tree, relative to `root` (changes outside it
+/// are not this config's concern).
+fn changed_since(root: &Path, base: &str) -> Result<Vec<String>, String> {
+    ensure_revision(root, base)?;
+    let output = git(
+        root,
+        &[
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "--relative",
+            base,
+            "--",
+        ],
+    )?;
+    if !output.status.success() {
+        return Err(format!(
+            "git diff against `{base}` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let mut paths: Vec<String> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect();
+    paths.sort();
+    Ok(paths)
+}
+
+/// A file's contents at `revision` (`git show REV:./path`, relative to `root`).
+fn show_at(root: &Path, revision: &str, path: &str) -> Result<Vec<u8>, String> {
+    let output = git(root, &["show", &format!("{revision}:./{path}")])?;
+    if output.status.success() {
+        Ok(output.stdout)
+    } else {
+        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
+    }
+}
+
+impl Affected {
+    /// `job=true|false` lines for `$GITHUB_OUTPUT`.
+    #[must_use]
+    pub fn github_output(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|node| format!("{}={}\n", node.job, node.runs))
+            .collect()
+    }
+
+    /// One line per node that runs, with why.
+    #[must_use]
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        for node in self.nodes.iter().filter(|node| node.runs) {
+            out.push_str(&format!(
+                "{} {} ({})\n",
+                node.kind.noun(),
+                node.name,
+                node.reason.as_deref().unwrap_or_default()
+            ));
+        }
+        if out.is_empty() {
+            out.push_str("nothing to run: no node reads a changed path\n");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::path_matches;
+
+    #[test]
+    fn globs_files_and_folders() {
+        assert!(path_matches("src/model/**", "src/model/a/b.py"));
+        assert!(path_matches("src/model/**", "src/model/x.py"));
+        assert!(!path_matches("src/model/**", "src/modelx/x.py"));
+        assert!(path_matches("train.py", "train.py"));
+        assert!(!path_matches("train.py", "train.pyc"));
+        assert!(path_matches("src/model", "src/model/x.py"));
+        assert!(path_matches("src/*.py", "src/a.py"));
+        assert!(!path_matches("src/*.py", "src/sub/a.py"));
+        assert!(path_matches("./params.yaml", "params.yaml"));
+    }
+}

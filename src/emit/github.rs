@@ -1,0 +1,362 @@
+//! GitHub Actions: `.github/workflows/mlops.yml`.
+//!
+//! The job graph is decided here, in Rust; the template (`templates/github-actions.yml.j2`)
+//! only lays it out. One job per data step with a `run`, per training, per gate and per
+//! deployment, plus `plan` (which nodes the change affects, from `mlops affected`) and `report`.
+//! Every job after `plan` runs only if `plan` says its node is affected, so a pull request that
+//! touches one model re-trains that model alone.
+
+use serde::Serialize;
+
+use super::templates::gha_literal;
+use super::{Artifact, EmitError, EmitInput, Emitter, render_yaml, yaml_header};
+use crate::graph::{EdgeKind, NodeKind};
+use crate::spec::model::Runner;
+
+/// Where the workflow goes.
+pub const WORKFLOW_PATH: &str = ".github/workflows/mlops.yml";
+/// The template it is rendered from.
+pub const TEMPLATE: &str = "github-actions.yml.j2";
+
+/// Action pins, read from each action's repository (`shared/research/action-pins.md`).
+const CHECKOUT: &str = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1";
+const UPLOAD_ARTIFACT: &str =
+    "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f # v7.0.0";
+const DOWNLOAD_ARTIFACT: &str =
+    "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1";
+
+const DEFAULT_RUNNER: &str = "ubuntu-latest";
+const DEFAULT_TIMEOUT_MINUTES: u32 = 60;
+
+/// The GitHub Actions emitter.
+pub struct GithubActions;
+
+/// Everything the template needs, precomputed.
+#[derive(Debug, Serialize)]
+struct Workflow {
+    name: String,
+    branch: String,
+    on_pull_request: bool,
+    /// `on.pull_request.paths` / `on.push.paths`: what can change a node's result.
+    paths: Vec<String>,
+    schedules: Vec<String>,
+    config_path: String,
+    uses: Uses,
+    jobs: Vec<Job>,
+    /// Job ids the report waits for.
+    report_needs: Vec<String>,
+    /// Artifacts (one per training) the report gathers the metrics from.
+    metrics: Vec<MetricsArtifact>,
+}
+
+#[derive(Debug, Serialize)]
+struct Uses {
+    checkout: &'static str,
+    upload_artifact: &'static str,
+    download_artifact: &'static str,
+    /// `OWNER/REPO@SHA`: the mlops action, pinned.
+    mlops: String,
+}
+
+#[derive(Debug, Serialize)]
+struct MetricsArtifact {
+    artifact: String,
+    path: String,
+}
+
+#[derive(Debug, Serialize)]
+struct Job {
+    id: String,
+    kind: &'static str,
+    name: String,
+    needs: Vec<String>,
+    /// Only on the default branch (deploy jobs).
+    deploy_only: bool,
+    runs_on: Vec<String>,
+    image: Option<String>,
+    timeout_minutes: u32,
+    /// GitHub environment the job is bound to (deploy jobs).
+    environment: Option<String>,
+    /// Artifacts of upstream jobs to unpack before running.
+    downloads: Vec<String>,
+    setup: Option<String>,
+    /// The step's shell script, with GitHub expressions defused.
+    run: Option<String>,
+    secrets: Vec<String>,
+    /// Artifact this job uploads (a tar of `files`), if any.
+    upload: Option<String>,
+    files: Vec<String>,
+    /// Gate jobs: the gate's name.
+    gate: Option<String>,
+    /// Deploy jobs: the model file to fingerprint.
+    model_path: Option<String>,
+}
+
+impl Emitter for GithubActions {
+    fn emit(&self, input: &EmitInput<'_>) -> Result<Vec<Artifact>, EmitError> {
+        let workflow = plan(input)?;
+        let mut contents = yaml_header(input);
+        contents.push_str(&render_yaml(input.templates, TEMPLATE, &workflow)?);
+        Ok(vec![Artifact {
+            path: WORKFLOW_PATH.to_owned(),
+            contents,
+        }])
+    }
+}
+
+fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
+    let config = input.config;
+    let graph = input.graph;
+    let mlops = config
+        .ci
+        .github_action
+        .clone()
+        .ok_or_else(|| EmitError::Missing {
+            message: "`ci.github_action` is not set: the workflow needs the mlops action, pinned".to_owned(),
+            help: "add `github_action: OWNER/mlops@<full commit sha>` under `ci:` (the commit of the mlops you render with)".to_owned(),
+            pointer: "/ci".to_owned(),
+        })?;
+    let order = graph.topological_order().unwrap_or_default();
+    let default_runner = runner_labels(config.defaults.runner.as_ref());
+    let default_timeout = config
+        .defaults
+        .timeout_minutes
+        .unwrap_or(DEFAULT_TIMEOUT_MINUTES);
+    let setup = config.defaults.setup.as_deref().map(gha_literal);
+
+    let mut jobs = Vec::new();
+    let mut report_needs = Vec::new();
+    let mut metrics = Vec::new();
+    if input.config_path.chars().any(char::is_control) {
+        return Err(EmitError::Missing {
+            message: format!(
+                "the config path {:?} contains a control character",
+                input.config_path
+            ),
+            help: "rename the file or its folder".to_owned(),
+            pointer: String::new(),
+        });
+    }
+    let mut paths: Vec<String> = vec![input.config_path.to_owned(), WORKFLOW_PATH.to_owned()];
+    let mut schedules = Vec::new();
+    for &index in &order {
+        let node = graph.node(index);
+        let name = node.name.as_str();
+        // Upstream jobs (data steps with a command, trainings) whose files this job needs.
+        let producers: Vec<String> = graph
+            .dependencies(index, &[EdgeKind::Needs, EdgeKind::Judges, EdgeKind::Ships])
+            .into_iter()
+            .filter_map(|dependency| producer_job(input, dependency))
+            .collect();
+        match node.kind {
+            NodeKind::Data => {
+                let Some(data) = config.data.get(name) else {
+                    continue;
+                };
+                if let Some(cron) = &data.refresh
+                    && !schedules.contains(cron)
+                {
+                    schedules.push(cron.clone());
+                }
+                let Some(run) = &data.run else { continue };
+                paths.extend(data.inputs.iter().cloned());
+                let id = job_id(node.kind, name);
+                jobs.push(Job {
+                    id: id.clone(),
+                    kind: "data",
+                    name: format!("data: {name}"),
+                    needs: with_plan(producers.clone()),
+                    deploy_only: false,
+                    runs_on: data.runner.as_ref().map_or_else(
+                        || default_runner.clone(),
+                        |runner| runner_labels(Some(runner)),
+                    ),
+                    image: config.defaults.image.as_deref().map(gha_literal),
+                    timeout_minutes: default_timeout,
+                    environment: None,
+                    downloads: producers,
+                    setup: setup.clone(),
+                    run: Some(gha_literal(run)),
+                    secrets: data.secrets.clone(),
+                    upload: (!data.outputs.is_empty()).then(|| id.clone()),
+                    files: data.outputs.clone(),
+                    gate: None,
+                    model_path: None,
+                });
+            }
+            NodeKind::Training => {
+                let Some(training) = config.training.get(name) else {
+                    continue;
+                };
+                paths.extend(training.inputs.iter().cloned());
+                paths.extend(training.params.iter().cloned());
+                let id = job_id(node.kind, name);
+                let mut files: Vec<String> = Vec::new();
+                files.extend(training.model.iter().map(|model| model.path.clone()));
+                files.extend(training.metrics.iter().cloned());
+                if let Some(metrics_path) = &training.metrics {
+                    metrics.push(MetricsArtifact {
+                        artifact: id.clone(),
+                        path: metrics_path.clone(),
+                    });
+                }
+                report_needs.push(id.clone());
+                jobs.push(Job {
+                    id: id.clone(),
+                    kind: "training",
+                    name: format!("train: {name}"),
+                    needs: with_plan(producers.clone()),
+                    deploy_only: false,
+                    runs_on: training.runner.as_ref().map_or_else(
+                        || default_runner.clone(),
+                        |runner| runner_labels(Some(runner)),
+                    ),
+                    image: training
+                        .image
+                        .as_deref()
+                        .or(config.defaults.image.as_deref())
+                        .map(gha_literal),
+                    timeout_minutes: training.timeout_minutes.unwrap_or(default_timeout),
+                    environment: None,
+                    downloads: producers,
+                    setup: setup.clone(),
+                    run: Some(gha_literal(&training.run)),
+                    secrets: training.secrets.clone(),
+                    upload: (!files.is_empty()).then(|| id.clone()),
+                    files,
+                    gate: None,
+                    model_path: None,
+                });
+            }
+            NodeKind::Gate => {
+                let id = job_id(node.kind, name);
+                report_needs.push(id.clone());
+                jobs.push(Job {
+                    id,
+                    kind: "gate",
+                    name: format!("gate: {name}"),
+                    needs: with_plan(producers.clone()),
+                    deploy_only: false,
+                    runs_on: vec![DEFAULT_RUNNER.to_owned()],
+                    image: None,
+                    timeout_minutes: 15,
+                    environment: None,
+                    downloads: producers,
+                    setup: None,
+                    run: None,
+                    secrets: Vec::new(),
+                    upload: None,
+                    files: Vec::new(),
+                    gate: Some(name.to_owned()),
+                    model_path: None,
+                });
+            }
+            // Approvals are the environment's required reviewers on the deploy job.
+            NodeKind::Approval => {}
+            NodeKind::Deployment => {
+                let Some(deployment) = config.deployments.get(name) else {
+                    continue;
+                };
+                let mut needs = producers.clone();
+                for after in graph.dependencies(index, &[EdgeKind::After]) {
+                    let upstream = graph.node(after);
+                    if upstream.kind != NodeKind::Approval {
+                        needs.push(job_id(upstream.kind, &upstream.name));
+                    }
+                }
+                let model_path = config
+                    .training
+                    .get(&deployment.model)
+                    .and_then(|training| training.model.as_ref())
+                    .map(|model| model.path.clone());
+                jobs.push(Job {
+                    id: job_id(node.kind, name),
+                    kind: "deployment",
+                    name: format!("deploy: {name} to {}", deployment.environment),
+                    needs: with_plan(needs),
+                    deploy_only: true,
+                    runs_on: vec![DEFAULT_RUNNER.to_owned()],
+                    image: None,
+                    timeout_minutes: 30,
+                    environment: Some(deployment.environment.clone()),
+                    downloads: producers,
+                    setup: None,
+                    run: None,
+                    secrets: Vec::new(),
+                    upload: None,
+                    files: Vec::new(),
+                    gate: None,
+                    model_path,
+                });
+            }
+        }
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(Workflow {
+        name: gha_literal(&format!("mlops: {}", config.project)),
+        branch: config.ci.branch.clone(),
+        on_pull_request: config.ci.on_pull_request,
+        paths,
+        schedules,
+        config_path: input.config_path.to_owned(),
+        uses: Uses {
+            checkout: CHECKOUT,
+            upload_artifact: UPLOAD_ARTIFACT,
+            download_artifact: DOWNLOAD_ARTIFACT,
+            mlops,
+        },
+        jobs,
+        report_needs: with_plan(report_needs),
+        metrics,
+    })
+}
+
+/// The job that makes the files of `node` available, if it has one: a data step with a
+/// command, or a training. External data (`uri` only) is read by the step that needs it.
+fn producer_job(input: &EmitInput<'_>, node: petgraph::graph::NodeIndex) -> Option<String> {
+    let node = input.graph.node(node);
+    match node.kind {
+        NodeKind::Data => input
+            .config
+            .data
+            .get(&node.name)
+            .filter(|data| data.run.is_some() && !data.outputs.is_empty())
+            .map(|_| job_id(NodeKind::Data, &node.name)),
+        NodeKind::Training => Some(job_id(NodeKind::Training, &node.name)),
+        _ => None,
+    }
+}
+
+/// Job ids are prefixed by kind, so no node name can collide with `plan` or `report`, and an id
+/// never starts with a digit (GitHub requires a letter or `_`).
+#[must_use]
+pub fn job_id(kind: NodeKind, name: &str) -> String {
+    let prefix = match kind {
+        NodeKind::Data => "data",
+        NodeKind::Training => "train",
+        NodeKind::Gate => "gate",
+        NodeKind::Approval => "approval",
+        NodeKind::Deployment => "deploy",
+    };
+    format!("{prefix}-{name}")
+}
+
+fn with_plan(mut needs: Vec<String>) -> Vec<String> {
+    needs.dedup();
+    let mut all = vec!["plan".to_owned()];
+    for need in needs {
+        if !all.contains(&need) {
+            all.push(need);
+        }
+    }
+    all
+}
+
+fn runner_labels(runner: Option<&Runner>) -> Vec<String> {
+    match runner {
+        None => vec![DEFAULT_RUNNER.to_owned()],
+        Some(Runner::Label(label)) => vec![gha_literal(label)],
+        Some(Runner::Labels(labels)) => labels.iter().map(|label| gha_literal(label)).collect(),
+    }
+}

@@ -1,0 +1,143 @@
+//! The template environment every emitter renders through: templates embedded in the binary,
+//! each overridable by a file of the same name in the project's `.mlops/templates/`, and the
+//! quoting filters that keep user strings from breaking the YAML or reaching a shell unquoted.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
+
+/// The templates shipped in the binary, by the name a user overrides them with.
+pub const EMBEDDED: &[(&str, &str)] = &[(
+    "github-actions.yml.j2",
+    include_str!("../../templates/github-actions.yml.j2"),
+)];
+
+/// Where a project keeps its own versions of the templates, relative to its root.
+pub const OVERRIDE_DIR: &str = ".mlops/templates";
+
+/// Build the environment. Templates in `override_dir` (when it exists) win over embedded ones.
+#[must_use]
+pub fn environment(override_dir: Option<PathBuf>) -> Environment<'static> {
+    let mut env = Environment::new();
+    // A typo in a template (or in a user's override) must fail, not render an empty string.
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // minijinja would JSON-escape `.yml` templates; every value is quoted explicitly instead.
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    // Block tags on their own lines leave no blank lines or indentation behind.
+    if let Ok(syntax) = minijinja::syntax::SyntaxConfig::builder()
+        .trim_blocks(true)
+        .lstrip_blocks(true)
+        .keep_trailing_newline(true)
+        .build()
+    {
+        env.set_syntax(syntax);
+    }
+    let user_dir = override_dir.filter(|dir| dir.is_dir());
+    env.set_loader(move |name| {
+        if let Some(dir) = &user_dir
+            && let Some(text) = read_override(dir, name)?
+        {
+            return Ok(Some(text));
+        }
+        Ok(EMBEDDED
+            .iter()
+            .find(|(embedded, _)| *embedded == name)
+            .map(|(_, text)| (*text).to_owned()))
+    });
+    env.add_filter("yaml_str", yaml_str);
+    env.add_filter("shell_quote", shell_quote);
+    env.add_filter("gha_literal", gha_literal);
+    env.add_function("gha", gha);
+    env
+}
+
+/// A user's version of template `name`, if the override folder has one. Template names are flat
+/// file names, so anything with a separator or a leading dot is not looked up at all.
+fn read_override(dir: &Path, name: &str) -> Result<Option<String>, Error> {
+    if name.starts_with('.') || name.contains(['/', '\\']) {
+        return Ok(None);
+    }
+    match std::fs::read_to_string(dir.join(name)) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(Error::new(
+            ErrorKind::InvalidOperation,
+            format!(
+                "cannot read the override {}: {error}",
+                dir.join(name).display()
+            ),
+        )),
+    }
+}
+
+/// The override folder of a project rooted at `root`.
+#[must_use]
+pub fn override_dir(root: &Path) -> PathBuf {
+    root.join(OVERRIDE_DIR)
+}
+
+/// A YAML double-quoted scalar holding exactly `text`. JSON string syntax is a subset of YAML's
+/// double-quoted style, so quotes, backslashes, newlines, `#`, `: ` and leading `*&!|>%@` are
+/// all inert inside it.
+#[must_use]
+pub fn yaml_str(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
+}
+
+/// One POSIX shell word holding exactly `text`: single quotes, with each `'` written `'\''`.
+/// Nothing is expanded inside single quotes (`$(...)`, backticks, `$VAR`, globs).
+#[must_use]
+pub fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
+}
+
+/// `text` as GitHub Actions will read it literally: GitHub evaluates `${{ ... }}` in nearly
+/// every string of a workflow (run scripts, names, env values), before any shell sees it, so an
+/// expression in a user's command would run with the workflow's context. Each `${{` becomes the
+/// expression `${{ '${{' }}`, which evaluates to the two characters themselves.
+#[must_use]
+pub fn gha_literal(text: &str) -> String {
+    text.replace("${{", "${{ '${{' }}")
+}
+
+/// `{{ gha("secrets.TOKEN") }}` writes `${{ secrets.TOKEN }}`: templates write GitHub
+/// expressions through this function, since `${{` is Jinja syntax. Only template authors call
+/// it, with constant expressions; a value from the config never becomes an expression.
+fn gha(expression: &str) -> Result<String, Error> {
+    if expression.contains("}}") {
+        return Err(Error::new(
+            ErrorKind::InvalidOperation,
+            "gha(): the expression must not contain `}}`",
+        ));
+    }
+    Ok(format!("${{{{ {expression} }}}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{gha_literal, shell_quote, yaml_str};
+
+    #[test]
+    fn yaml_str_survives_yaml_syntax() {
+        let hostile = "a\"b: c # d\n- e\\f 'g' *h &i !j |k >l %m @n `o` \u{2028}";
+        let quoted = yaml_str(hostile);
+        let (document, diags) = crate::spec::load::load_str(&format!("key: {quoted}\n"));
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(document.unwrap().value["key"].as_str(), Some(hostile));
+    }
+
+    #[test]
+    fn shell_quote_is_one_inert_word() {
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+    }
+
+    #[test]
+    fn gha_literal_defuses_expressions() {
+        assert_eq!(
+            gha_literal("echo ${{ secrets.X }}"),
+            "echo ${{ '${{' }} secrets.X }}"
+        );
+        assert_eq!(gha_literal("echo $HOME"), "echo $HOME");
+    }
+}
