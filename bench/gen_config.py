@@ -10,6 +10,8 @@ n = int(sys.argv[1])
 out = [
     "version: 1",
     "project: big-platform",
+    "ci:",
+    "  github_action: OWNER/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090",
     "environments:",
     "  staging:",
     "    namespace: ml-staging",

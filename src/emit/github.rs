@@ -294,7 +294,9 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
     paths.sort();
     paths.dedup();
     Ok(Workflow {
-        name: gha_literal(&format!("mlops: {}", config.project)),
+        // `name` is a static field: no expression can be written there, so a `${{` in the
+        // project's name is shown with a space, `$ {{`.
+        name: format!("mlops: {}", config.project).replace("${{", "$ {{"),
         branch: config.ci.branch.clone(),
         on_pull_request: config.ci.on_pull_request,
         paths,

@@ -47,6 +47,7 @@ pub fn environment(override_dir: Option<PathBuf>) -> Environment<'static> {
     env.add_filter("yaml_str", yaml_str);
     env.add_filter("shell_quote", shell_quote);
     env.add_filter("gha_literal", gha_literal);
+    env.add_filter("gha_path", gha_path);
     env.add_function("gha", gha);
     env
 }
@@ -84,11 +85,32 @@ pub fn yaml_str(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_else(|_| "\"\"".to_owned())
 }
 
-/// One POSIX shell word holding exactly `text`: single quotes, with each `'` written `'\''`.
-/// Nothing is expanded inside single quotes (`$(...)`, backticks, `$VAR`, globs).
+/// One POSIX shell word holding exactly `text`, expanding nothing (`$(...)`, backticks, `$VAR`,
+/// globs). Single quotes (each `'` written `'\''`), unless the text has `$` or a backtick: then
+/// double quotes with `\`, `"`, `$` and backticks escaped, which is just as inert and which
+/// shellcheck (run by actionlint) does not mistake for a forgotten expansion (SC2016).
 #[must_use]
 pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', r"'\''"))
+    if !text.contains(['$', '`']) {
+        return format!("'{}'", text.replace('\'', r"'\''"));
+    }
+    let mut quoted = String::with_capacity(text.len() + 2);
+    quoted.push('"');
+    for character in text.chars() {
+        if matches!(character, '\\' | '"' | '$' | '`') {
+            quoted.push('\\');
+        }
+        quoted.push(character);
+    }
+    quoted.push('"');
+    quoted
+}
+
+/// A GitHub `paths` filter entry matching the file `pattern` names. `paths` is a static field
+/// (no expressions), so a `${{` cannot be written; `*` matches it (and is at worst broader).
+#[must_use]
+pub fn gha_path(pattern: &str) -> String {
+    pattern.replace("${{", "*")
 }
 
 /// `text` as GitHub Actions will read it literally: GitHub evaluates `${{ ... }}` in nearly
@@ -129,7 +151,29 @@ mod tests {
     #[test]
     fn shell_quote_is_one_inert_word() {
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote("$(rm -rf /)"), "'$(rm -rf /)'");
+        assert_eq!(shell_quote("$(rm -rf /)"), r#""\$(rm -rf /)""#);
+        // What bash makes of each quoted word is the original text, byte for byte.
+        let words = [
+            "it's",
+            "$(id) `id` $HOME \\ \"q\" 'x'",
+            "a\nb",
+            "-rf",
+            "*",
+            "",
+        ];
+        let script: String = words
+            .iter()
+            .map(|word| format!("printf '%s\\0' {}\n", shell_quote(word)))
+            .collect();
+        let output = std::process::Command::new("bash")
+            .args(["-c", &script])
+            .output()
+            .unwrap();
+        let printed: Vec<&str> = std::str::from_utf8(&output.stdout)
+            .unwrap()
+            .split_terminator('\0')
+            .collect();
+        assert_eq!(printed, words);
     }
 
     #[test]

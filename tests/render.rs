@@ -1,0 +1,234 @@
+//! The generated GitHub workflow: golden files (read by hand before accepting), and the proof
+//! that no string from a config can break the YAML, smuggle in a GitHub expression, or reach a
+//! shell unquoted.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn/mlops.yaml");
+const HOSTILE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/fixtures/render/hostile.yaml"
+);
+const WORKFLOW: &str = ".github/workflows/mlops.yml";
+
+/// Render `config` into a fresh folder and return (folder, workflow text).
+fn render(config: &str) -> (tempfile::TempDir, String) {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .args(["render", config, "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = std::fs::read_to_string(out.path().join(WORKFLOW)).unwrap();
+    (out, text)
+}
+
+fn parse(text: &str) -> serde_json::Value {
+    let (document, diags) = mlops::spec::load::load_str(text);
+    assert!(diags.is_empty(), "{diags:?}");
+    document.unwrap().value
+}
+
+#[test]
+fn example_workflow() {
+    let (_out, text) = render(EXAMPLE);
+    insta::assert_snapshot!("example_workflow", text);
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    assert_eq!(render(EXAMPLE).1, render(EXAMPLE).1);
+    assert_eq!(render(HOSTILE).1, render(HOSTILE).1);
+}
+
+#[test]
+fn hostile_workflow() {
+    let (_out, text) = render(HOSTILE);
+    insta::assert_snapshot!("hostile_workflow", text);
+}
+
+/// Every `${{ ... }}` in the output is one the template wrote, or the defused form of a user's
+/// `${{`; none comes from the config.
+#[test]
+fn no_expression_comes_from_the_config() {
+    let (_out, text) = render(HOSTILE);
+    let allowed_prefixes = [
+        "github.event_name",
+        "github.event.pull_request.base.sha || github.event.before",
+        "github.event.schedule",
+        "format('mlops-{0}-{1}', github.workflow, github.ref)",
+        "steps.affected.outputs.",
+        "!cancelled()",
+        "runner.temp",
+        "secrets.TOKEN",
+        "'${{'",
+    ];
+    let mut rest = text.as_str();
+    let mut seen = 0;
+    while let Some(start) = rest.find("${{") {
+        let after = &rest[start + 3..];
+        let end = after.find("}}").expect("every expression is closed");
+        let expression = after[..end].trim();
+        assert!(
+            allowed_prefixes
+                .iter()
+                .any(|prefix| expression.starts_with(prefix)),
+            "unexpected expression `{expression}`"
+        );
+        seen += 1;
+        rest = &after[end + 2..];
+    }
+    assert!(seen > 10);
+    assert!(!text.contains("${{ github.token"), "defused everywhere");
+    assert!(
+        !text.contains("${{ secrets.GITHUB_TOKEN"),
+        "defused everywhere"
+    );
+}
+
+/// What GitHub will hand the shell: the defused expression evaluates to `${{` itself.
+fn as_github_evaluates(script: &str) -> String {
+    script.replace("${{ '${{' }}", "${{")
+}
+
+fn steps(workflow: &serde_json::Value, job: &str) -> Vec<serde_json::Value> {
+    workflow["jobs"][job]["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("job {job} has steps"))
+        .clone()
+}
+
+fn step_run(workflow: &serde_json::Value, job: &str, name: &str) -> String {
+    let steps = steps(workflow, job);
+    let step = steps
+        .iter()
+        .find(|step| step["name"] == name)
+        .unwrap_or_else(|| panic!("{job} has a step {name}"));
+    as_github_evaluates(step["run"].as_str().unwrap())
+}
+
+#[test]
+fn commands_arrive_byte_for_byte() {
+    let (_out, text) = render(HOSTILE);
+    let workflow = parse(&text);
+    let config = parse(&std::fs::read_to_string(HOSTILE).unwrap());
+    assert_eq!(
+        step_run(&workflow, "train-model", "Run"),
+        config["training"]["model"]["run"].as_str().unwrap()
+    );
+    assert_eq!(
+        step_run(&workflow, "data-raw", "Set up"),
+        config["defaults"]["setup"].as_str().unwrap()
+    );
+    assert_eq!(
+        as_github_evaluates(
+            workflow["jobs"]["train-model"]["container"]["image"]
+                .as_str()
+                .unwrap()
+        ),
+        config["defaults"]["image"].as_str().unwrap()
+    );
+}
+
+/// Run the generated `tar` command with `tar` replaced by a function that prints its arguments:
+/// each output path arrives as one argument, exactly as written, and nothing else runs.
+#[test]
+fn file_names_reach_the_shell_as_single_words() {
+    let (_out, text) = render(HOSTILE);
+    let workflow = parse(&text);
+    let config = parse(&std::fs::read_to_string(HOSTILE).unwrap());
+    let script = step_run(&workflow, "data-raw", "Pack outputs");
+    let work = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!("tar() {{ printf '%s\\0' \"$@\"; }}\n{script}"))
+        .env("ARCHIVE", "/archive.tar")
+        .current_dir(work.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let arguments: Vec<String> = String::from_utf8(output.stdout)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_owned)
+        .collect();
+    let mut expected = vec!["-cf".to_owned(), "/archive.tar".to_owned(), "--".to_owned()];
+    expected.extend(
+        config["data"]["raw"]["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|path| path.as_str().unwrap().to_owned()),
+    );
+    assert_eq!(arguments, expected);
+    assert!(
+        std::fs::read_dir(work.path()).unwrap().next().is_none(),
+        "no command ran (`$(touch pwned)` stayed a name)"
+    );
+}
+
+fn write_override(root: &Path, text: &str) -> PathBuf {
+    let dir = root.join(".mlops/templates");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("github-actions.yml.j2");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_template_in_mlops_templates_overrides_the_embedded_one() {
+    let out = tempfile::tempdir().unwrap();
+    write_override(
+        out.path(),
+        "name: {{ name | yaml_str }}\non: push\njobs:\n{% for job in jobs %}  # {{ job.id }}\n{% endfor %}  x:\n    runs-on: ubuntu-latest\n    steps: [{run: \"true\"}]\n",
+    );
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .args(["render", EXAMPLE, "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = std::fs::read_to_string(out.path().join(WORKFLOW)).unwrap();
+    assert!(text.contains("  # train-churn\n"), "{text}");
+    assert!(text.starts_with("# Generated by mlops from mlops.yaml (sha256:"));
+}
+
+#[test]
+fn a_broken_override_fails_with_its_name_and_writes_nothing() {
+    let out = tempfile::tempdir().unwrap();
+    write_override(out.path(), "name: {{ no_such_value }}\n");
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .args(["render", EXAMPLE, "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("template `github-actions.yml.j2` failed"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("no_such_value"), "{stderr}");
+    assert!(!out.path().join(WORKFLOW).exists());
+
+    write_override(out.path(), "name: [unclosed\n");
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .args(["render", EXAMPLE, "--out"])
+        .arg(out.path())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("produced invalid YAML"), "{stderr}");
+}
