@@ -9,12 +9,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::Command;
 
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
 
 use crate::emit::github::job_id;
+use crate::git;
 use crate::graph::{EdgeKind, Graph, NodeKind};
 use crate::spec::Config;
 
@@ -91,7 +91,7 @@ pub fn affected(
                 }
             }
         }
-        Since::Base(base) if is_null_revision(base) => {
+        Since::Base(base) if git::is_null_revision(base) => {
             for node in graph.nodes() {
                 reasons.insert(
                     node,
@@ -100,14 +100,14 @@ pub fn affected(
             }
         }
         Since::Base(base) => {
-            changed_paths = changed_since(root, base)?;
+            changed_paths = git::changed_since(root, base)?;
             for path in &changed_paths {
                 for (node, reason) in nodes_reading(config, graph, path) {
                     reasons.entry(node).or_insert(reason);
                 }
             }
             if changed_paths.iter().any(|path| path == config_path) {
-                let base_config = show_at(root, base, config_path)
+                let base_config = git::show_at(root, base, config_path)
                     .ok()
                     .and_then(|bytes| crate::spec::parse(&bytes).config);
                 for (node, reason) in changed_entries(config, graph, base_config.as_ref()) {
@@ -152,11 +152,6 @@ pub fn affected(
         changed_paths,
         nodes,
     })
-}
-
-/// `0000...` is what GitHub sends as `before` when a push creates a branch.
-fn is_null_revision(revision: &str) -> bool {
-    !revision.is_empty() && revision.chars().all(|c| c == '0')
 }
 
 /// Nodes whose `inputs` or `params` include `path`.
@@ -282,71 +277,6 @@ fn changed_entries(
 
 fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or_default()
-}
-
-fn git(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
-    Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .output()
-        .map_err(|error| format!("cannot run git: {error}"))
-}
-
-/// Make sure `base` is in the clone: CI checkouts are shallow, so fetch just that commit once.
-fn ensure_revision(root: &Path, base: &str) -> Result<(), String> {
-    let commit = format!("{base}^{{commit}}");
-    if git(root, &["cat-file", "-e", &commit])?.status.success() {
-        return Ok(());
-    }
-    let fetched = git(root, &["fetch", "--no-tags", "--depth=1", "origin", base])?;
-    if fetched.status.success() && git(root, &["cat-file", "-e", &commit])?.status.success() {
-        return Ok(());
-    }
-    Err(format!(
-        "the base revision `{base}` is not in this clone, and `git fetch --depth=1 origin {base}` \
-         did not bring it: check out with `fetch-depth: 0` (actions/checkout), or fetch it first"
-    ))
-}
-
-/// Paths changed between `base` and the working tree, relative to `root` (changes outside it
-/// are not this config's concern).
-fn changed_since(root: &Path, base: &str) -> Result<Vec<String>, String> {
-    ensure_revision(root, base)?;
-    let output = git(
-        root,
-        &[
-            "diff",
-            "--name-only",
-            "--no-renames",
-            "--relative",
-            base,
-            "--",
-        ],
-    )?;
-    if !output.status.success() {
-        return Err(format!(
-            "git diff against `{base}` failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    let mut paths: Vec<String> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
-        .collect();
-    paths.sort();
-    Ok(paths)
-}
-
-/// A file's contents at `revision` (`git show REV:./path`, relative to `root`).
-fn show_at(root: &Path, revision: &str, path: &str) -> Result<Vec<u8>, String> {
-    let output = git(root, &["show", &format!("{revision}:./{path}")])?;
-    if output.status.success() {
-        Ok(output.stdout)
-    } else {
-        Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
-    }
 }
 
 impl Affected {

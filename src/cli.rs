@@ -15,7 +15,7 @@ use crate::diag::{self, FileReport, SourceFile};
 use crate::emit::{self, EmitError, EmitInput};
 use crate::graph::GraphFormat;
 use crate::repo::DiskRepo;
-use crate::{Validation, affected, init, outputs, spec, suggest};
+use crate::{Validation, affected, gate, init, outputs, spec, suggest};
 
 /// Exit code: success.
 pub const EXIT_OK: u8 = 0;
@@ -110,6 +110,25 @@ enum Command {
         #[arg(long, value_enum, default_value_t = AffectedFormat::Text)]
         format: AffectedFormat,
     },
+    /// Evaluate the gates; exit 1 when any rule fails, saying which and by how much.
+    #[command(group(clap::ArgGroup::new("baseline").args(["base", "base_dir"])))]
+    Gate {
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+        /// Only this gate (repeatable); all gates by default.
+        #[arg(long = "gate", value_name = "NAME")]
+        gates: Vec<String>,
+        /// Baseline: the metrics files at this git revision (a PR's base SHA).
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+        /// Baseline: a folder holding the base metrics at the same paths.
+        #[arg(long, value_name = "DIR")]
+        base_dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = GateFormat::Text)]
+        format: GateFormat,
+    },
     /// Write a commented starter mlops.yaml (and its schema for editors).
     Init {
         /// Where to write it.
@@ -143,6 +162,15 @@ enum AffectedFormat {
     Json,
     /// `job-id=true|false` lines, for `$GITHUB_OUTPUT`.
     GithubOutput,
+}
+
+/// How `gate` prints its verdicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum GateFormat {
+    /// A line per gate and per rule.
+    Text,
+    /// One JSON document.
+    Json,
 }
 
 /// Parse the arguments, run the command, return the exit code.
@@ -190,6 +218,20 @@ pub fn main() -> ExitCode {
                 }
             };
             run_affected(&path, &since, format, color)
+        }
+        Command::Gate {
+            path,
+            gates,
+            base,
+            base_dir,
+            format,
+        } => {
+            let source = match (base, base_dir) {
+                (Some(revision), _) => gate::BaseSource::Revision(revision),
+                (None, Some(dir)) => gate::BaseSource::Dir(dir),
+                (None, None) => gate::BaseSource::Nothing,
+            };
+            run_gate(&path, &gates, &source, format, color)
         }
         Command::Init { path, force } => init(&path, force),
     };
@@ -581,5 +623,44 @@ fn run_affected(path: &Path, since: &affected::Since, format: AffectedFormat, co
             serde_json::to_string_pretty(&result).unwrap_or_default()
         )),
         AffectedFormat::GithubOutput => print_stdout(&result.github_output()),
+    }
+}
+
+fn run_gate(
+    path: &Path,
+    only: &[String],
+    base: &gate::BaseSource,
+    format: GateFormat,
+    color: bool,
+) -> u8 {
+    let loaded = match load_valid(path, color, "evaluating its gates") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = &loaded.validation.config else {
+        return EXIT_INVALID;
+    };
+    let results = match gate::run(config, &loaded.folder, only, base) {
+        Ok(results) => results,
+        Err(message) => return fail(&message),
+    };
+    let written = match format {
+        GateFormat::Text => print_stdout(&gate::render_text(&results)),
+        GateFormat::Json => print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "gates": results,
+                "gates_passed": results.iter().all(|result| result.passed),
+            }))
+            .unwrap_or_default()
+        )),
+    };
+    if written != EXIT_OK {
+        return written;
+    }
+    if results.iter().all(|result| result.passed) {
+        EXIT_OK
+    } else {
+        EXIT_INVALID
     }
 }

@@ -454,3 +454,94 @@ fn affected_json_names_the_reasons() {
         .unwrap();
     assert_eq!(shared["reason"], "needed by `beta`");
 }
+
+#[test]
+fn gate_passes_against_the_recorded_base_of_the_example() {
+    let project = example_project();
+    let run = mlops(project.path(), &["gate", "--base-dir", "base"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with("✅ churn-quality: all 5 rules pass"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("auc rose 0.009 from 0.842 to 0.851"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn gate_fails_on_a_regression_against_a_git_base_and_says_by_how_much() {
+    let project = example_project();
+    git_project(project.path());
+    std::fs::write(
+        project.path().join("metrics/churn.json"),
+        r#"{"auc": 0.830, "f1": 0.712, "latency_p95_ms": 96}"#,
+    )
+    .unwrap();
+    let run = mlops(project.path(), &["gate", "--base", "HEAD"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("❌ churn-quality: 1 of 5 rules fail"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("❌ auc max_drop: 0.01 — auc fell 0.021 from 0.851 to 0.830; churn-quality allows a drop of at most 0.01"),
+        "{}",
+        run.stdout
+    );
+    let json = mlops(
+        project.path(),
+        &["gate", "--base", "HEAD", "--format", "json"],
+    );
+    assert_eq!(json.code, 1);
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["gates_passed"], false);
+    assert_eq!(value["gates"][0]["rules"][1]["head"], "0.830");
+    assert_eq!(value["gates"][0]["rules"][1]["base"], "0.851");
+}
+
+#[test]
+fn gate_without_a_baseline_or_metrics_fails_and_says_why() {
+    let project = example_project();
+    let run = mlops(project.path(), &["gate"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout
+            .contains("has no baseline (missing: pass --base REV or --base-dir DIR)"),
+        "{}",
+        run.stdout
+    );
+    std::fs::remove_file(project.path().join("metrics/churn.json")).unwrap();
+    let run = mlops(project.path(), &["gate", "--base-dir", "base"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stdout.contains("❌ churn-quality: 5 of 5 rules fail"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("`metrics/churn.json` cannot be read"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn gate_rejects_an_unknown_gate_name() {
+    let project = example_project();
+    let run = mlops(
+        project.path(),
+        &["gate", "--gate", "churn-qualty", "--base-dir", "base"],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("did you mean `churn-quality`?"),
+        "{}",
+        run.stderr
+    );
+}

@@ -1,4 +1,5 @@
-//! Fuzz the whole validate pipeline (load, schema, rules, every renderer) on arbitrary bytes.
+//! Fuzz the whole validate pipeline (load, schema, rules, every renderer) on arbitrary bytes,
+//! and, for every config that validates, the emitters: their output must parse as YAML.
 //! Seed it with the examples: `cargo +nightly fuzz run validate fuzz/seeds`.
 #![no_main]
 
@@ -21,6 +22,21 @@ fuzz_target!(|bytes: &[u8]| {
     if let Some(graph) = &validation.graph {
         for format in [mlops::graph::GraphFormat::Mermaid, mlops::graph::GraphFormat::Dot, mlops::graph::GraphFormat::Json] {
             let _ = graph.render(format);
+        }
+    }
+    if let (true, Some(config), Some(graph)) = (validation.is_ok(), &validation.config, &validation.graph) {
+        let templates = mlops::emit::templates::environment(None);
+        let input = mlops::emit::EmitInput {
+            config,
+            graph,
+            config_path: "mlops.yaml",
+            config_sha256: mlops::emit::sha256_hex(bytes),
+            templates: &templates,
+        };
+        match mlops::emit::render_all(&input) {
+            Ok(_) | Err(mlops::emit::EmitError::Missing { .. }) => {}
+            // The embedded templates must render every valid config into valid YAML.
+            Err(error) => panic!("{error}"),
         }
     }
 });

@@ -1,0 +1,649 @@
+//! Gate verdicts: each rule of a gate judged against the new metrics and, for the no-regression
+//! rules, a baseline.
+//!
+//! Soundness first: a rule passes only when it has every number it needs and the numbers
+//! satisfy it. A missing metric, a value that is not a finite number, or a missing baseline for
+//! a relative rule fails the rule with the reason; nothing passes by default.
+
+use serde::Serialize;
+
+use crate::metrics::{Metric, Metrics};
+use crate::spec::model::GateRule;
+
+/// How a rule fared.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleVerdict {
+    /// The metric it judges.
+    pub metric: String,
+    /// The rule as written: `max_drop: 0.01`.
+    pub rule: String,
+    /// Whether it passed.
+    pub passed: bool,
+    /// The new value, as written, when there is one.
+    pub head: Option<String>,
+    /// The baseline value, as written, when the rule uses one and there is one.
+    pub base: Option<String>,
+    /// One sentence with the numbers: why it passed or failed.
+    pub message: String,
+}
+
+/// Slack for comparing at a threshold: metrics are decimals written with a few digits, and
+/// `0.842 - 0.832` is `0.010000000000000009` in binary floating point. A difference within this
+/// (relative) distance of the threshold counts as exactly at it, and exactly at it passes.
+const TOLERANCE: f64 = 1e-9;
+
+fn at_most(value: f64, limit: f64) -> bool {
+    value <= limit + TOLERANCE * limit.abs().max(1.0)
+}
+
+/// Judge every rule of a gate. `baseline_name` says where the baseline came from, for messages
+/// (`the base branch`, `production`).
+#[must_use]
+pub fn evaluate(
+    gate: &str,
+    rules: &[GateRule],
+    head: &Metrics,
+    base: Option<&Metrics>,
+    baseline_name: &str,
+) -> Vec<RuleVerdict> {
+    rules
+        .iter()
+        .flat_map(|rule| {
+            rule.thresholds()
+                .into_iter()
+                .map(move |(field, limit, _)| (rule, field, limit))
+        })
+        .map(|(rule, field, limit)| {
+            judge(gate, &rule.metric, field, limit, head, base, baseline_name)
+        })
+        .collect()
+}
+
+fn judge(
+    gate: &str,
+    metric: &str,
+    field: &str,
+    limit: f64,
+    head: &Metrics,
+    base: Option<&Metrics>,
+    baseline_name: &str,
+) -> RuleVerdict {
+    let limit_text = number_text(limit);
+    let mut verdict = RuleVerdict {
+        metric: metric.to_owned(),
+        rule: format!("{field}: {limit_text}"),
+        passed: false,
+        head: head.get(metric).map(|value| value.text.clone()),
+        base: None,
+        message: String::new(),
+    };
+    let now = match number(head.get(metric)) {
+        Ok(now) => now,
+        Err(problem) => {
+            verdict.message =
+                format!("{metric} {problem} in the new metrics; {gate} cannot pass without it");
+            return verdict;
+        }
+    };
+    let relative = !matches!(field, "min" | "max");
+    let then = if relative {
+        verdict.base = base
+            .and_then(|base| base.get(metric))
+            .map(|value| value.text.clone());
+        match number(base.and_then(|base| base.get(metric))) {
+            Ok(then) => Some(then),
+            Err(problem) => {
+                let problem = if base.is_none() {
+                    format!("has no baseline ({baseline_name})")
+                } else {
+                    format!("{problem} in the baseline ({baseline_name})")
+                };
+                verdict.message =
+                    format!("{metric} {problem}; `{field}` needs one, so {gate} fails");
+                return verdict;
+            }
+        }
+    } else {
+        None
+    };
+    let now_text = verdict.head.clone().unwrap_or_default();
+    let then_text = verdict.base.clone().unwrap_or_default();
+    let decimals = decimals_of(&now_text)
+        .max(decimals_of(&then_text))
+        .max(decimals_of(&limit_text));
+    let (passed, message) = match (field, then) {
+        ("min", _) => (
+            now >= limit || at_most(limit - now, 0.0),
+            format!("{metric} is {now_text}; {gate} requires at least {limit_text}"),
+        ),
+        ("max", _) => (
+            at_most(now, limit),
+            format!("{metric} is {now_text}; {gate} allows at most {limit_text}"),
+        ),
+        ("max_drop", Some(then)) => {
+            let drop = then - now;
+            let change = describe_change(
+                metric,
+                then - now,
+                "fell",
+                "rose",
+                decimals,
+                &then_text,
+                &now_text,
+            );
+            (
+                at_most(drop, limit),
+                format!("{change}; {gate} allows a drop of at most {limit_text}"),
+            )
+        }
+        ("max_rise", Some(then)) => {
+            let rise = now - then;
+            let change = describe_change(
+                metric,
+                now - then,
+                "rose",
+                "fell",
+                decimals,
+                &then_text,
+                &now_text,
+            );
+            (
+                at_most(rise, limit),
+                format!("{change}; {gate} allows a rise of at most {limit_text}"),
+            )
+        }
+        ("max_drop_pct", Some(then)) => relative_rule(
+            metric,
+            gate,
+            then - now,
+            then,
+            limit,
+            "fell",
+            "rose",
+            "drop",
+            &then_text,
+            &now_text,
+        ),
+        ("max_rise_pct", Some(then)) => relative_rule(
+            metric,
+            gate,
+            now - then,
+            then,
+            limit,
+            "rose",
+            "fell",
+            "rise",
+            &then_text,
+            &now_text,
+        ),
+        _ => (false, format!("unknown rule `{field}`")),
+    };
+    verdict.passed = passed;
+    verdict.message = message;
+    verdict
+}
+
+#[allow(clippy::too_many_arguments)]
+fn relative_rule(
+    metric: &str,
+    gate: &str,
+    worsening: f64,
+    then: f64,
+    limit: f64,
+    worse: &str,
+    better: &str,
+    noun: &str,
+    then_text: &str,
+    now_text: &str,
+) -> (bool, String) {
+    let limit_text = number_text(limit);
+    if worsening <= 0.0 {
+        let change = if worsening == 0.0 {
+            format!("{metric} is unchanged at {now_text}")
+        } else {
+            format!("{metric} {better} from {then_text} to {now_text}")
+        };
+        return (
+            true,
+            format!("{change}; {gate} allows a {noun} of at most {limit_text}%"),
+        );
+    }
+    if then == 0.0 {
+        // Any worsening from 0 is an infinite percentage.
+        return (
+            false,
+            format!(
+                "{metric} {worse} from {then_text} to {now_text}: a {noun} from 0 is not a percentage, and {gate} allows at most {limit_text}%"
+            ),
+        );
+    }
+    let percent = worsening / then.abs() * 100.0;
+    (
+        at_most(percent, limit),
+        format!(
+            "{metric} {worse} {}% from {then_text} to {now_text}; {gate} allows a {noun} of at most {limit_text}%",
+            round_text(percent, 2)
+        ),
+    )
+}
+
+fn describe_change(
+    metric: &str,
+    worsening: f64,
+    worse: &str,
+    better: &str,
+    decimals: usize,
+    then_text: &str,
+    now_text: &str,
+) -> String {
+    let size = round_text(worsening.abs(), decimals);
+    if worsening.abs() < TOLERANCE {
+        format!("{metric} is unchanged at {now_text}")
+    } else if worsening > 0.0 {
+        format!("{metric} {worse} {size} from {then_text} to {now_text}")
+    } else {
+        format!("{metric} {better} {size} from {then_text} to {now_text}")
+    }
+}
+
+/// The finite number in `metric`, or what is wrong with it.
+fn number(metric: Option<&Metric>) -> Result<f64, String> {
+    match metric {
+        None => Err("is missing".to_owned()),
+        Some(Metric {
+            value: Some(value), ..
+        }) if value.is_finite() => Ok(*value),
+        Some(Metric { text, .. }) => Err(format!("is `{text}`, not a finite number")),
+    }
+}
+
+/// Digits after the decimal point in a number as written (`0.830` -> 3, `1e-3` -> 3, `12` -> 0).
+#[must_use]
+pub fn decimals_of(text: &str) -> usize {
+    let lower = text.to_ascii_lowercase();
+    let (mantissa, exponent) = match lower.split_once('e') {
+        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().unwrap_or(0)),
+        None => (lower.as_str(), 0),
+    };
+    let fraction = mantissa
+        .split_once('.')
+        .map_or(0, |(_, fraction)| fraction.len());
+    usize::try_from((i64::try_from(fraction).unwrap_or(0) - exponent).max(0)).unwrap_or(0)
+}
+
+/// `value` rounded to `decimals` places, without trailing float noise (`0.012`, not
+/// `0.01200000000000001`).
+#[must_use]
+pub fn round_text(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    } else {
+        text
+    }
+}
+
+/// A threshold from the config, in its shortest form (`0.01`, `120`).
+#[must_use]
+pub fn number_text(value: f64) -> String {
+    let text = value.to_string();
+    text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+}
+
+/// Where the baseline metrics of `baseline: base` come from.
+#[derive(Debug, Clone)]
+pub enum BaseSource {
+    /// A git revision: `git show REV:path`.
+    Revision(String),
+    /// A folder holding the base metrics at the same relative paths (CI artifacts).
+    Dir(std::path::PathBuf),
+    /// None given.
+    Nothing,
+}
+
+/// One gate's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct GateResult {
+    /// The gate.
+    pub name: String,
+    /// The training it judges.
+    pub training: String,
+    /// Where its baseline came from, in words.
+    pub baseline: String,
+    /// Whether every rule passed.
+    pub passed: bool,
+    /// Each rule.
+    pub rules: Vec<RuleVerdict>,
+}
+
+/// Evaluate the gates named in `only` (all when empty) of a config whose folder is `folder`.
+///
+/// # Errors
+/// An unknown gate name, or a git failure while fetching the baseline.
+pub fn run(
+    config: &crate::spec::Config,
+    folder: &std::path::Path,
+    only: &[String],
+    base: &BaseSource,
+) -> Result<Vec<GateResult>, String> {
+    for name in only {
+        if !config.gates.contains_key(name) {
+            let hint = crate::suggest::did_you_mean(name, config.gates.keys().map(String::as_str))
+                .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
+            return Err(format!("no gate named `{name}`{hint}"));
+        }
+    }
+    if let BaseSource::Revision(revision) = base
+        && !crate::git::is_null_revision(revision)
+    {
+        crate::git::ensure_revision(folder, revision)?;
+    }
+    let mut results = Vec::new();
+    for (name, gate) in &config.gates {
+        if !only.is_empty() && !only.contains(name) {
+            continue;
+        }
+        let metrics_path = config
+            .training
+            .get(&gate.training)
+            .and_then(|training| training.metrics.clone());
+        let (head, head_problem) = match &metrics_path {
+            None => (
+                Metrics::new(),
+                Some(format!(
+                    "training `{}` declares no `metrics` file",
+                    gate.training
+                )),
+            ),
+            Some(path) => match std::fs::read(folder.join(path)) {
+                Ok(bytes) => {
+                    match crate::metrics::parse(&bytes, crate::metrics::Format::of(path)) {
+                        Ok(metrics) => (metrics, None),
+                        Err(problem) => (
+                            Metrics::new(),
+                            Some(format!("`{path}` cannot be read: {problem}")),
+                        ),
+                    }
+                }
+                Err(error) => (
+                    Metrics::new(),
+                    Some(format!("`{path}` cannot be read: {error}")),
+                ),
+            },
+        };
+        let (base_metrics, baseline) = match (gate.baseline, &metrics_path) {
+            (crate::spec::model::Baseline::Production, _) => (
+                None,
+                "production, where no promotion is recorded yet".to_owned(),
+            ),
+            (crate::spec::model::Baseline::Base, None) => (None, "the base revision".to_owned()),
+            (crate::spec::model::Baseline::Base, Some(path)) => base_metrics(folder, path, base),
+        };
+        let mut rules = evaluate(name, &gate.rules, &head, base_metrics.as_ref(), &baseline);
+        if let Some(problem) = head_problem {
+            for rule in &mut rules {
+                rule.passed = false;
+                rule.message = format!("{problem}; {name} cannot pass without it");
+            }
+        }
+        results.push(GateResult {
+            name: name.clone(),
+            training: gate.training.clone(),
+            baseline,
+            passed: rules.iter().all(|rule| rule.passed),
+            rules,
+        });
+    }
+    Ok(results)
+}
+
+/// The baseline metrics at `path`, and where they came from in words.
+fn base_metrics(
+    folder: &std::path::Path,
+    path: &str,
+    base: &BaseSource,
+) -> (Option<Metrics>, String) {
+    let format = crate::metrics::Format::of(path);
+    let (bytes, described) = match base {
+        BaseSource::Nothing => {
+            return (
+                None,
+                "missing: pass --base REV or --base-dir DIR".to_owned(),
+            );
+        }
+        BaseSource::Revision(revision) if crate::git::is_null_revision(revision) => {
+            return (
+                None,
+                "missing: a new branch has no base revision".to_owned(),
+            );
+        }
+        BaseSource::Revision(revision) => (
+            crate::git::show_at(folder, revision, path).ok(),
+            format!("`{path}` at {}", short_revision(revision)),
+        ),
+        BaseSource::Dir(dir) => (
+            std::fs::read(dir.join(path)).ok(),
+            format!("`{}`", dir.join(path).display()),
+        ),
+    };
+    match bytes.map(|bytes| crate::metrics::parse(&bytes, format)) {
+        Some(Ok(metrics)) => (Some(metrics), described),
+        Some(Err(problem)) => (
+            None,
+            format!("{described}, which cannot be read: {problem}"),
+        ),
+        None => (None, format!("{described}, which does not exist")),
+    }
+}
+
+fn short_revision(revision: &str) -> &str {
+    if revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit()) {
+        &revision[..12]
+    } else {
+        revision
+    }
+}
+
+/// The verdicts for people: one line per gate, then one per rule.
+#[must_use]
+pub fn render_text(results: &[GateResult]) -> String {
+    let mut out = String::new();
+    for result in results {
+        let failed = result.rules.iter().filter(|rule| !rule.passed).count();
+        if result.passed {
+            out.push_str(&format!(
+                "✅ {}: all {} rules pass (baseline: {})\n",
+                result.name,
+                result.rules.len(),
+                result.baseline
+            ));
+        } else {
+            out.push_str(&format!(
+                "❌ {}: {failed} of {} rules fail (baseline: {})\n",
+                result.name,
+                result.rules.len(),
+                result.baseline
+            ));
+        }
+        for rule in &result.rules {
+            let mark = if rule.passed { "✅" } else { "❌" };
+            out.push_str(&format!(
+                "  {mark} {} {} — {}\n",
+                rule.metric, rule.rule, rule.message
+            ));
+        }
+    }
+    if results.is_empty() {
+        out.push_str("no gates to evaluate\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{decimals_of, evaluate, round_text};
+    use crate::metrics::{Metric, Metrics};
+    use crate::spec::model::GateRule;
+
+    fn metrics(pairs: &[(&str, &str)]) -> Metrics {
+        pairs
+            .iter()
+            .map(|(name, text)| {
+                (
+                    (*name).to_owned(),
+                    Metric {
+                        value: text.parse::<f64>().ok().filter(|value| value.is_finite()),
+                        text: (*text).to_owned(),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    fn rule(field: &str, limit: f64) -> GateRule {
+        let mut rule = GateRule {
+            metric: "m".to_owned(),
+            min: None,
+            max: None,
+            max_drop: None,
+            max_drop_pct: None,
+            max_rise: None,
+            max_rise_pct: None,
+        };
+        match field {
+            "min" => rule.min = Some(limit),
+            "max" => rule.max = Some(limit),
+            "max_drop" => rule.max_drop = Some(limit),
+            "max_drop_pct" => rule.max_drop_pct = Some(limit),
+            "max_rise" => rule.max_rise = Some(limit),
+            "max_rise_pct" => rule.max_rise_pct = Some(limit),
+            _ => unreachable!(),
+        }
+        rule
+    }
+
+    /// (passed, message) of one rule with head and (optional) base values of `m`.
+    fn judge(field: &str, limit: f64, head: Option<&str>, base: Option<&str>) -> (bool, String) {
+        let head = metrics(&head.map(|text| vec![("m", text)]).unwrap_or_default());
+        let base = base.map(|text| metrics(&[("m", text)]));
+        let verdicts = evaluate(
+            "g",
+            &[rule(field, limit)],
+            &head,
+            base.as_ref(),
+            "the base branch",
+        );
+        (verdicts[0].passed, verdicts[0].message.clone())
+    }
+
+    #[test]
+    fn exactly_at_the_threshold_passes() {
+        assert!(judge("min", 0.8, Some("0.80"), None).0);
+        assert!(judge("max", 120.0, Some("120"), None).0);
+        assert!(
+            judge("max_drop", 0.01, Some("0.832"), Some("0.842")).0,
+            "0.842 - 0.832 is 0.010000000000000009 in f64"
+        );
+        assert!(judge("max_rise", 0.1, Some("0.3"), Some("0.2")).0);
+        assert!(judge("max_drop_pct", 10.0, Some("0.9"), Some("1.0")).0);
+        assert!(judge("max_rise_pct", 10.0, Some("110"), Some("100")).0);
+    }
+
+    #[test]
+    fn just_past_the_threshold_fails_with_the_numbers() {
+        let (passed, message) = judge("max_drop", 0.01, Some("0.830"), Some("0.842"));
+        assert!(!passed);
+        assert_eq!(
+            message,
+            "m fell 0.012 from 0.842 to 0.830; g allows a drop of at most 0.01"
+        );
+        let (passed, message) = judge("min", 0.8, Some("0.799"), None);
+        assert!(!passed);
+        assert_eq!(message, "m is 0.799; g requires at least 0.8");
+        let (passed, message) = judge("max_rise_pct", 10.0, Some("111"), Some("100"));
+        assert!(!passed);
+        assert_eq!(
+            message,
+            "m rose 11% from 100 to 111; g allows a rise of at most 10%"
+        );
+    }
+
+    #[test]
+    fn missing_or_non_numbers_fail_never_pass() {
+        let (passed, message) = judge("min", 0.8, None, None);
+        assert!(!passed);
+        assert_eq!(
+            message,
+            "m is missing in the new metrics; g cannot pass without it"
+        );
+        assert!(!judge("max", 1.0, Some("NaN"), None).0);
+        assert!(!judge("max", 1.0, Some("n/a"), None).0);
+        assert!(!judge("max", 1.0, Some("inf"), None).0);
+        let (passed, message) = judge("max_drop", 0.01, Some("0.9"), None);
+        assert!(!passed);
+        assert!(message.contains("has no baseline"), "{message}");
+        let head = metrics(&[("m", "0.9")]);
+        let base = metrics(&[("other", "0.9")]);
+        let verdicts = evaluate(
+            "g",
+            &[rule("max_drop", 0.01)],
+            &head,
+            Some(&base),
+            "the base branch",
+        );
+        assert!(!verdicts[0].passed);
+        assert_eq!(
+            verdicts[0].message,
+            "m is missing in the baseline (the base branch); `max_drop` needs one, so g fails"
+        );
+    }
+
+    #[test]
+    fn negative_values_integers_and_improvements() {
+        assert!(judge("min", -1.0, Some("-0.5"), None).0);
+        assert!(!judge("min", -1.0, Some("-1.5"), None).0);
+        // A log-likelihood from -2.0 to -2.1 is a 5% drop relative to |base|.
+        let (passed, message) = judge("max_drop_pct", 4.0, Some("-2.1"), Some("-2.0"));
+        assert!(!passed);
+        assert_eq!(
+            message,
+            "m fell 5% from -2.0 to -2.1; g allows a drop of at most 4%"
+        );
+        assert!(
+            judge("max_drop", 0.0, Some("3"), Some("3")).0,
+            "integers, unchanged"
+        );
+        let (passed, message) = judge("max_drop", 0.01, Some("0.95"), Some("0.9"));
+        assert!(passed);
+        assert_eq!(
+            message,
+            "m rose 0.05 from 0.9 to 0.95; g allows a drop of at most 0.01"
+        );
+    }
+
+    #[test]
+    fn percentages_against_a_zero_baseline() {
+        assert!(
+            judge("max_drop_pct", 5.0, Some("0"), Some("0")).0,
+            "no change from 0"
+        );
+        assert!(
+            judge("max_drop_pct", 5.0, Some("0.1"), Some("0")).0,
+            "a rise from 0"
+        );
+        let (passed, message) = judge("max_drop_pct", 5.0, Some("-0.1"), Some("0"));
+        assert!(!passed);
+        assert!(message.contains("not a percentage"), "{message}");
+        assert!(!judge("max_rise_pct", 5.0, Some("0.001"), Some("0")).0);
+    }
+
+    #[test]
+    fn numbers_print_at_their_written_precision() {
+        assert_eq!(decimals_of("0.830"), 3);
+        assert_eq!(decimals_of("1e-3"), 3);
+        assert_eq!(decimals_of("12"), 0);
+        assert_eq!(decimals_of("1.5E2"), 0);
+        assert_eq!(round_text(0.842 - 0.830, 3), "0.012");
+        assert_eq!(round_text(-0.020_000_000_000_000_018, 2), "-0.02");
+    }
+}
