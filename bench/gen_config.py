@@ -12,6 +12,8 @@ out = [
     "project: big-platform",
     "ci:",
     "  github_action: OWNER/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090",
+    "gitops:",
+    "  repo_url: https://github.com/acme/big-platform.git",
     "environments:",
     "  staging:",
     "    namespace: ml-staging",

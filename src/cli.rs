@@ -129,6 +129,34 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GateFormat::Text)]
         format: GateFormat,
     },
+    /// Record a model as the release of a deployment, then render its manifests from it.
+    Promote {
+        /// The deployment.
+        deployment: String,
+        /// Where the serving platform loads the model from (s3://, gs://, pvc://, https://).
+        #[arg(long, value_name = "URI")]
+        model_uri: String,
+        /// The model artifact's SHA-256: `sha256:<64 hex digits>`.
+        #[arg(long, value_name = "sha256:HEX")]
+        digest: String,
+        /// The model's metrics file (JSON, YAML or CSV), recorded as the production baseline.
+        #[arg(long, value_name = "FILE")]
+        metrics: Option<PathBuf>,
+        /// The commit the model was trained from (default: the checkout's HEAD).
+        #[arg(long, value_name = "SHA")]
+        commit: Option<String>,
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(long, default_value = "mlops.yaml")]
+        config: PathBuf,
+    },
+    /// Print the exact `git revert` that rolls a deployment back to its previous release.
+    Rollback {
+        /// The deployment.
+        deployment: String,
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(long, default_value = "mlops.yaml")]
+        config: PathBuf,
+    },
     /// Write a commented starter mlops.yaml (and its schema for editors).
     Init {
         /// Where to write it.
@@ -233,6 +261,25 @@ pub fn main() -> ExitCode {
             };
             run_gate(&path, &gates, &source, format, color)
         }
+        Command::Promote {
+            deployment,
+            model_uri,
+            digest,
+            metrics,
+            commit,
+            config,
+        } => promote(
+            &config,
+            &Promotion {
+                deployment,
+                model_uri,
+                digest,
+                metrics,
+                commit,
+            },
+            color,
+        ),
+        Command::Rollback { deployment, config } => rollback(&config, &deployment, color),
         Command::Init { path, force } => init(&path, force),
     };
     ExitCode::from(code)
@@ -493,8 +540,25 @@ fn plan_outputs(
         );
         return Err(EXIT_INVALID);
     }
+    let unsupported = emit::unsupported_deployments(config);
+    if !unsupported.is_empty() {
+        for (name, kind) in &unsupported {
+            eprintln!("error: deployment `{name}`: target kind `{kind}` is not supported yet");
+        }
+        eprintln!(
+            "  help: supported target kinds: kserve, kubernetes; change `target.kind` (nothing was written)"
+        );
+        return Err(EXIT_INVALID);
+    }
     let root = out.map_or_else(|| loaded.folder.clone(), Path::to_path_buf);
     let config_path = config_path_under(&root, &loaded);
+    let releases = crate::release::load_all(&root, config).map_err(|message| {
+        eprintln!("error: {message}");
+        eprintln!(
+            "  help: release records are written by `mlops promote`; restore the file from git"
+        );
+        EXIT_INVALID
+    })?;
     let templates = emit::templates::environment(Some(emit::templates::override_dir(&root)));
     let input = EmitInput {
         config,
@@ -502,6 +566,7 @@ fn plan_outputs(
         config_path: &config_path,
         config_sha256: emit::sha256_hex(loaded.source.text.as_bytes()),
         templates: &templates,
+        releases: &releases,
     };
     let artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
     let planned =
@@ -511,7 +576,7 @@ fn plan_outputs(
 
 fn emit_failure(loaded: &Loaded, error: &EmitError) -> u8 {
     match error {
-        EmitError::Missing {
+        EmitError::Config {
             message,
             help,
             pointer,
@@ -663,4 +728,146 @@ fn run_gate(
     } else {
         EXIT_INVALID
     }
+}
+
+/// What `mlops promote` was asked to record.
+struct Promotion {
+    deployment: String,
+    model_uri: String,
+    digest: String,
+    metrics: Option<PathBuf>,
+    commit: Option<String>,
+}
+
+/// The deployment named `name`, or exit 2 with a suggestion.
+fn find_deployment<'c>(
+    config: &'c spec::Config,
+    name: &str,
+) -> Result<&'c spec::model::Deployment, u8> {
+    config.deployments.get(name).ok_or_else(|| {
+        let hint = suggest::did_you_mean(name, config.deployments.keys().map(String::as_str))
+            .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
+        fail(&format!("no deployment named `{name}`{hint}"))
+    })
+}
+
+fn promote(config_path: &Path, promotion: &Promotion, color: bool) -> u8 {
+    let loaded = match load_valid(config_path, color, "promoting") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = &loaded.validation.config else {
+        return EXIT_INVALID;
+    };
+    let deployment = match find_deployment(config, &promotion.deployment) {
+        Ok(deployment) => deployment,
+        Err(code) => return code,
+    };
+    if !crate::release::is_digest(&promotion.digest) {
+        return fail(&format!(
+            "--digest `{}` is not `sha256:` followed by 64 lowercase hex digits (`sha256sum MODEL`)",
+            promotion.digest
+        ));
+    }
+    let uri = promotion.model_uri.trim();
+    if uri.is_empty() || uri.contains(char::is_whitespace) || !uri.contains("://") {
+        return fail(&format!(
+            "--model-uri `{}` is not a URI such as s3://bucket/models/churn/<digest>",
+            promotion.model_uri
+        ));
+    }
+    let metrics = match &promotion.metrics {
+        None => std::collections::BTreeMap::new(),
+        Some(path) => {
+            let bytes = match std::fs::read(path) {
+                Ok(bytes) => bytes,
+                Err(error) => return fail(&format!("cannot read `{}`: {error}", path.display())),
+            };
+            let format = crate::metrics::Format::of(&path.to_string_lossy());
+            match crate::metrics::parse(&bytes, format) {
+                Ok(metrics) => metrics
+                    .into_iter()
+                    .map(|(name, metric)| {
+                        // As written when it is a JSON number (`96` stays `96`), else as text.
+                        let value = match (
+                            metric.value,
+                            serde_json::from_str::<serde_json::Number>(&metric.text),
+                        ) {
+                            (Some(_), Ok(number)) => serde_json::Value::Number(number),
+                            _ => serde_json::Value::String(metric.text),
+                        };
+                        (name, value)
+                    })
+                    .collect(),
+                Err(problem) => return fail(&format!("`{}`: {problem}", path.display())),
+            }
+        }
+    };
+    let commit = promotion
+        .commit
+        .clone()
+        .or_else(|| crate::git::head(&loaded.folder));
+    let release = crate::release::Release {
+        deployment: promotion.deployment.clone(),
+        environment: deployment.environment.clone(),
+        training: deployment.model.clone(),
+        model_uri: uri.to_owned(),
+        digest: promotion.digest.clone(),
+        commit,
+        metrics,
+    };
+    let relative = crate::release::path(&deployment.environment, &promotion.deployment);
+    let text = crate::release::to_text(&release);
+    if let Err(error) = outputs::write_atomically(&loaded.folder.join(&relative), &relative, &text)
+    {
+        return fail(&error.to_string());
+    }
+    eprintln!(
+        "{}: released {} ({})",
+        loaded.folder.join(&relative).display(),
+        release.model_uri,
+        release.digest
+    );
+    render(config_path, None, false, color)
+}
+
+fn rollback(config_path: &Path, name: &str, color: bool) -> u8 {
+    let loaded = match load_valid(config_path, color, "rolling back") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = &loaded.validation.config else {
+        return EXIT_INVALID;
+    };
+    let deployment = match find_deployment(config, name) {
+        Ok(deployment) => deployment,
+        Err(code) => return code,
+    };
+    let relative = crate::release::path(&deployment.environment, name);
+    let history = match crate::git::last_change(&loaded.folder, &relative) {
+        Ok(history) => history,
+        Err(message) => return fail(&message),
+    };
+    let Some((commit, subject)) = history else {
+        eprintln!(
+            "error: no promotion of `{name}` is recorded in git (`{relative}` has no history)"
+        );
+        eprintln!(
+            "  help: nothing to roll back; `mlops promote {name} ...` records the first release"
+        );
+        return EXIT_INVALID;
+    };
+    let previous = crate::git::show_at(&loaded.folder, &format!("{commit}^"), &relative)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<crate::release::Release>(&bytes).ok());
+    let returns_to = previous.map_or_else(
+        || "no release: the manifest will serve no model".to_owned(),
+        |release| format!("{} ({})", release.model_uri, release.digest),
+    );
+    print_stdout(&format!(
+        "The release of `{name}` in `{}` came in commit {commit} ({subject}).\n\
+         Reverting it returns `{name}` to {returns_to}:\n\n    git revert --no-edit {commit} && git push\n\n\
+         Argo CD then syncs the reverted manifest (by hand for an approval-gated environment).\n",
+        deployment.environment
+    ))
 }

@@ -372,10 +372,9 @@ pub fn run(
             },
         };
         let (base_metrics, baseline) = match (gate.baseline, &metrics_path) {
-            (crate::spec::model::Baseline::Production, _) => (
-                None,
-                "production, where no promotion is recorded yet".to_owned(),
-            ),
+            (crate::spec::model::Baseline::Production, _) => {
+                production_metrics(config, folder, &gate.training)
+            }
             (crate::spec::model::Baseline::Base, None) => (None, "the base revision".to_owned()),
             (crate::spec::model::Baseline::Base, Some(path)) => base_metrics(folder, path, base),
         };
@@ -395,6 +394,64 @@ pub fn run(
         });
     }
     Ok(results)
+}
+
+/// The metrics recorded by the last promotion of `training` to its last environment in
+/// promotion order (production), and where they came from in words.
+fn production_metrics(
+    config: &crate::spec::Config,
+    folder: &std::path::Path,
+    training: &str,
+) -> (Option<Metrics>, String) {
+    let last = config.environments.keys().rev().find_map(|environment| {
+        config.deployments.iter().find(|(_, deployment)| {
+            deployment.model == training && deployment.environment == *environment
+        })
+    });
+    let Some((name, deployment)) = last else {
+        return (
+            None,
+            format!("production: no deployment ships `{training}`"),
+        );
+    };
+    let relative = crate::release::path(&deployment.environment, name);
+    let Ok(bytes) = std::fs::read(folder.join(&relative)) else {
+        return (
+            None,
+            format!("production: `{name}` has no release yet ({relative})"),
+        );
+    };
+    match serde_json::from_slice::<crate::release::Release>(&bytes) {
+        Ok(release) if !release.metrics.is_empty() => {
+            let metrics = release
+                .metrics
+                .iter()
+                .map(|(metric, value)| {
+                    let text = match value {
+                        serde_json::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    };
+                    let number = value.as_f64().filter(|number| number.is_finite());
+                    (
+                        metric.clone(),
+                        Metric {
+                            value: number,
+                            text,
+                        },
+                    )
+                })
+                .collect();
+            (
+                Some(metrics),
+                format!("production: the release in {relative}"),
+            )
+        }
+        Ok(_) => (None, format!("production: {relative} records no metrics")),
+        Err(error) => (
+            None,
+            format!("production: {relative} cannot be read: {error}"),
+        ),
+    }
 }
 
 /// The baseline metrics at `path`, and where they came from in words.

@@ -75,3 +75,34 @@ pub fn show_at(root: &Path, revision: &str, path: &str) -> Result<Vec<u8>, Strin
         Err(String::from_utf8_lossy(&output.stderr).trim().to_owned())
     }
 }
+
+/// The commit checked out in `root`, if it is a git checkout.
+#[must_use]
+pub fn head(root: &Path) -> Option<String> {
+    let output = run(root, &["rev-parse", "HEAD"]).ok()?;
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .filter(|commit| !commit.is_empty())
+}
+
+/// The last commit that changed `path` (relative to `root`), as (full SHA, subject).
+///
+/// # Errors
+/// git failed (not a repository, no git).
+pub fn last_change(root: &Path, path: &str) -> Result<Option<(String, String)>, String> {
+    let output = run(root, &["log", "-n", "1", "--format=%H%x09%s", "--", path])?;
+    if !output.status.success() {
+        return Err(format!(
+            "git log failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        ));
+    }
+    let text = String::from_utf8_lossy(&output.stdout);
+    Ok(text
+        .lines()
+        .next()
+        .and_then(|line| line.split_once('\t'))
+        .map(|(commit, subject)| (commit.to_owned(), subject.to_owned())))
+}

@@ -26,6 +26,7 @@ pub mod graph;
 pub mod init;
 pub mod metrics;
 pub mod outputs;
+pub mod release;
 pub mod repo;
 pub mod spec;
 pub mod suggest;

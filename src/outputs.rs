@@ -173,7 +173,11 @@ pub fn write(root: &Path, planned: &[PlannedFile]) -> Result<(), OutputError> {
     Ok(())
 }
 
-fn write_atomically(target: &Path, shown: &str, contents: &str) -> Result<(), OutputError> {
+/// Write `contents` to `target` via a temporary file in the same folder and a rename.
+///
+/// # Errors
+/// Creating the folder, writing or renaming failed (`shown` names the file in the message).
+pub fn write_atomically(target: &Path, shown: &str, contents: &str) -> Result<(), OutputError> {
     let folder = target
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);

@@ -95,7 +95,7 @@ fn render_writes_the_workflow_then_check_passes() {
     assert!(
         check
             .stderr
-            .contains("1 generated files match a fresh render")
+            .contains("5 generated files match a fresh render")
     );
 
     let again = mlops(project.path(), &["render"]);

@@ -32,9 +32,10 @@ fuzz_target!(|bytes: &[u8]| {
             config_path: "mlops.yaml",
             config_sha256: mlops::emit::sha256_hex(bytes),
             templates: &templates,
+            releases: &std::collections::BTreeMap::new(),
         };
         match mlops::emit::render_all(&input) {
-            Ok(_) | Err(mlops::emit::EmitError::Missing { .. }) => {}
+            Ok(_) | Err(mlops::emit::EmitError::Config { .. }) => {}
             // The embedded templates must render every valid config into valid YAML.
             Err(error) => panic!("{error}"),
         }

@@ -111,7 +111,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
         .ci
         .github_action
         .clone()
-        .ok_or_else(|| EmitError::Missing {
+        .ok_or_else(|| EmitError::Config {
             message: "`ci.github_action` is not set: the workflow needs the mlops action, pinned".to_owned(),
             help: "add `github_action: OWNER/mlops@<full commit sha>` under `ci:` (the commit of the mlops you render with)".to_owned(),
             pointer: "/ci".to_owned(),
@@ -128,7 +128,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
     let mut report_needs = Vec::new();
     let mut metrics = Vec::new();
     if input.config_path.chars().any(char::is_control) {
-        return Err(EmitError::Missing {
+        return Err(EmitError::Config {
             message: format!(
                 "the config path {:?} contains a control character",
                 input.config_path

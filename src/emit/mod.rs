@@ -2,7 +2,11 @@
 //! manifests). Each output format is one module behind the [`Emitter`] trait; emitters only
 //! compute what to write. Writing, diffing and staleness checks live in [`crate::outputs`].
 
+pub mod argocd;
 pub mod github;
+pub mod kserve;
+pub mod kubernetes;
+pub mod serving;
 pub mod templates;
 
 use minijinja::Environment;
@@ -34,16 +38,18 @@ pub struct EmitInput<'a> {
     pub config_sha256: String,
     /// Templates (embedded, or the project's overrides).
     pub templates: &'a Environment<'static>,
+    /// Release records by deployment name (deployments never promoted are absent).
+    pub releases: &'a std::collections::BTreeMap<String, crate::release::Release>,
 }
 
 /// Why an emitter could not produce its files. The config is valid by now, so these are about
 /// what rendering needs beyond validity (a required setting) or a broken template override.
 #[derive(Debug, thiserror::Error)]
 pub enum EmitError {
-    /// A setting that this output needs is missing.
+    /// The config asks for something this output cannot do, or lacks a setting it needs.
     #[error("{message}")]
-    Missing {
-        /// What is missing.
+    Config {
+        /// What is wrong.
         message: String,
         /// How to fix it.
         help: String,
@@ -88,7 +94,27 @@ pub fn emitters_for(config: &Config) -> Vec<Box<dyn Emitter>> {
             CiTarget::GitlabCi | CiTarget::ArgoWorkflows => {}
         }
     }
+    if !config.deployments.is_empty() {
+        emitters.push(Box::new(kserve::Kserve));
+        emitters.push(Box::new(kubernetes::Kubernetes));
+        emitters.push(Box::new(argocd::ArgoCd));
+    }
     emitters
+}
+
+/// Deployments whose target kind cannot be rendered yet, as (name, kind).
+#[must_use]
+pub fn unsupported_deployments(config: &Config) -> Vec<(String, &'static str)> {
+    use crate::spec::model::TargetKind;
+    config
+        .deployments
+        .iter()
+        .filter_map(|(name, deployment)| match deployment.target.kind {
+            TargetKind::Kserve | TargetKind::Kubernetes => None,
+            TargetKind::Sagemaker => Some((name.clone(), "sagemaker")),
+            TargetKind::Azureml => Some((name.clone(), "azureml")),
+        })
+        .collect()
 }
 
 /// Targets `render` cannot emit yet, so the CLI can say so instead of silently skipping them.
@@ -142,6 +168,51 @@ pub fn yaml_header(input: &EmitInput<'_>) -> String {
     )
 }
 
+/// Render `template` (several YAML documents separated by `---` lines) and check that each
+/// document parses.
+///
+/// # Errors
+/// Template errors and invalid output.
+pub fn render_yaml_documents<S: serde::Serialize>(
+    templates: &Environment<'static>,
+    template: &str,
+    context: &S,
+) -> Result<String, EmitError> {
+    let rendered = render_template(templates, template, context)?;
+    for document in rendered.split("\n---\n") {
+        check_yaml(template, document)?;
+    }
+    Ok(rendered)
+}
+
+fn render_template<S: serde::Serialize>(
+    templates: &Environment<'static>,
+    template: &str,
+    context: &S,
+) -> Result<String, EmitError> {
+    templates
+        .get_template(template)
+        .and_then(|compiled| compiled.render(minijinja::value::Serde(context)))
+        .map_err(|source| EmitError::Template {
+            template: template.to_owned(),
+            source,
+        })
+}
+
+fn check_yaml(template: &str, text: &str) -> Result<(), EmitError> {
+    let (document, diags) = crate::spec::load::load_str(text);
+    if document.is_none() || !diags.is_empty() {
+        let message = diags
+            .first()
+            .map_or_else(|| "unreadable".to_owned(), |diag| diag.message.clone());
+        return Err(EmitError::InvalidOutput {
+            template: template.to_owned(),
+            message,
+        });
+    }
+    Ok(())
+}
+
 /// Render `template` with `context`, and check that the result parses as YAML, so that a broken
 /// override fails here, with the template's name, rather than in CI.
 ///
@@ -152,22 +223,7 @@ pub fn render_yaml<S: serde::Serialize>(
     template: &str,
     context: &S,
 ) -> Result<String, EmitError> {
-    let rendered = templates
-        .get_template(template)
-        .and_then(|compiled| compiled.render(minijinja::value::Serde(context)))
-        .map_err(|source| EmitError::Template {
-            template: template.to_owned(),
-            source,
-        })?;
-    let (document, diags) = crate::spec::load::load_str(&rendered);
-    if document.is_none() || !diags.is_empty() {
-        let message = diags
-            .first()
-            .map_or_else(|| "unreadable".to_owned(), |diag| diag.message.clone());
-        return Err(EmitError::InvalidOutput {
-            template: template.to_owned(),
-            message,
-        });
-    }
+    let rendered = render_template(templates, template, context)?;
+    check_yaml(template, &rendered)?;
     Ok(rendered)
 }

@@ -7,10 +7,24 @@ use std::path::{Path, PathBuf};
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
 
 /// The templates shipped in the binary, by the name a user overrides them with.
-pub const EMBEDDED: &[(&str, &str)] = &[(
-    "github-actions.yml.j2",
-    include_str!("../../templates/github-actions.yml.j2"),
-)];
+pub const EMBEDDED: &[(&str, &str)] = &[
+    (
+        "github-actions.yml.j2",
+        include_str!("../../templates/github-actions.yml.j2"),
+    ),
+    (
+        "kserve.yaml.j2",
+        include_str!("../../templates/kserve.yaml.j2"),
+    ),
+    (
+        "kubernetes.yaml.j2",
+        include_str!("../../templates/kubernetes.yaml.j2"),
+    ),
+    (
+        "argocd.yaml.j2",
+        include_str!("../../templates/argocd.yaml.j2"),
+    ),
+];
 
 /// Where a project keeps its own versions of the templates, relative to its root.
 pub const OVERRIDE_DIR: &str = ".mlops/templates";

@@ -53,6 +53,9 @@ pub struct Config {
     #[serde(default)]
     #[schemars(extend("propertyNames" = name_schema()))]
     pub deployments: Section<Deployment>,
+    /// Where the cluster reads the rendered manifests from: needed to render the Argo CD
+    /// applications of the environments.
+    pub gitops: Option<Gitops>,
 }
 
 /// The name rule of the spec (rule 2), for editors. `mlops validate` checks it again with a
@@ -361,6 +364,73 @@ pub struct Deployment {
     /// Deploy without any gate on the model (reported as a warning).
     #[serde(default)]
     pub ungated: bool,
+    /// Log every prediction (for back-testing and drift analysis).
+    pub logging: Option<Logging>,
+}
+
+/// Prediction logging: what is sent, and where.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Logging {
+    /// Which messages to log. Default: `all`.
+    #[serde(default)]
+    pub mode: LogMode,
+    /// The HTTP(S) endpoint that receives the logged messages (CloudEvents).
+    #[schemars(
+        regex(pattern = r"^https?://[^\s/?#]+[^\s]*$"),
+        example = &"http://message-dumper.ml-staging.svc.cluster.local"
+    )]
+    pub sink: String,
+}
+
+/// Which prediction messages are logged.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogMode {
+    /// Requests and responses.
+    #[default]
+    All,
+    /// Requests only.
+    Request,
+    /// Responses only.
+    Response,
+}
+
+impl LogMode {
+    /// The word KServe's logger and the environment variable use.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogMode::All => "all",
+            LogMode::Request => "request",
+            LogMode::Response => "response",
+        }
+    }
+}
+
+/// Where the cluster reads the rendered manifests from (Argo CD).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Gitops {
+    /// The git repository Argo CD reads `deploy/` from.
+    #[schemars(example = &"https://github.com/acme/churn.git")]
+    pub repo_url: String,
+    /// The branch or tag Argo CD follows. Default: `ci.branch`.
+    pub revision: Option<String>,
+    /// The namespace Argo CD runs in. Default: `argocd`.
+    #[serde(default = "default_argocd_namespace")]
+    pub argocd_namespace: String,
+    /// The Argo CD project of the applications. Default: `default`.
+    #[serde(default = "default_argocd_project")]
+    pub project: String,
+}
+
+fn default_argocd_namespace() -> String {
+    "argocd".to_owned()
+}
+
+fn default_argocd_project() -> String {
+    "default".to_owned()
 }
 
 /// Roll-out strategy.

@@ -1,0 +1,220 @@
+//! What the serving emitters (KServe, Kubernetes) share: one view of a deployment, with its
+//! release, names, labels and resources already decided, so each template only lays it out.
+
+use serde::Serialize;
+
+use super::EmitInput;
+use crate::release::Release;
+use crate::spec::model::{Deployment, ModelFormat, Quantity, Resources};
+
+/// A deployment as the manifest templates see it.
+#[derive(Debug, Serialize)]
+pub struct Serving {
+    /// Resource name: the deployment's name.
+    pub name: String,
+    /// The environment's namespace, when it sets one.
+    pub namespace: Option<String>,
+    /// `app.kubernetes.io/instance`: deployment and environment, the selector's second half.
+    pub instance: String,
+    /// `app.kubernetes.io/*` and `mlops.dev/*` labels, in a fixed order.
+    pub labels: Vec<(String, String)>,
+    /// Annotations (the model digest, the source config).
+    pub annotations: Vec<(String, String)>,
+    /// KServe's name for the model format (`sklearn`, ...); `None` for `custom`.
+    pub model_format: Option<&'static str>,
+    /// The serving image (`custom` format, or kind `kubernetes`).
+    pub image: Option<String>,
+    /// Replica range.
+    pub min_replicas: u32,
+    /// Replica range.
+    pub max_replicas: u32,
+    /// KServe canary share, percent.
+    pub canary_percent: Option<u32>,
+    /// Where the model is loaded from: the release's URI, `None` before the first promotion.
+    pub storage_uri: Option<String>,
+    /// `sha256:...` of the released model.
+    pub digest: Option<String>,
+    /// Resource requests (equal to the limits: guaranteed quality of service).
+    pub resources: Vec<(String, String)>,
+    /// Extended resources that go in limits only (GPUs).
+    pub gpu: Option<u32>,
+    /// Prediction logging.
+    pub logging: Option<LoggingView>,
+    /// The release line of the header.
+    pub release_note: String,
+}
+
+/// Prediction logging as the templates see it.
+#[derive(Debug, Serialize)]
+pub struct LoggingView {
+    /// `all`, `request` or `response`.
+    pub mode: &'static str,
+    /// The sink URL.
+    pub url: String,
+}
+
+/// KServe's `modelFormat.name` for a model format; `None` for `custom` (a container).
+#[must_use]
+pub fn kserve_format(format: ModelFormat) -> Option<&'static str> {
+    match format {
+        ModelFormat::Sklearn => Some("sklearn"),
+        ModelFormat::Xgboost => Some("xgboost"),
+        ModelFormat::Lightgbm => Some("lightgbm"),
+        ModelFormat::Onnx => Some("onnx"),
+        ModelFormat::Pytorch => Some("pytorch"),
+        ModelFormat::Tensorflow => Some("tensorflow"),
+        ModelFormat::Custom => None,
+    }
+}
+
+/// A Kubernetes label value from free text: at most 63 of `[A-Za-z0-9._-]`, starting and
+/// ending with a letter or digit; `None` when nothing is left.
+#[must_use]
+pub fn label_value(text: &str) -> Option<String> {
+    let cleaned: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    let trimmed = cleaned.trim_matches(|c: char| !c.is_ascii_alphanumeric());
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+fn quantity(value: &Quantity) -> String {
+    match value {
+        Quantity::Number(number) => number.to_string(),
+        Quantity::Text(text) => text.clone(),
+    }
+}
+
+fn resources(resources: Option<&Resources>) -> (Vec<(String, String)>, Option<u32>) {
+    let Some(resources) = resources else {
+        return (Vec::new(), None);
+    };
+    let mut out = Vec::new();
+    if let Some(cpu) = &resources.cpu {
+        out.push(("cpu".to_owned(), quantity(cpu)));
+    }
+    if let Some(memory) = &resources.memory {
+        out.push(("memory".to_owned(), quantity(memory)));
+    }
+    (out, resources.gpu)
+}
+
+/// The view of deployment `name`.
+#[must_use]
+pub fn serving(input: &EmitInput<'_>, name: &str, deployment: &Deployment) -> Serving {
+    let config = input.config;
+    let release: Option<&Release> = input.releases.get(name);
+    let model = config
+        .training
+        .get(&deployment.model)
+        .and_then(|training| training.model.as_ref());
+    let replicas = deployment.target.replicas.as_ref();
+    let (resources, gpu) = resources(deployment.target.resources.as_ref());
+    let instance = label_value(&format!("{name}-{}", deployment.environment))
+        .unwrap_or_else(|| name.to_owned());
+    let mut labels = vec![
+        ("app.kubernetes.io/name".to_owned(), name.to_owned()),
+        ("app.kubernetes.io/instance".to_owned(), instance.clone()),
+        (
+            "app.kubernetes.io/component".to_owned(),
+            "model-server".to_owned(),
+        ),
+    ];
+    if let Some(project) = label_value(&config.project) {
+        labels.push(("app.kubernetes.io/part-of".to_owned(), project));
+    }
+    labels.push((
+        "app.kubernetes.io/managed-by".to_owned(),
+        "mlops".to_owned(),
+    ));
+    if let Some(release) = release
+        && let Some(hex) = release.digest.strip_prefix("sha256:")
+    {
+        labels.push((
+            "app.kubernetes.io/version".to_owned(),
+            hex.chars().take(12).collect(),
+        ));
+    }
+    labels.push((
+        "mlops.dev/environment".to_owned(),
+        deployment.environment.clone(),
+    ));
+    let mut annotations = vec![(
+        "mlops.dev/source".to_owned(),
+        format!("{} sha256:{}", input.config_path, input.config_sha256),
+    )];
+    let release_note = match release {
+        Some(release) => {
+            annotations.push(("mlops.dev/model-digest".to_owned(), release.digest.clone()));
+            annotations.push(("mlops.dev/model-uri".to_owned(), release.model_uri.clone()));
+            if let Some(commit) = &release.commit {
+                annotations.push(("mlops.dev/trained-from".to_owned(), commit.clone()));
+            }
+            format!(
+                "# Serves {} ({}), as released in {}.\n",
+                release.model_uri,
+                release.digest,
+                crate::release::path(&deployment.environment, name)
+            )
+        }
+        None => format!(
+            "# No release yet: this manifest serves no model (no storage URI) until `mlops promote {name}`\n\
+             # writes {} and `mlops render` runs again.\n",
+            crate::release::path(&deployment.environment, name)
+        ),
+    };
+    Serving {
+        name: name.to_owned(),
+        namespace: config
+            .environments
+            .get(&deployment.environment)
+            .and_then(|environment| environment.namespace.clone()),
+        instance,
+        labels,
+        annotations,
+        model_format: model.and_then(|model| kserve_format(model.format)),
+        image: deployment.target.image.clone(),
+        min_replicas: replicas.map_or(1, |replicas| replicas.min),
+        max_replicas: replicas.map_or(1, |replicas| replicas.max),
+        canary_percent: deployment
+            .strategy
+            .as_ref()
+            .and_then(|strategy| strategy.canary_percent),
+        storage_uri: release.map(|release| release.model_uri.clone()),
+        digest: release.map(|release| release.digest.clone()),
+        resources,
+        gpu,
+        logging: deployment.logging.as_ref().map(|logging| LoggingView {
+            mode: logging.mode.as_str(),
+            url: logging.sink.clone(),
+        }),
+        release_note,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::label_value;
+
+    #[test]
+    fn label_values_are_cleaned() {
+        assert_eq!(
+            label_value("churn-platform").as_deref(),
+            Some("churn-platform")
+        );
+        assert_eq!(label_value("p\"ro'j: #x").as_deref(), Some("p-ro-j---x"));
+        assert_eq!(label_value("--").as_deref(), None);
+        assert_eq!(
+            label_value(&"a".repeat(80)).map(|value| value.len()),
+            Some(63)
+        );
+    }
+}
