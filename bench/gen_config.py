@@ -41,7 +41,7 @@ for i in range(n):
         f"    run: python train.py --model {i}",
         f"    inputs: [src/model_{i}/**]",
         f"    metrics: metrics/model-{i}.json",
-        f"    model: {{ path: models/model-{i}.joblib, format: sklearn }}",
+        f"    model: {{ path: models/model-{i}.joblib, format: sklearn, registry: s3://acme-ml/models/model-{i} }}",
     ]
 out.append("gates:")
 for i in range(n):

@@ -88,8 +88,25 @@ struct Job {
     files: Vec<String>,
     /// Gate jobs: the gate's name.
     gate: Option<String>,
-    /// Deploy jobs: the model file to fingerprint.
-    model_path: Option<String>,
+    /// Deploy jobs: what to upload and promote.
+    promotion: Option<Promotion>,
+}
+
+/// A deploy job's promotion: upload the trained model, record the release, commit it (or open
+/// a pull request for an approval-gated environment).
+#[derive(Debug, Serialize)]
+struct Promotion {
+    deployment: String,
+    environment: String,
+    model_path: String,
+    metrics_path: Option<String>,
+    registry: String,
+    /// `aws` or `gcloud`: the CLI that uploads to the registry's scheme.
+    upload_tool: &'static str,
+    secrets: Vec<String>,
+    requires_approval: bool,
+    /// GitHub users and `org/team`s asked to review an approval-gated promotion.
+    reviewers: Vec<String>,
 }
 
 impl Emitter for GithubActions {
@@ -181,7 +198,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                     upload: (!data.outputs.is_empty()).then(|| id.clone()),
                     files: data.outputs.clone(),
                     gate: None,
-                    model_path: None,
+                    promotion: None,
                 });
             }
             NodeKind::Training => {
@@ -225,7 +242,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                     upload: (!files.is_empty()).then(|| id.clone()),
                     files,
                     gate: None,
-                    model_path: None,
+                    promotion: None,
                 });
             }
             NodeKind::Gate => {
@@ -248,7 +265,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                     upload: None,
                     files: Vec::new(),
                     gate: Some(name.to_owned()),
-                    model_path: None,
+                    promotion: None,
                 });
             }
             // Approvals are the environment's required reviewers on the deploy job.
@@ -264,11 +281,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                         needs.push(job_id(upstream.kind, &upstream.name));
                     }
                 }
-                let model_path = config
-                    .training
-                    .get(&deployment.model)
-                    .and_then(|training| training.model.as_ref())
-                    .map(|model| model.path.clone());
+                let promotion = promotion(input, name, deployment)?;
                 jobs.push(Job {
                     id: job_id(node.kind, name),
                     kind: "deployment",
@@ -286,7 +299,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                     upload: None,
                     files: Vec::new(),
                     gate: None,
-                    model_path,
+                    promotion: Some(promotion),
                 });
             }
         }
@@ -311,6 +324,72 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
         jobs,
         report_needs: with_plan(report_needs),
         metrics,
+    })
+}
+
+fn promotion(
+    input: &EmitInput<'_>,
+    name: &str,
+    deployment: &crate::spec::model::Deployment,
+) -> Result<Promotion, EmitError> {
+    let config = input.config;
+    let training = config.training.get(&deployment.model);
+    let model = training.and_then(|training| training.model.as_ref());
+    let pointer = format!(
+        "/training/{}",
+        crate::spec::load::escape_pointer_token(&deployment.model)
+    );
+    let Some(model) = model else {
+        return Err(EmitError::Config {
+            message: format!(
+                "deployment `{name}` ships training `{}`, which declares no `model`",
+                deployment.model
+            ),
+            help: "add `model: { path: ..., format: ... }` to the training".to_owned(),
+            pointer,
+        });
+    };
+    let Some(registry) = &model.registry else {
+        return Err(EmitError::Config {
+            message: format!(
+                "training `{}` has no `model.registry`: the deploy job of `{name}` needs somewhere to upload the model the cluster loads",
+                deployment.model
+            ),
+            help: "add `registry: s3://BUCKET/PREFIX` (or gs://) to the training's `model`"
+                .to_owned(),
+            pointer: format!("{pointer}/model"),
+        });
+    };
+    let upload_tool = if registry.starts_with("gs://") {
+        "gcloud"
+    } else {
+        "aws"
+    };
+    let environment = config.environments.get(&deployment.environment);
+    let requires_approval = environment.is_some_and(|environment| environment.requires_approval);
+    let mut reviewers: Vec<String> = Vec::new();
+    for approval in config.approvals.values() {
+        if approval.environment == deployment.environment {
+            for reviewer in &approval.reviewers {
+                let reviewer = reviewer.trim_start_matches('@').to_owned();
+                if !reviewers.contains(&reviewer) {
+                    reviewers.push(reviewer);
+                }
+            }
+        }
+    }
+    Ok(Promotion {
+        deployment: name.to_owned(),
+        environment: deployment.environment.clone(),
+        model_path: gha_literal(&model.path),
+        metrics_path: training
+            .and_then(|training| training.metrics.as_deref())
+            .map(gha_literal),
+        registry: gha_literal(registry.trim_end_matches('/')),
+        upload_tool,
+        secrets: deployment.secrets.clone(),
+        requires_approval,
+        reviewers,
     })
 }
 

@@ -248,6 +248,11 @@ pub struct Model {
     pub path: String,
     /// Serving format; picks the KServe predictor.
     pub format: ModelFormat,
+    /// Where promoted models are stored, as a URI prefix the serving platform reads: each
+    /// promotion uploads the model to `<registry>/<sha256>/<file name>` (`s3://` with the AWS
+    /// CLI, `gs://` with gcloud). Required to deploy the model from the generated workflow.
+    #[schemars(regex(pattern = r"^(s3|gs)://[^\s/]+(/[^\s]*)?$"), example = &"s3://acme-ml/models/churn")]
+    pub registry: Option<String>,
 }
 
 /// A model's serving format.
@@ -366,6 +371,10 @@ pub struct Deployment {
     pub ungated: bool,
     /// Log every prediction (for back-testing and drift analysis).
     pub logging: Option<Logging>,
+    /// Secrets the promotion needs (to upload to the model registry), by name.
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")), example = &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])]
+    pub secrets: Vec<String>,
 }
 
 /// Prediction logging: what is sent, and where.
