@@ -157,6 +157,23 @@ enum Command {
         #[arg(long, default_value = "mlops.yaml")]
         config: PathBuf,
     },
+    /// The pull-request report: metric diffs with gate verdicts, changed params, the graph and
+    /// the generated files the change alters; Markdown (also to $GITHUB_STEP_SUMMARY) or JSON.
+    #[command(group(clap::ArgGroup::new("baseline").required(true).args(["base", "base_dir"])))]
+    Report {
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+        /// Compare with the files at this git revision (a PR's base SHA).
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+        /// Compare with base metrics kept in a folder (CI artifacts), at the same paths.
+        #[arg(long, value_name = "DIR")]
+        base_dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
+        format: ReportFormat,
+    },
     /// Write a commented starter mlops.yaml (and its schema for editors).
     Init {
         /// Where to write it.
@@ -197,6 +214,15 @@ enum AffectedFormat {
 enum GateFormat {
     /// A line per gate and per rule.
     Text,
+    /// One JSON document.
+    Json,
+}
+
+/// How `report` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ReportFormat {
+    /// GitHub-flavoured Markdown.
+    Markdown,
     /// One JSON document.
     Json,
 }
@@ -280,6 +306,19 @@ pub fn main() -> ExitCode {
             color,
         ),
         Command::Rollback { deployment, config } => rollback(&config, &deployment, color),
+        Command::Report {
+            path,
+            base,
+            base_dir,
+            format,
+        } => {
+            let source = match (base, base_dir) {
+                (Some(revision), _) => gate::BaseSource::Revision(revision),
+                (None, Some(dir)) => gate::BaseSource::Dir(dir),
+                (None, None) => gate::BaseSource::Nothing,
+            };
+            run_report(&path, &source, format, color)
+        }
         Command::Init { path, force } => init(&path, force),
     };
     ExitCode::from(code)
@@ -870,4 +909,42 @@ fn rollback(config_path: &Path, name: &str, color: bool) -> u8 {
          Argo CD then syncs the reverted manifest (by hand for an approval-gated environment).\n",
         deployment.environment
     ))
+}
+
+fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color: bool) -> u8 {
+    let loaded = match load_valid(path, color, "reporting on it") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
+        return EXIT_INVALID;
+    };
+    let config_path = config_path_under(&loaded.folder, &loaded);
+    let report = match crate::report::build(config, graph, &loaded.folder, &config_path, base) {
+        Ok(report) => report,
+        Err(message) => return fail(&message),
+    };
+    match format {
+        ReportFormat::Markdown => {
+            let markdown = report.markdown();
+            // In GitHub Actions the report also lands on the run's summary page.
+            if let Some(summary) =
+                std::env::var_os("GITHUB_STEP_SUMMARY").filter(|path| !path.is_empty())
+            {
+                let appended = std::fs::OpenOptions::new()
+                    .append(true)
+                    .create(true)
+                    .open(&summary)
+                    .and_then(|mut file| file.write_all(markdown.as_bytes()));
+                if let Err(error) = appended {
+                    eprintln!("warning: cannot append to $GITHUB_STEP_SUMMARY: {error}");
+                }
+            }
+            print_stdout(&markdown)
+        }
+        ReportFormat::Json => print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        )),
+    }
 }

@@ -455,7 +455,7 @@ fn production_metrics(
 }
 
 /// The baseline metrics at `path`, and where they came from in words.
-fn base_metrics(
+pub fn base_metrics(
     folder: &std::path::Path,
     path: &str,
     base: &BaseSource,

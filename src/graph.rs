@@ -446,6 +446,22 @@ impl Graph {
         format!("{}:{}", node.kind.section(), node.name)
     }
 
+    /// Mermaid with `highlighted` nodes outlined (a pull request's affected nodes).
+    #[must_use]
+    pub fn render_mermaid_highlighting(&self, highlighted: &BTreeSet<NodeIndex>) -> String {
+        let mut out = self.render_mermaid();
+        if !highlighted.is_empty() {
+            out.push_str("  classDef affected stroke:#d1242f,stroke-width:3px\n  class ");
+            let ids: Vec<String> = highlighted
+                .iter()
+                .map(|index| format!("n{}", index.index()))
+                .collect();
+            out.push_str(&ids.join(","));
+            out.push_str(" affected\n");
+        }
+        out
+    }
+
     fn render_mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
         let mermaid_id = |index: NodeIndex| format!("n{}", index.index());

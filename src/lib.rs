@@ -28,6 +28,7 @@ pub mod metrics;
 pub mod outputs;
 pub mod release;
 pub mod repo;
+pub mod report;
 pub mod spec;
 pub mod suggest;
 
