@@ -174,6 +174,37 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ReportFormat::Markdown)]
         format: ReportFormat,
     },
+    /// Post the report as one sticky pull-request comment, updated in place on every run.
+    #[command(group(clap::ArgGroup::new("baseline").required(true).args(["base", "base_dir"])))]
+    Comment {
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+        /// Compare with the files at this git revision (a PR's base SHA).
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+        /// Compare with base metrics kept in a folder, at the same paths.
+        #[arg(long, value_name = "DIR")]
+        base_dir: Option<PathBuf>,
+        /// The pull request (default: from the Actions event).
+        #[arg(long)]
+        pr: Option<u64>,
+        /// `owner/repo` (default: $GITHUB_REPOSITORY).
+        #[arg(long, value_name = "OWNER/REPO", env = "GITHUB_REPOSITORY")]
+        repo: Option<String>,
+        /// The head commit the report is for (default: from the Actions event, or $GITHUB_SHA).
+        #[arg(long, value_name = "SHA")]
+        head: Option<String>,
+        /// Which sticky comment: one per key (default: the config's path).
+        #[arg(long)]
+        key: Option<String>,
+        /// Only edit comments written by this login (default: the token's own identity).
+        #[arg(long, value_name = "LOGIN")]
+        author: Option<String>,
+        /// Print what would be sent; send nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Write a commented starter mlops.yaml (and its schema for editors).
     Init {
         /// Where to write it.
@@ -318,6 +349,36 @@ pub fn main() -> ExitCode {
                 (None, None) => gate::BaseSource::Nothing,
             };
             run_report(&path, &source, format, color)
+        }
+        Command::Comment {
+            path,
+            base,
+            base_dir,
+            pr,
+            repo,
+            head,
+            key,
+            author,
+            dry_run,
+        } => {
+            let source = match (base, base_dir) {
+                (Some(revision), _) => gate::BaseSource::Revision(revision),
+                (None, Some(dir)) => gate::BaseSource::Dir(dir),
+                (None, None) => gate::BaseSource::Nothing,
+            };
+            run_comment(
+                &path,
+                &source,
+                &CommentArgs {
+                    pr,
+                    repo,
+                    head,
+                    key,
+                    author,
+                    dry_run,
+                },
+                color,
+            )
         }
         Command::Init { path, force } => init(&path, force),
     };
@@ -947,4 +1008,138 @@ fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color:
             serde_json::to_string_pretty(&report).unwrap_or_default()
         )),
     }
+}
+
+/// Where and as whom `comment` posts.
+struct CommentArgs {
+    pr: Option<u64>,
+    repo: Option<String>,
+    head: Option<String>,
+    key: Option<String>,
+    author: Option<String>,
+    dry_run: bool,
+}
+
+/// The Actions event payload, if there is one: `pull_request.number` and `.head.sha`.
+fn event_pull_request() -> (Option<u64>, Option<String>) {
+    let event = std::env::var_os("GITHUB_EVENT_PATH")
+        .and_then(|path| std::fs::read(path).ok())
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(&bytes).ok());
+    let Some(pull_request) = event.as_ref().and_then(|event| event.get("pull_request")) else {
+        return (None, None);
+    };
+    (
+        pull_request
+            .get("number")
+            .and_then(serde_json::Value::as_u64),
+        pull_request
+            .get("head")
+            .and_then(|head| head.get("sha"))
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned),
+    )
+}
+
+fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: bool) -> u8 {
+    let loaded = match load_valid(path, color, "reporting on it") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
+        return EXIT_INVALID;
+    };
+    let config_path = config_path_under(&loaded.folder, &loaded);
+    let report = match crate::report::build(config, graph, &loaded.folder, &config_path, base) {
+        Ok(report) => report,
+        Err(message) => return fail(&message),
+    };
+    let (event_pr, event_head) = event_pull_request();
+    let pr = args.pr.or(event_pr);
+    let head = args
+        .head
+        .clone()
+        .or(event_head)
+        .or_else(|| std::env::var("GITHUB_SHA").ok())
+        .or_else(|| crate::git::head(&loaded.folder))
+        .unwrap_or_default();
+    let key = args.key.clone().unwrap_or_else(|| config_path.clone());
+    let body = crate::comment::body(
+        &crate::comment::marker(&key, &head),
+        &report.markdown(),
+        &report.markdown_without_diffs(),
+    );
+    if args.dry_run {
+        let target = match (&args.repo, pr) {
+            (Some(repo), Some(pr)) => format!("{repo}#{pr}"),
+            _ => "the pull request (pass --repo and --pr, or run in GitHub Actions)".to_owned(),
+        };
+        eprintln!(
+            "dry run: would create, or update in place, the comment marked `{}` on {target}, with this body:",
+            crate::comment::marker_prefix(&key).trim_end()
+        );
+        return print_stdout(&body);
+    }
+    let (Some(repository), Some(pr)) = (args.repo.clone(), pr) else {
+        return fail(
+            "which pull request? pass --repo OWNER/REPO and --pr N (in GitHub Actions both come from the environment)",
+        );
+    };
+    post_comment(&repository, pr, &key, args.author.as_deref(), &body)
+}
+
+#[cfg(feature = "github")]
+fn post_comment(repository: &str, pr: u64, key: &str, author: Option<&str>, body: &str) -> u8 {
+    let Some(token) = std::env::var("GITHUB_TOKEN")
+        .ok()
+        .filter(|token| !token.is_empty())
+    else {
+        return fail(
+            "GITHUB_TOKEN is not set (in a workflow: `env: GITHUB_TOKEN: ${{ github.token }}`)",
+        );
+    };
+    let api_base = std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "https://api.github.com".to_owned());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
+    };
+    let target = crate::github::Target {
+        api_base: api_base.clone(),
+        repository: repository.to_owned(),
+        pr,
+    };
+    let outcome = runtime.block_on(async {
+        let client = crate::github::Client::new(&api_base, &token)?;
+        let author = match author {
+            Some(author) => author.to_owned(),
+            None => client.login().await?,
+        };
+        client.upsert(&target, &author, key, body).await
+    });
+    match outcome {
+        Ok(crate::github::Outcome::Created(id)) => {
+            eprintln!("created comment {id} on {repository}#{pr}")
+        }
+        Ok(crate::github::Outcome::Updated(id)) => {
+            eprintln!("updated comment {id} on {repository}#{pr}")
+        }
+        Ok(crate::github::Outcome::Unchanged(id)) => {
+            eprintln!("comment {id} on {repository}#{pr} is up to date")
+        }
+        Err(error) => return fail(&error.to_string()),
+    }
+    EXIT_OK
+}
+
+#[cfg(not(feature = "github"))]
+fn post_comment(_repository: &str, _pr: u64, _key: &str, _author: Option<&str>, _body: &str) -> u8 {
+    fail(
+        "this mlops was built without the GitHub client; rebuild with `cargo install --features github` \
+         (the mlops GitHub Action does), or use --dry-run",
+    )
 }

@@ -18,10 +18,13 @@ pub mod affected;
 pub mod check;
 pub mod cli;
 pub mod codes;
+pub mod comment;
 pub mod diag;
 pub mod emit;
 pub mod gate;
 pub mod git;
+#[cfg(feature = "github")]
+pub mod github;
 pub mod graph;
 pub mod init;
 pub mod metrics;

@@ -393,6 +393,16 @@ impl Report {
     /// The report as Markdown (GitHub-flavoured: tables, `<details>`, Mermaid).
     #[must_use]
     pub fn markdown(&self) -> String {
+        self.markdown_with(true)
+    }
+
+    /// The report without the diffs of generated files (for a comment that must be shorter).
+    #[must_use]
+    pub fn markdown_without_diffs(&self) -> String {
+        self.markdown_with(false)
+    }
+
+    fn markdown_with(&self, diffs: bool) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "### {}\n", self.verdict);
         let changed = self.models.iter().filter(|model| model.changed).count();
@@ -493,7 +503,7 @@ impl Report {
         out.push_str("<details><summary>Pipeline graph (nodes this change runs are outlined in red)</summary>\n\n```mermaid\n");
         out.push_str(&self.mermaid);
         out.push_str("```\n\n</details>\n");
-        if !self.generated_diffs.is_empty() {
+        if diffs && !self.generated_diffs.is_empty() {
             let _ = writeln!(
                 out,
                 "\n<details><summary>Generated files this change alters ({})</summary>\n",

@@ -545,3 +545,64 @@ fn gate_rejects_an_unknown_gate_name() {
         run.stderr
     );
 }
+
+#[test]
+fn report_needs_a_baseline_and_prints_markdown_or_json() {
+    let project = example_project();
+    let usage = mlops(project.path(), &["report"]);
+    assert_eq!(usage.code, 2);
+    assert!(usage.stderr.contains("--base"), "{}", usage.stderr);
+    let markdown = mlops(project.path(), &["report", "--base-dir", "base"]);
+    assert_eq!(markdown.code, 0, "{}", markdown.stderr);
+    assert!(
+        markdown
+            .stdout
+            .starts_with("### ✅ the gate passed: churn-quality\n"),
+        "{}",
+        markdown.stdout
+    );
+    let json = mlops(
+        project.path(),
+        &["report", "--base-dir", "base", "--format", "json"],
+    );
+    let value: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(value["models"][0]["metrics"][0]["diff"], 0.009);
+}
+
+#[test]
+fn comment_dry_run_prints_the_marked_body_and_sends_nothing() {
+    let project = example_project();
+    let run = mlops(
+        project.path(),
+        &[
+            "comment",
+            "--base-dir",
+            "base",
+            "--dry-run",
+            "--head",
+            "abc",
+            "--repo",
+            "acme/churn",
+            "--pr",
+            "5",
+        ],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("<!-- mlops-report key=\"mlops.yaml\" sha=\"abc\" -->\n### ✅"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("on acme/churn#5"), "{}", run.stderr);
+    let nowhere = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(project.path())
+        .env_remove("GITHUB_REPOSITORY")
+        .env_remove("GITHUB_EVENT_PATH")
+        .args(["comment", "--base-dir", "base"])
+        .output()
+        .unwrap();
+    assert_eq!(nowhere.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("which pull request?"));
+}

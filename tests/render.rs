@@ -65,6 +65,7 @@ fn no_expression_comes_from_the_config() {
         "github.event.pull_request.base.sha || github.event.before",
         "github.event.pull_request.base.sha || github.event.before || github.sha",
         "github.event.pull_request.base.sha",
+        "github.event.pull_request.head.repo.full_name == github.repository",
         "github.event.schedule",
         "format('mlops-{0}-{1}', github.workflow, github.ref)",
         "steps.affected.outputs.",

@@ -1,0 +1,376 @@
+//! The sticky pull-request comment, through GitHub's REST API (octocrab's HTTP client, behind
+//! the `github` feature).
+//!
+//! One comment per config and pull request: a hidden marker carries a key (several configs in
+//! one repository keep separate comments) and the head SHA the report was made for. The tool
+//! finds its own comment (only one written by the token's identity: someone quoting the marker
+//! cannot make it overwrite theirs), across every page of comments, and updates it in place.
+//!
+//! Retries are bounded and never blind: reads and updates (idempotent) are retried on 5xx, 429
+//! and rate-limit 403s, honouring `retry-after` and `x-ratelimit-reset`; a create is retried
+//! only after a rate-limit refusal (GitHub did not process it) or after re-listing shows that a
+//! failed attempt did not land, so a retry can never post the comment twice.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::comment::marker_prefix;
+
+/// Where to comment.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// API base, such as `https://api.github.com` or `https://ghe.example.com/api/v3`.
+    pub api_base: String,
+    /// `owner/repo`.
+    pub repository: String,
+    /// Pull request number.
+    pub pr: u64,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// A new comment, with its id.
+    Created(u64),
+    /// The existing comment was updated.
+    Updated(u64),
+    /// The existing comment already said exactly this.
+    Unchanged(u64),
+}
+
+/// A failure, with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Error(pub String);
+
+#[derive(Debug, Deserialize)]
+struct Comment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: Option<User>,
+}
+
+#[derive(Debug, Deserialize)]
+struct User {
+    login: String,
+}
+
+/// A small GitHub client: octocrab's HTTP stack, our retry policy.
+pub struct Client {
+    octocrab: octocrab::Octocrab,
+    api_base: String,
+    /// First wait between retries (doubled each time); tests shorten it.
+    pub backoff: Duration,
+    /// Longest single wait, whatever the server asks for.
+    pub max_wait: Duration,
+    /// Retries after the first attempt.
+    pub max_retries: u32,
+}
+
+struct Response {
+    status: u16,
+    headers: http::HeaderMap,
+    body: String,
+}
+
+impl Client {
+    /// A client for `api_base` with `token`.
+    ///
+    /// # Errors
+    /// An unusable API base URL.
+    pub fn new(api_base: &str, token: &str) -> Result<Client, Error> {
+        let api_base = api_base.trim_end_matches('/').to_owned();
+        let octocrab = octocrab::Octocrab::builder()
+            .base_uri(api_base.as_str())
+            .map_err(|error| Error(format!("GITHUB_API_URL `{api_base}` is not a URL: {error}")))?
+            .personal_token(token.to_owned())
+            .add_header(
+                http::header::ACCEPT,
+                "application/vnd.github+json".to_owned(),
+            )
+            .set_connect_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .build()
+            .map_err(|error| Error(format!("cannot set up the GitHub client: {error}")))?;
+        Ok(Client {
+            octocrab,
+            api_base,
+            backoff: Duration::from_secs(1),
+            max_wait: Duration::from_secs(60),
+            max_retries: 3,
+        })
+    }
+
+    async fn send_once(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, String> {
+        let result = match method {
+            "GET" => self.octocrab._get(path).await,
+            _ => self.octocrab._post(path, body).await,
+        };
+        let response = result.map_err(|error| format!("{method} {path}: {error}"))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let body = self
+            .octocrab
+            .body_to_string(response)
+            .await
+            .map_err(|error| format!("{method} {path}: cannot read the answer: {error}"))?;
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    /// How long GitHub asks us to wait before retrying, if this answer is a rate limit or a
+    /// server error; `None` when it must not be retried.
+    fn retry_wait(&self, response: &Response, attempt: u32) -> Option<Duration> {
+        let header = |name: &str| {
+            response
+                .headers
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.trim().parse::<u64>().ok())
+        };
+        let rate_limited = response.status == 429
+            || (response.status == 403
+                && (header("retry-after").is_some() || header("x-ratelimit-remaining") == Some(0)));
+        let backoff = self.backoff * 2u32.saturating_pow(attempt);
+        let wait = if rate_limited {
+            if let Some(seconds) = header("retry-after") {
+                Duration::from_secs(seconds)
+            } else if let Some(reset) = header("x-ratelimit-reset") {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |now| now.as_secs());
+                Duration::from_secs(reset.saturating_sub(now).max(1))
+            } else {
+                backoff
+            }
+        } else if response.status >= 500 {
+            backoff
+        } else {
+            return None;
+        };
+        Some(wait.min(self.max_wait))
+    }
+
+    /// Send an idempotent request (GET, or an update), retrying within the policy.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<Response, Error> {
+        let mut attempt = 0;
+        loop {
+            let outcome = self.send_once(method, path, body).await;
+            let wait = match &outcome {
+                Ok(response) => self.retry_wait(response, attempt),
+                Err(_) => Some((self.backoff * 2u32.saturating_pow(attempt)).min(self.max_wait)),
+            };
+            match (outcome, wait) {
+                (Ok(response), None) => return Ok(response),
+                (outcome, Some(wait)) if attempt < self.max_retries => {
+                    let _ = outcome;
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                (Ok(response), Some(_)) => return Ok(response),
+                (Err(message), _) => {
+                    return Err(Error(format!("{message} (after {} attempts)", attempt + 1)));
+                }
+            }
+        }
+    }
+
+    /// The login of the token's identity. An Actions token cannot read `/user`; its comments
+    /// are written by `github-actions[bot]`.
+    ///
+    /// # Errors
+    /// Network failures.
+    pub async fn login(&self) -> Result<String, Error> {
+        let response = self.send("GET", "/user", None).await?;
+        match response.status {
+            200 => serde_json::from_str::<User>(&response.body)
+                .map(|user| user.login)
+                .map_err(|error| Error(format!("GET /user: unexpected answer: {error}"))),
+            401 => Err(Error(
+                "GitHub refused the token (401): check GITHUB_TOKEN".to_owned(),
+            )),
+            _ => Ok("github-actions[bot]".to_owned()),
+        }
+    }
+
+    /// Every comment of the pull request, following `Link: rel="next"` across pages.
+    async fn comments(&self, target: &Target) -> Result<Vec<Comment>, Error> {
+        let mut path = format!(
+            "/repos/{}/issues/{}/comments?per_page=100",
+            target.repository, target.pr
+        );
+        let mut all = Vec::new();
+        for _ in 0..1000 {
+            let response = self.send("GET", &path, None).await?;
+            if response.status != 200 {
+                return Err(api_error("list the pull request's comments", &response));
+            }
+            let page: Vec<Comment> = serde_json::from_str(&response.body)
+                .map_err(|error| Error(format!("GET {path}: unexpected answer: {error}")))?;
+            all.extend(page);
+            match next_link(&response.headers) {
+                // Only ever follow links to the same API, with the token.
+                Some(next) => match next.strip_prefix(&self.api_base) {
+                    Some(rest) => path = rest.to_owned(),
+                    None => {
+                        return Err(Error(format!(
+                            "GitHub sent a next-page link outside {}: {next}",
+                            self.api_base
+                        )));
+                    }
+                },
+                None => return Ok(all),
+            }
+        }
+        Err(Error("more than 1,000 pages of comments".to_owned()))
+    }
+
+    /// Create or update the sticky comment for `key` with `body`.
+    ///
+    /// # Errors
+    /// Network and API failures, with GitHub's message.
+    pub async fn upsert(
+        &self,
+        target: &Target,
+        author: &str,
+        key: &str,
+        body: &str,
+    ) -> Result<Outcome, Error> {
+        let prefix = marker_prefix(key);
+        let mine = |comment: &Comment| {
+            comment
+                .body
+                .as_deref()
+                .is_some_and(|text| text.starts_with(&prefix))
+                && comment
+                    .user
+                    .as_ref()
+                    .is_some_and(|user| user.login == author)
+        };
+        let existing = self
+            .comments(target)
+            .await?
+            .into_iter()
+            .find(|comment| mine(comment));
+        let payload = serde_json::json!({ "body": body });
+        if let Some(comment) = existing {
+            if comment.body.as_deref() == Some(body) {
+                return Ok(Outcome::Unchanged(comment.id));
+            }
+            let path = format!(
+                "/repos/{}/issues/comments/{}",
+                target.repository, comment.id
+            );
+            let response = self.send("POST", &path, Some(&payload)).await?;
+            return match response.status {
+                200 => Ok(Outcome::Updated(comment.id)),
+                _ => Err(api_error("update the comment", &response)),
+            };
+        }
+        let path = format!("/repos/{}/issues/{}/comments", target.repository, target.pr);
+        for attempt in 0..=self.max_retries {
+            let outcome = self.send_once("POST", &path, Some(&payload)).await;
+            match outcome {
+                Ok(response) if response.status == 201 => {
+                    let created: Comment =
+                        serde_json::from_str(&response.body).map_err(|error| {
+                            Error(format!("POST {path}: unexpected answer: {error}"))
+                        })?;
+                    return Ok(Outcome::Created(created.id));
+                }
+                Ok(response) => {
+                    let Some(wait) = self.retry_wait(&response, attempt) else {
+                        return Err(api_error("create the comment", &response));
+                    };
+                    if attempt == self.max_retries {
+                        return Err(api_error("create the comment", &response));
+                    }
+                    tokio::time::sleep(wait).await;
+                    if response.status >= 500 {
+                        // The create may have landed before the error: look before posting again.
+                        if let Some(landed) = self
+                            .comments(target)
+                            .await?
+                            .into_iter()
+                            .find(|comment| mine(comment))
+                        {
+                            return Ok(Outcome::Created(landed.id));
+                        }
+                    }
+                }
+                Err(message) => {
+                    if attempt == self.max_retries {
+                        return Err(Error(message));
+                    }
+                    tokio::time::sleep(
+                        (self.backoff * 2u32.saturating_pow(attempt)).min(self.max_wait),
+                    )
+                    .await;
+                    if let Some(landed) = self
+                        .comments(target)
+                        .await?
+                        .into_iter()
+                        .find(|comment| mine(comment))
+                    {
+                        return Ok(Outcome::Created(landed.id));
+                    }
+                }
+            }
+        }
+        Err(Error("could not create the comment".to_owned()))
+    }
+}
+
+fn api_error(what: &str, response: &Response) -> Error {
+    let message = serde_json::from_str::<serde_json::Value>(&response.body)
+        .ok()
+        .and_then(|value| {
+            value
+                .get("message")
+                .and_then(|message| message.as_str().map(str::to_owned))
+        })
+        .unwrap_or_else(|| response.body.chars().take(200).collect());
+    let hint = match response.status {
+        401 => " (check GITHUB_TOKEN)",
+        403 | 404 => {
+            " (the token needs `pull-requests: write`; a pull request from a fork gets a read-only token)"
+        }
+        _ => "",
+    };
+    Error(format!(
+        "cannot {what}: GitHub answered {}: {message}{hint}",
+        response.status
+    ))
+}
+
+/// The `rel="next"` URL of a `Link` header.
+fn next_link(headers: &http::HeaderMap) -> Option<String> {
+    let link = headers.get(http::header::LINK)?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|param| param.trim() == "rel=\"next\"")
+            .then(|| {
+                url.trim()
+                    .trim_start_matches('<')
+                    .trim_end_matches('>')
+                    .to_owned()
+            })
+    })
+}

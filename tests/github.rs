@@ -1,0 +1,422 @@
+//! The sticky comment against a local HTTP server (wiremock) that answers as GitHub's REST API
+//! documents: `Link` pagination, `x-ratelimit-*` and `retry-after` headers, 403 rate limits and
+//! 502s. Each test asserts the exact requests sent, so a duplicated create cannot hide.
+#![cfg(feature = "github")]
+
+use std::time::Duration;
+
+use mlops::github::{Client, Outcome, Target};
+use serde_json::json;
+use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const KEY: &str = "mlops.yaml";
+const ME: &str = "mlops-bot";
+
+fn connect(server: &MockServer, prefix: &str) -> (Client, Target) {
+    let api_base = format!("{}{prefix}", server.uri());
+    let mut client = Client::new(&api_base, "t0ken").unwrap();
+    client.backoff = Duration::from_millis(10);
+    client.max_wait = Duration::from_millis(50);
+    let target = Target {
+        api_base,
+        repository: "acme/churn".to_owned(),
+        pr: 7,
+    };
+    (client, target)
+}
+
+fn body(text: &str) -> String {
+    format!("{}\n{text}", mlops::comment::marker(KEY, "abc123"))
+}
+
+fn comment(id: u64, login: &str, text: &str) -> serde_json::Value {
+    json!({ "id": id, "body": text, "user": { "login": login, "type": "Bot" },
+            "html_url": format!("https://github.com/acme/churn/pull/7#issuecomment-{id}") })
+}
+
+/// (method, path and query) of every request the server received, in order.
+async fn requests(server: &MockServer) -> Vec<String> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| {
+            let query = request
+                .url
+                .query()
+                .map(|query| format!("?{query}"))
+                .unwrap_or_default();
+            format!("{} {}{query}", request.method, request.url.path())
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn updates_its_own_comment_found_on_the_second_page() {
+    let server = MockServer::start().await;
+    let (client, target) = connect(&server, "");
+    let list = "/repos/acme/churn/issues/7/comments";
+    let next = format!("{}{list}?per_page=100&page=2", server.uri());
+    Mock::given(method("GET"))
+        .and(path(list))
+        .and(query_param("per_page", "100"))
+        .and(query_param_is_missing("page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header(
+                    "link",
+                    format!("<{next}>; rel=\"next\", <{next}>; rel=\"last\"").as_str(),
+                )
+                .insert_header("x-ratelimit-remaining", "4999")
+                .set_body_json(json!([
+                    comment(1, "alice", "LGTM"),
+                    // Someone quoting the marker: never edited.
+                    comment(2, "alice", &body("quoted")),
+                ])),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(list))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([comment(
+            42,
+            ME,
+            &body("old report")
+        )])))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/issues/comments/42"))
+        .and(header("authorization", "Bearer t0ken"))
+        .and(body_json(json!({ "body": body("new report") })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(comment(
+            42,
+            ME,
+            &body("new report"),
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let outcome = client
+        .upsert(&target, ME, KEY, &body("new report"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Updated(42));
+    assert_eq!(
+        requests(&server).await,
+        [
+            "GET /repos/acme/churn/issues/7/comments?per_page=100",
+            "GET /repos/acme/churn/issues/7/comments?per_page=100&page=2",
+            "POST /repos/acme/churn/issues/comments/42",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn creates_once_when_it_has_no_comment_and_leaves_an_identical_one_alone() {
+    let server = MockServer::start().await;
+    let (client, target) = connect(&server, "/api/v3");
+    Mock::given(method("GET"))
+        .and(path("/api/v3/repos/acme/churn/issues/7/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([comment(
+            2,
+            "alice",
+            &body("quoted")
+        )])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/v3/repos/acme/churn/issues/7/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(99, ME, &body("report"))))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let outcome = client
+        .upsert(&target, ME, KEY, &body("report"))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        Outcome::Created(99),
+        "GitHub Enterprise's /api/v3 prefix is kept"
+    );
+
+    let server = MockServer::start().await;
+    let (client, target) = connect(&server, "");
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([comment(
+            5,
+            ME,
+            &body("same")
+        )])))
+        .mount(&server)
+        .await;
+    let outcome = client
+        .upsert(&target, ME, KEY, &body("same"))
+        .await
+        .unwrap();
+    assert_eq!(outcome, Outcome::Unchanged(5));
+    assert_eq!(
+        requests(&server).await,
+        ["GET /repos/acme/churn/issues/7/comments?per_page=100"]
+    );
+}
+
+#[tokio::test]
+async fn waits_out_a_rate_limit_then_continues() {
+    let server = MockServer::start().await;
+    let (client, target) = connect(&server, "");
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header("retry-after", "1")
+                .insert_header("x-ratelimit-remaining", "0")
+                .set_body_json(json!({ "message": "API rate limit exceeded", "documentation_url": "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api" })),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(7, ME, &body("r"))))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        client.upsert(&target, ME, KEY, &body("r")).await.unwrap(),
+        Outcome::Created(7)
+    );
+    assert_eq!(
+        requests(&server).await,
+        [
+            "GET /repos/acme/churn/issues/7/comments?per_page=100",
+            "GET /repos/acme/churn/issues/7/comments?per_page=100",
+            "POST /repos/acme/churn/issues/7/comments",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_502_on_create_is_retried_only_after_checking_it_did_not_land() {
+    // The first create fails with a 502 and did not land: one look, then one more create.
+    let server = MockServer::start().await;
+    let (client, target) = connect(&server, "");
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("Bad Gateway"))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(8, ME, &body("r"))))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        client.upsert(&target, ME, KEY, &body("r")).await.unwrap(),
+        Outcome::Created(8)
+    );
+    let sent = requests(&server).await;
+    assert_eq!(
+        sent.iter()
+            .filter(|request| request.starts_with("POST"))
+            .count(),
+        2,
+        "{sent:?}"
+    );
+    assert_eq!(
+        sent[2], "GET /repos/acme/churn/issues/7/comments?per_page=100",
+        "looked first: {sent:?}"
+    );
+
+    // The 502 came after GitHub stored the comment: it is found, and not posted again.
+    let server = MockServer::start().await;
+    let (client, target) = connect(&server, "");
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([comment(9, ME, &body("r"))])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(502))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        client.upsert(&target, ME, KEY, &body("r")).await.unwrap(),
+        Outcome::Created(9)
+    );
+    let sent = requests(&server).await;
+    assert_eq!(
+        sent.iter()
+            .filter(|request| request.starts_with("POST"))
+            .count(),
+        1,
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn gives_up_after_a_bounded_number_of_server_errors_with_the_reason() {
+    let server = MockServer::start().await;
+    let (client, target) = connect(&server, "");
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(503).set_body_json(json!({ "message": "Service Unavailable" })),
+        )
+        .mount(&server)
+        .await;
+    let error = client
+        .upsert(&target, ME, KEY, &body("r"))
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("503: Service Unavailable"),
+        "{error}"
+    );
+    assert_eq!(
+        requests(&server).await.len(),
+        4,
+        "the first attempt and 3 retries"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_token_is_explained() {
+    let server = MockServer::start().await;
+    let (client, target) = connect(&server, "");
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({ "message": "Resource not accessible by integration" })),
+        )
+        .mount(&server)
+        .await;
+    let error = client
+        .upsert(&target, ME, KEY, &body("r"))
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("Resource not accessible by integration"),
+        "{error}"
+    );
+    assert!(
+        error.to_string().contains("pull-requests: write"),
+        "{error}"
+    );
+    assert_eq!(
+        requests(&server)
+            .await
+            .iter()
+            .filter(|request| request.starts_with("POST"))
+            .count(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn the_token_identity_comes_from_user_or_is_the_actions_bot() {
+    let server = MockServer::start().await;
+    let (client, _) = connect(&server, "");
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "login": "octocat", "id": 1 })),
+        )
+        .mount(&server)
+        .await;
+    assert_eq!(client.login().await.unwrap(), "octocat");
+    let server = MockServer::start().await;
+    let (client, _) = connect(&server, "");
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({ "message": "Resource not accessible by integration" })),
+        )
+        .mount(&server)
+        .await;
+    assert_eq!(client.login().await.unwrap(), "github-actions[bot]");
+}
+
+/// `mlops comment` end to end: the binary, the environment GitHub Actions sets, the server.
+#[tokio::test]
+async fn the_command_posts_the_report_with_the_marker_for_its_config() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({ "message": "Resource not accessible by integration" })),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/issues/3/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/issues/3/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            11,
+            "github-actions[bot]",
+            "x",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let output = tokio::task::spawn_blocking(move || {
+        let example = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn");
+        let base = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn/base");
+        assert_cmd::Command::cargo_bin("mlops")
+            .unwrap()
+            .env("GITHUB_API_URL", uri)
+            .env("GITHUB_TOKEN", "t0ken")
+            .env("GITHUB_REPOSITORY", "acme/churn")
+            .env("GITHUB_SHA", "f00d")
+            .env_remove("GITHUB_EVENT_PATH")
+            .args(["comment", example, "--base-dir", base, "--pr", "3"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stderr).contains("created comment 11 on acme/churn#3"));
+    let received = server.received_requests().await.unwrap();
+    let post = received
+        .iter()
+        .find(|request| request.method.as_str() == "POST")
+        .unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+    let text = sent["body"].as_str().unwrap();
+    assert!(text.starts_with("<!-- mlops-report key=\"mlops.yaml\" sha=\"f00d\" -->\n### ✅ the gate passed: churn-quality"), "{text}");
+}
