@@ -100,23 +100,61 @@ pub fn affected(
             }
         }
         Since::Base(base) => {
-            changed_paths = git::changed_since(root, base)?;
-            for path in &changed_paths {
-                for (node, reason) in nodes_reading(config, graph, path) {
-                    reasons.entry(node).or_insert(reason);
-                }
-            }
-            if changed_paths.iter().any(|path| path == config_path) {
-                let base_config = git::show_at(root, base, config_path)
-                    .ok()
-                    .and_then(|bytes| crate::spec::parse(&bytes).config);
-                for (node, reason) in changed_entries(config, graph, base_config.as_ref()) {
-                    reasons.entry(node).or_insert(reason);
-                }
-            }
+            let snapshot = git::Snapshot::open(root, base)?;
+            changed_paths = changes_since(config, graph, config_path, &snapshot, &mut reasons)?;
         }
     }
-    // Downstream of a change is affected; upstream of anything affected must run with it.
+    Ok(settle(graph, &reasons, changed_paths))
+}
+
+/// What runs for a change since `snapshot`'s revision (the report reuses its open snapshot).
+///
+/// # Errors
+/// git failed.
+pub fn since_snapshot(
+    config: &Config,
+    graph: &Graph,
+    config_path: &str,
+    snapshot: &git::Snapshot,
+) -> Result<Affected, String> {
+    let mut reasons = BTreeMap::new();
+    let changed_paths = changes_since(config, graph, config_path, snapshot, &mut reasons)?;
+    Ok(settle(graph, &reasons, changed_paths))
+}
+
+/// Record why each node changed since the snapshot; return the changed paths.
+fn changes_since(
+    config: &Config,
+    graph: &Graph,
+    config_path: &str,
+    snapshot: &git::Snapshot,
+    reasons: &mut BTreeMap<NodeIndex, String>,
+) -> Result<Vec<String>, String> {
+    let changed_paths = snapshot.changed_paths()?.to_vec();
+    for path in &changed_paths {
+        for (node, reason) in nodes_reading(config, graph, path) {
+            reasons.entry(node).or_insert(reason);
+        }
+    }
+    if changed_paths.iter().any(|path| path == config_path) {
+        let base_config = snapshot
+            .show(config_path)
+            .ok()
+            .flatten()
+            .and_then(|bytes| crate::spec::parse(&bytes).config);
+        for (node, reason) in changed_entries(config, graph, base_config.as_ref()) {
+            reasons.entry(node).or_insert(reason);
+        }
+    }
+    Ok(changed_paths)
+}
+
+/// From the changed nodes to what runs: downstream is affected, upstream runs with it.
+fn settle(
+    graph: &Graph,
+    reasons: &BTreeMap<NodeIndex, String>,
+    changed_paths: Vec<String>,
+) -> Affected {
     let mut runs: BTreeMap<NodeIndex, String> = reasons.clone();
     for &node in reasons.keys() {
         let name = &graph.node(node).name;
@@ -148,10 +186,10 @@ pub fn affected(
             }
         })
         .collect();
-    Ok(Affected {
+    Affected {
         changed_paths,
         nodes,
-    })
+    }
 }
 
 /// Nodes whose `inputs` or `params` include `path`.

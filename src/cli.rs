@@ -798,6 +798,8 @@ fn run_gate(
     format: GateFormat,
     color: bool,
 ) -> u8 {
+    // Git starts reading the base while the config is validated.
+    let reader = gate::BaseReader::start(&config_folder(path), base);
     let loaded = match load_valid(path, color, "evaluating its gates") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -805,7 +807,10 @@ fn run_gate(
     let Some(config) = &loaded.validation.config else {
         return EXIT_INVALID;
     };
-    let results = match gate::run(config, &loaded.folder, only, base) {
+    if let Err(message) = reader.verify() {
+        return fail(&message);
+    }
+    let results = match gate::run(config, &loaded.folder, only, &reader) {
         Ok(results) => results,
         Err(message) => return fail(&message),
     };
@@ -973,6 +978,8 @@ fn rollback(config_path: &Path, name: &str, color: bool) -> u8 {
 }
 
 fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color: bool) -> u8 {
+    // Git starts reading the base while the config is validated.
+    let reader = gate::BaseReader::start(&config_folder(path), base);
     let loaded = match load_valid(path, color, "reporting on it") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -981,7 +988,7 @@ fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color:
         return EXIT_INVALID;
     };
     let config_path = config_path_under(&loaded.folder, &loaded);
-    let report = match crate::report::build(config, graph, &loaded.folder, &config_path, base) {
+    let report = match crate::report::build(config, graph, &loaded.folder, &config_path, &reader) {
         Ok(report) => report,
         Err(message) => return fail(&message),
     };
@@ -1041,6 +1048,8 @@ fn event_pull_request() -> (Option<u64>, Option<String>) {
 }
 
 fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: bool) -> u8 {
+    // Git starts reading the base while the config is validated.
+    let reader = gate::BaseReader::start(&config_folder(path), base);
     let loaded = match load_valid(path, color, "reporting on it") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -1049,7 +1058,7 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
         return EXIT_INVALID;
     };
     let config_path = config_path_under(&loaded.folder, &loaded);
-    let report = match crate::report::build(config, graph, &loaded.folder, &config_path, base) {
+    let report = match crate::report::build(config, graph, &loaded.folder, &config_path, &reader) {
         Ok(report) => report,
         Err(message) => return fail(&message),
     };
@@ -1142,4 +1151,17 @@ fn post_comment(_repository: &str, _pr: u64, _key: &str, _author: Option<&str>, 
         "this mlops was built without the GitHub client; rebuild with `cargo install --features github` \
          (the mlops GitHub Action does), or use --dry-run",
     )
+}
+
+/// The folder of the config at `path` (a file, or a folder holding mlops.yaml).
+fn config_folder(path: &Path) -> PathBuf {
+    let file = if path.is_dir() {
+        path.join("mlops.yaml")
+    } else {
+        path.to_path_buf()
+    };
+    match file.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }

@@ -301,6 +301,75 @@ pub enum BaseSource {
     Nothing,
 }
 
+/// An opened baseline: one git snapshot (one `git cat-file` process for every file), a folder,
+/// or nothing.
+pub enum BaseReader {
+    /// Files at a git revision.
+    Git(Box<crate::git::Snapshot>),
+    /// A folder of base files at the same relative paths.
+    Dir(std::path::PathBuf),
+    /// No baseline, and why.
+    Nothing(String),
+}
+
+impl BaseReader {
+    /// Open `source` for the config in `folder`.
+    ///
+    /// # Errors
+    /// A revision that is not in the clone and cannot be fetched.
+    pub fn open(folder: &std::path::Path, source: &BaseSource) -> Result<BaseReader, String> {
+        let reader = BaseReader::start(folder, source);
+        reader.verify()?;
+        Ok(reader)
+    }
+
+    /// Start opening `source` (git processes begin work now) without waiting; call
+    /// [`BaseReader::verify`] before use.
+    #[must_use]
+    pub fn start(folder: &std::path::Path, source: &BaseSource) -> BaseReader {
+        match source {
+            BaseSource::Nothing => {
+                BaseReader::Nothing("missing: pass --base REV or --base-dir DIR".to_owned())
+            }
+            BaseSource::Revision(revision) if crate::git::is_null_revision(revision) => {
+                BaseReader::Nothing("missing: a new branch has no base revision".to_owned())
+            }
+            BaseSource::Revision(revision) => {
+                BaseReader::Git(Box::new(crate::git::Snapshot::start(folder, revision)))
+            }
+            BaseSource::Dir(dir) => BaseReader::Dir(dir.clone()),
+        }
+    }
+
+    /// Wait until the baseline is known to exist (a git revision may need a one-commit fetch).
+    ///
+    /// # Errors
+    /// The revision cannot be found or fetched.
+    pub fn verify(&self) -> Result<(), String> {
+        match self {
+            BaseReader::Git(snapshot) => snapshot.verify(),
+            BaseReader::Dir(_) | BaseReader::Nothing(_) => Ok(()),
+        }
+    }
+
+    /// The base version of `path` (relative to the config's folder) and where it came from in
+    /// words; `None` when there is none.
+    #[must_use]
+    pub fn read(&self, path: &str) -> (Option<Vec<u8>>, String) {
+        match self {
+            BaseReader::Nothing(why) => (None, why.clone()),
+            BaseReader::Git(snapshot) => (
+                snapshot.show(path).ok().flatten(),
+                format!("`{path}` at {}", short_revision(snapshot.revision())),
+            ),
+            BaseReader::Dir(dir) => (
+                std::fs::read(dir.join(path)).ok(),
+                format!("`{}`", dir.join(path).display()),
+            ),
+        }
+    }
+}
+
 /// One gate's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct GateResult {
@@ -324,7 +393,7 @@ pub fn run(
     config: &crate::spec::Config,
     folder: &std::path::Path,
     only: &[String],
-    base: &BaseSource,
+    base: &BaseReader,
 ) -> Result<Vec<GateResult>, String> {
     for name in only {
         if !config.gates.contains_key(name) {
@@ -332,11 +401,6 @@ pub fn run(
                 .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
             return Err(format!("no gate named `{name}`{hint}"));
         }
-    }
-    if let BaseSource::Revision(revision) = base
-        && !crate::git::is_null_revision(revision)
-    {
-        crate::git::ensure_revision(folder, revision)?;
     }
     let mut results = Vec::new();
     for (name, gate) in &config.gates {
@@ -376,7 +440,7 @@ pub fn run(
                 production_metrics(config, folder, &gate.training)
             }
             (crate::spec::model::Baseline::Base, None) => (None, "the base revision".to_owned()),
-            (crate::spec::model::Baseline::Base, Some(path)) => base_metrics(folder, path, base),
+            (crate::spec::model::Baseline::Base, Some(path)) => base_metrics(base, path),
         };
         let mut rules = evaluate(name, &gate.rules, &head, base_metrics.as_ref(), &baseline);
         if let Some(problem) = head_problem {
@@ -455,34 +519,12 @@ fn production_metrics(
 }
 
 /// The baseline metrics at `path`, and where they came from in words.
-pub fn base_metrics(
-    folder: &std::path::Path,
-    path: &str,
-    base: &BaseSource,
-) -> (Option<Metrics>, String) {
+pub fn base_metrics(base: &BaseReader, path: &str) -> (Option<Metrics>, String) {
     let format = crate::metrics::Format::of(path);
-    let (bytes, described) = match base {
-        BaseSource::Nothing => {
-            return (
-                None,
-                "missing: pass --base REV or --base-dir DIR".to_owned(),
-            );
-        }
-        BaseSource::Revision(revision) if crate::git::is_null_revision(revision) => {
-            return (
-                None,
-                "missing: a new branch has no base revision".to_owned(),
-            );
-        }
-        BaseSource::Revision(revision) => (
-            crate::git::show_at(folder, revision, path).ok(),
-            format!("`{path}` at {}", short_revision(revision)),
-        ),
-        BaseSource::Dir(dir) => (
-            std::fs::read(dir.join(path)).ok(),
-            format!("`{}`", dir.join(path).display()),
-        ),
-    };
+    let (bytes, described) = base.read(path);
+    if matches!(base, BaseReader::Nothing(_)) {
+        return (None, described);
+    }
     match bytes.map(|bytes| crate::metrics::parse(&bytes, format)) {
         Some(Ok(metrics)) => (Some(metrics), described),
         Some(Err(problem)) => (

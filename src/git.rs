@@ -106,3 +106,224 @@ pub fn last_change(root: &Path, path: &str) -> Result<Option<(String, String)>, 
         .and_then(|line| line.split_once('\t'))
         .map(|(commit, subject)| (commit.to_owned(), subject.to_owned())))
 }
+
+/// One revision, read with as few processes as the report needs: one long-lived
+/// `git cat-file --batch` answers every "file at this revision" (and checks the revision
+/// exists), and one `git diff` lists what changed since it, once.
+pub struct Snapshot {
+    root: std::path::PathBuf,
+    revision: String,
+    batch: std::cell::RefCell<Option<Batch>>,
+    /// `git diff --name-only`, started with the snapshot so that it runs while mlops validates.
+    diff: std::cell::RefCell<Option<std::process::Child>>,
+    changed: std::cell::OnceCell<Result<Vec<String>, String>>,
+    verified: std::cell::OnceCell<Result<(), String>>,
+}
+
+struct Batch {
+    child: std::process::Child,
+    stdin: std::process::ChildStdin,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl Drop for Snapshot {
+    fn drop(&mut self) {
+        if let Some(batch) = self.batch.borrow_mut().take() {
+            let Batch {
+                mut child, stdin, ..
+            } = batch;
+            drop(stdin);
+            let _ = child.wait();
+        }
+        if let Some(mut diff) = self.diff.borrow_mut().take() {
+            let _ = diff.kill();
+            let _ = diff.wait();
+        }
+    }
+}
+
+impl Snapshot {
+    /// Start reading `revision` in the repository at `root`: the git processes start now and
+    /// work while the caller does something else; [`Snapshot::verify`] waits for the answer.
+    #[must_use]
+    pub fn start(root: &Path, revision: &str) -> Snapshot {
+        let snapshot = Snapshot {
+            root: root.to_path_buf(),
+            revision: revision.to_owned(),
+            batch: std::cell::RefCell::new(None),
+            diff: std::cell::RefCell::new(None),
+            changed: std::cell::OnceCell::new(),
+            verified: std::cell::OnceCell::new(),
+        };
+        snapshot.spawn_diff();
+        // Starting the batch process now overlaps its start-up too.
+        let _ = snapshot.with_batch(|_| Ok(()));
+        snapshot
+    }
+
+    /// Open `revision` and check that it exists (see [`Snapshot::verify`]).
+    ///
+    /// # Errors
+    /// As [`Snapshot::verify`].
+    pub fn open(root: &Path, revision: &str) -> Result<Snapshot, String> {
+        let snapshot = Snapshot::start(root, revision);
+        snapshot.verify()?;
+        Ok(snapshot)
+    }
+
+    /// Check that the revision is in the clone, fetching just that commit when a shallow clone
+    /// lacks it, so that nothing is ever silently compared against nothing.
+    ///
+    /// # Errors
+    /// The revision cannot be found or fetched, or git cannot run.
+    pub fn verify(&self) -> Result<(), String> {
+        self.verified
+            .get_or_init(|| {
+                if self
+                    .object(&format!("{}^{{commit}}", self.revision))?
+                    .is_some()
+                {
+                    return Ok(());
+                }
+                ensure_revision(&self.root, &self.revision)?;
+                // The processes started before the fetch cannot see it: start them again.
+                self.batch.borrow_mut().take();
+                if let Some(mut diff) = self.diff.borrow_mut().take() {
+                    let _ = diff.kill();
+                    let _ = diff.wait();
+                }
+                self.spawn_diff();
+                Ok(())
+            })
+            .clone()
+    }
+
+    fn spawn_diff(&self) {
+        let child = Command::new("git")
+            .arg("-C")
+            .arg(&self.root)
+            .args([
+                "diff",
+                "--name-only",
+                "--no-renames",
+                "--relative",
+                &self.revision,
+                "--",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .ok();
+        *self.diff.borrow_mut() = child;
+    }
+
+    /// The revision, as given.
+    #[must_use]
+    pub fn revision(&self) -> &str {
+        &self.revision
+    }
+
+    /// The contents of `path` (relative to the root) at the revision, or `None` if it did not
+    /// exist there.
+    ///
+    /// # Errors
+    /// The revision is missing, or git failed.
+    pub fn show(&self, path: &str) -> Result<Option<Vec<u8>>, String> {
+        self.verify()?;
+        self.object(&format!("{}:./{path}", self.revision))
+    }
+
+    /// Paths changed between the revision and the working tree, relative to the root.
+    ///
+    /// # Errors
+    /// The revision is missing, or git failed.
+    pub fn changed_paths(&self) -> Result<&[String], String> {
+        self.changed
+            .get_or_init(|| {
+                self.verify()?;
+                let Some(child) = self.diff.borrow_mut().take() else {
+                    return Err("cannot run git diff".to_owned());
+                };
+                let output = child
+                    .wait_with_output()
+                    .map_err(|error| format!("git diff: {error}"))?;
+                if !output.status.success() {
+                    return Err(format!(
+                        "git diff against `{}` failed: {}",
+                        self.revision,
+                        String::from_utf8_lossy(&output.stderr).trim()
+                    ));
+                }
+                let mut paths: Vec<String> = String::from_utf8_lossy(&output.stdout)
+                    .lines()
+                    .filter(|line| !line.is_empty())
+                    .map(str::to_owned)
+                    .collect();
+                paths.sort();
+                Ok(paths)
+            })
+            .as_deref()
+            .map_err(Clone::clone)
+    }
+
+    fn with_batch<T>(
+        &self,
+        use_batch: impl FnOnce(&mut Batch) -> Result<T, String>,
+    ) -> Result<T, String> {
+        let mut slot = self.batch.borrow_mut();
+        if slot.is_none() {
+            let mut child = Command::new("git")
+                .arg("-C")
+                .arg(&self.root)
+                .args(["cat-file", "--batch"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .map_err(|error| format!("cannot run git: {error}"))?;
+            let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+                return Err("cannot talk to git cat-file".to_owned());
+            };
+            *slot = Some(Batch {
+                child,
+                stdin,
+                stdout: std::io::BufReader::new(stdout),
+            });
+        }
+        match slot.as_mut() {
+            Some(batch) => use_batch(batch),
+            None => Err("cannot talk to git cat-file".to_owned()),
+        }
+    }
+
+    fn object(&self, name: &str) -> Result<Option<Vec<u8>>, String> {
+        use std::io::{BufRead, Read, Write};
+        if name.contains('\n') {
+            return Ok(None);
+        }
+        self.with_batch(|batch| {
+            let broken = |error: std::io::Error| format!("git cat-file: {error}");
+            writeln!(batch.stdin, "{name}").map_err(broken)?;
+            batch.stdin.flush().map_err(broken)?;
+            let mut header = String::new();
+            batch.stdout.read_line(&mut header).map_err(broken)?;
+            let header_line = header.trim_end();
+            // `<name> missing`: the name may hold spaces, so look at the end.
+            if header_line.ends_with(" missing") || header_line.ends_with(" ambiguous") {
+                return Ok(None);
+            }
+            let fields: Vec<&str> = header_line.split(' ').collect();
+            let [_, _kind, size] = fields.as_slice() else {
+                return Err(format!("git cat-file: unexpected answer `{header_line}`"));
+            };
+            let size: usize = size
+                .parse()
+                .map_err(|_| format!("git cat-file: bad header `{header_line}`"))?;
+            let mut contents = vec![0; size + 1];
+            batch.stdout.read_exact(&mut contents).map_err(broken)?;
+            contents.pop();
+            Ok(Some(contents))
+        })
+    }
+}

@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::gate::{self, BaseSource, GateResult, round_text};
+use crate::gate::{self, GateResult, round_text};
 use crate::graph::Graph;
 use crate::metrics::{self, Metric, Metrics};
 use crate::spec::Config;
@@ -141,9 +141,10 @@ pub fn build(
     graph: &Graph,
     folder: &Path,
     config_path: &str,
-    base: &BaseSource,
+    reader: &gate::BaseReader,
 ) -> Result<Report, String> {
-    let gates = gate::run(config, folder, &[], base)?;
+    reader.verify()?;
+    let gates = gate::run(config, folder, &[], reader)?;
     let mut models = Vec::new();
     for (name, training) in &config.training {
         let mut report = ModelReport {
@@ -168,7 +169,7 @@ pub fn build(
                     Metrics::new()
                 }
             };
-            let (base_metrics, _) = gate::base_metrics(folder, path, base);
+            let (base_metrics, _) = gate::base_metrics(reader, path);
             report.new = base_metrics.is_none();
             let base_metrics = base_metrics.unwrap_or_default();
             let names: BTreeSet<&String> = head.keys().chain(base_metrics.keys()).collect();
@@ -185,36 +186,27 @@ pub fn build(
             }
         }
         if let Some(path) = &training.params {
-            report.params = param_changes(folder, path, base);
+            report.params = param_changes(folder, path, reader);
             report.changed |= !report.params.is_empty();
         }
         report.changed |= report.new;
         models.push(report);
     }
-    let generated_diffs = match base {
-        BaseSource::Revision(revision) if !crate::git::is_null_revision(revision) => {
-            generated_diffs(folder, revision, config_path)
+    let (generated_diffs, affected) = match reader {
+        gate::BaseReader::Git(snapshot) => {
+            let affected = crate::affected::since_snapshot(config, graph, config_path, snapshot)
+                .map(|affected| {
+                    affected
+                        .nodes
+                        .iter()
+                        .filter(|node| node.runs)
+                        .filter_map(|node| graph.find(node.kind, &node.name))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (generated_diffs(folder, snapshot, config_path), affected)
         }
-        _ => Vec::new(),
-    };
-    let affected = match base {
-        BaseSource::Revision(revision) => crate::affected::affected(
-            config,
-            graph,
-            folder,
-            config_path,
-            &crate::affected::Since::Base(revision.clone()),
-        )
-        .map(|affected| {
-            affected
-                .nodes
-                .iter()
-                .filter(|node| node.runs)
-                .filter_map(|node| graph.find(node.kind, &node.name))
-                .collect()
-        })
-        .unwrap_or_default(),
-        _ => BTreeSet::new(),
+        _ => (Vec::new(), BTreeSet::new()),
     };
     let failed: Vec<&str> = gates
         .iter()
@@ -302,13 +294,13 @@ fn metric_row(
     }
 }
 
-fn param_changes(folder: &Path, path: &str, base: &BaseSource) -> Vec<ParamChange> {
+fn param_changes(folder: &Path, path: &str, base: &gate::BaseReader) -> Vec<ParamChange> {
     let format = metrics::Format::of(path);
     let head = std::fs::read(folder.join(path))
         .ok()
         .and_then(|bytes| metrics::parse(&bytes, format).ok())
         .unwrap_or_default();
-    let (base_params, _) = gate::base_metrics(folder, path, base);
+    let (base_params, _) = gate::base_metrics(base, path);
     let Some(base_params) = base_params else {
         return Vec::new();
     };
@@ -327,17 +319,24 @@ fn param_changes(folder: &Path, path: &str, base: &BaseSource) -> Vec<ParamChang
         .collect()
 }
 
-/// Generated files (by their header) that differ between `revision` and the working tree.
-fn generated_diffs(folder: &Path, revision: &str, config_path: &str) -> Vec<FileDiff> {
+/// Generated files (by their header) that differ between the snapshot and the working tree.
+fn generated_diffs(
+    folder: &Path,
+    snapshot: &crate::git::Snapshot,
+    config_path: &str,
+) -> Vec<FileDiff> {
     let header = crate::outputs::header_of(config_path);
-    let Ok(changed) = crate::git::changed_since(folder, revision) else {
+    let Ok(changed) = snapshot.changed_paths() else {
         return Vec::new();
     };
     changed
-        .into_iter()
+        .iter()
+        .cloned()
         .filter_map(|path| {
-            let old = crate::git::show_at(folder, revision, &path)
+            let old = snapshot
+                .show(&path)
                 .ok()
+                .flatten()
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned());
             let new = std::fs::read_to_string(folder.join(&path)).ok();
             let generated = [&old, &new].iter().any(|text| {

@@ -341,3 +341,23 @@ fn gates_compare_with_the_production_release() {
         "{stdout}"
     );
 }
+
+#[test]
+fn manifests_are_deterministic() {
+    let first = project(SERVING);
+    let second = project(SERVING);
+    assert_eq!(mlops(first.path(), &["render"]).0, 0);
+    assert_eq!(mlops(second.path(), &["render"]).0, 0);
+    for file in [
+        "deploy/staging/fraud-staging.yaml",
+        "deploy/staging/ranker-staging.yaml",
+        "deploy/argocd/production.yaml",
+        ".github/workflows/mlops.yml",
+    ] {
+        assert_eq!(
+            read(first.path(), file),
+            read(second.path(), file),
+            "{file}"
+        );
+    }
+}
