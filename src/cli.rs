@@ -28,7 +28,7 @@ pub const EXIT_USAGE: u8 = 2;
 #[derive(Debug, Parser)]
 #[command(name = "mlops", version, about, max_term_width = 100)]
 pub struct Cli {
-    /// When to colour diagnostics: `auto` colours a terminal unless NO_COLOR is set.
+    /// When to colour diagnostics: `auto` colours a terminal unless `NO_COLOR` is set.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
     #[command(subcommand)]
@@ -158,7 +158,7 @@ enum Command {
         config: PathBuf,
     },
     /// The pull-request report: metric diffs with gate verdicts, changed params, the graph and
-    /// the generated files the change alters; Markdown (also to $GITHUB_STEP_SUMMARY) or JSON.
+    /// the generated files the change alters; Markdown (also to $`GITHUB_STEP_SUMMARY`) or JSON.
     #[command(group(clap::ArgGroup::new("baseline").required(true).args(["base", "base_dir"])))]
     Report {
         /// The config file, or a folder holding mlops.yaml.
@@ -189,10 +189,10 @@ enum Command {
         /// The pull request (default: from the Actions event).
         #[arg(long)]
         pr: Option<u64>,
-        /// `owner/repo` (default: $GITHUB_REPOSITORY).
+        /// `owner/repo` (default: $`GITHUB_REPOSITORY`).
         #[arg(long, value_name = "OWNER/REPO", env = "GITHUB_REPOSITORY")]
         repo: Option<String>,
-        /// The head commit the report is for (default: from the Actions event, or $GITHUB_SHA).
+        /// The head commit the report is for (default: from the Actions event, or $`GITHUB_SHA`).
         #[arg(long, value_name = "SHA")]
         head: Option<String>,
         /// Which sticky comment: one per key (default: the config's path).
@@ -505,15 +505,14 @@ fn explain(code: Option<&str>) -> u8 {
         }
         return print_stdout(&out);
     };
-    match Code::from_name(name) {
-        Some(code) => print_stdout(code.doc()),
-        None => {
-            let hint = suggest::did_you_mean(name, Code::ALL.iter().map(|code| code.name()))
-                .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
-            fail(&format!(
-                "unknown code `{name}`{hint} (`mlops explain` lists them all)"
-            ))
-        }
+    if let Some(code) = Code::from_name(name) {
+        print_stdout(code.doc())
+    } else {
+        let hint = suggest::did_you_mean(name, Code::ALL.iter().map(|code| code.name()))
+            .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
+        fail(&format!(
+            "unknown code `{name}`{hint} (`mlops explain` lists them all)"
+        ))
     }
 }
 
@@ -1132,13 +1131,13 @@ fn post_comment(repository: &str, pr: u64, key: &str, author: Option<&str>, body
     });
     match outcome {
         Ok(crate::github::Outcome::Created(id)) => {
-            eprintln!("created comment {id} on {repository}#{pr}")
+            eprintln!("created comment {id} on {repository}#{pr}");
         }
         Ok(crate::github::Outcome::Updated(id)) => {
-            eprintln!("updated comment {id} on {repository}#{pr}")
+            eprintln!("updated comment {id} on {repository}#{pr}");
         }
         Ok(crate::github::Outcome::Unchanged(id)) => {
-            eprintln!("comment {id} on {repository}#{pr} is up to date")
+            eprintln!("comment {id} on {repository}#{pr} is up to date");
         }
         Err(error) => return fail(&error.to_string()),
     }

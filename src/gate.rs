@@ -519,6 +519,7 @@ fn production_metrics(
 }
 
 /// The baseline metrics at `path`, and where they came from in words.
+#[must_use]
 pub fn base_metrics(base: &BaseReader, path: &str) -> (Option<Metrics>, String) {
     let format = crate::metrics::Format::of(path);
     let (bytes, described) = base.read(path);

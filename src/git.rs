@@ -21,6 +21,9 @@ fn run(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
 }
 
 /// Make sure `base` is in the clone: CI checkouts are shallow, so fetch just that commit once.
+///
+/// # Errors
+/// The commit is neither in the clone nor fetchable, with how to fix the checkout.
 pub fn ensure_revision(root: &Path, base: &str) -> Result<(), String> {
     let commit = format!("{base}^{{commit}}");
     if run(root, &["cat-file", "-e", &commit])?.status.success() {
@@ -36,37 +39,10 @@ pub fn ensure_revision(root: &Path, base: &str) -> Result<(), String> {
     ))
 }
 
-/// Paths changed between `base` and the working tree, relative to `root` (changes outside it
-/// are not this config's concern).
-pub fn changed_since(root: &Path, base: &str) -> Result<Vec<String>, String> {
-    ensure_revision(root, base)?;
-    let output = run(
-        root,
-        &[
-            "diff",
-            "--name-only",
-            "--no-renames",
-            "--relative",
-            base,
-            "--",
-        ],
-    )?;
-    if !output.status.success() {
-        return Err(format!(
-            "git diff against `{base}` failed: {}",
-            String::from_utf8_lossy(&output.stderr).trim()
-        ));
-    }
-    let mut paths: Vec<String> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|line| !line.is_empty())
-        .map(str::to_owned)
-        .collect();
-    paths.sort();
-    Ok(paths)
-}
-
 /// A file's contents at `revision` (`git show REV:./path`, relative to `root`).
+///
+/// # Errors
+/// git's message when the file or revision does not exist.
 pub fn show_at(root: &Path, revision: &str, path: &str) -> Result<Vec<u8>, String> {
     let output = run(root, &["show", &format!("{revision}:./{path}")])?;
     if output.status.success() {

@@ -176,13 +176,13 @@ impl Client {
                 Err(_) => Some((self.backoff * 2u32.saturating_pow(attempt)).min(self.max_wait)),
             };
             match (outcome, wait) {
-                (Ok(response), None) => return Ok(response),
-                (outcome, Some(wait)) if attempt < self.max_retries => {
-                    let _ = outcome;
+                (_, Some(wait)) if attempt < self.max_retries => {
                     tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
-                (Ok(response), Some(_)) => return Ok(response),
+                // Out of retries, a rate-limited or failed answer is returned for the caller to
+                // explain, like any other.
+                (Ok(response), _) => return Ok(response),
                 (Err(message), _) => {
                     return Err(Error(format!("{message} (after {} attempts)", attempt + 1)));
                 }

@@ -166,7 +166,7 @@ pub fn write(root: &Path, planned: &[PlannedFile]) -> Result<(), OutputError> {
             Change::Remove(_) => std::fs::remove_file(&target)
                 .map_err(|source| io_error("cannot delete", &file.path, source))?,
             Change::Create | Change::Update(_) => {
-                write_atomically(&target, &file.path, &file.contents)?
+                write_atomically(&target, &file.path, &file.contents)?;
             }
         }
     }

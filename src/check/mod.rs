@@ -131,27 +131,29 @@ impl Reference {
     /// "data sets or trainings": what the field takes.
     fn allowed_list(&self) -> String {
         join_or(
-            self.allowed
+            &self
+                .allowed
                 .iter()
                 .map(|kind| format!("{}s", kind.noun()))
-                .collect(),
+                .collect::<Vec<_>>(),
         )
     }
 
     /// "data set or training": for "no data set or training is called `x`".
     fn allowed_list_singular(&self) -> String {
         join_or(
-            self.allowed
+            &self
+                .allowed
                 .iter()
                 .map(|kind| kind.noun().to_owned())
-                .collect(),
+                .collect::<Vec<_>>(),
         )
     }
 }
 
-fn join_or(nouns: Vec<String>) -> String {
+fn join_or(nouns: &[String]) -> String {
     {
-        match nouns.as_slice() {
+        match nouns {
             [one] => one.clone(),
             [init @ .., last] => format!("{} or {last}", init.join(", ")),
             [] => String::new(),

@@ -40,7 +40,7 @@ impl Rule for UngatedDeployment {
                 continue;
             }
             let escaped = escape_pointer_token(name);
-            let gates: Vec<&String> = cx
+            let model_gates: Vec<&String> = cx
                 .config
                 .gates
                 .iter()
@@ -58,7 +58,7 @@ impl Rule for UngatedDeployment {
                 );
                 continue;
             }
-            let help = match gates.first() {
+            let help = match model_gates.first() {
                 Some(gate) => format!("add `{gate}` to the `after` of `{name}`"),
                 None => format!(
                     "define a gate with `training: {}` and add it to `after`, or set `ungated: true` to deploy unchecked",

@@ -24,15 +24,14 @@ impl Rule for UnknownRef {
                 .filter(|definition| reference.allowed.contains(&definition.kind))
                 .map(|definition| definition.name.as_str());
             let nouns = reference.allowed_list();
-            let help = match did_you_mean(&reference.name, candidates.clone()) {
-                Some(close) => format!("did you mean `{close}`?"),
-                None => {
-                    let known: Vec<&str> = candidates.collect();
-                    if known.is_empty() {
-                        format!("there are no {nouns} defined yet")
-                    } else {
-                        format!("known {nouns}: {}", known.join(", "))
-                    }
+            let help = if let Some(close) = did_you_mean(&reference.name, candidates.clone()) {
+                format!("did you mean `{close}`?")
+            } else {
+                let known: Vec<&str> = candidates.collect();
+                if known.is_empty() {
+                    format!("there are no {nouns} defined yet")
+                } else {
+                    format!("known {nouns}: {}", known.join(", "))
                 }
             };
             out.push(

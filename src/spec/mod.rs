@@ -69,7 +69,7 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     }
 }
 
-/// serde_path_to_error prints `training.churn.needs[0]`; turn it into a JSON pointer.
+/// `serde_path_to_error` prints `training.churn.needs[0]`; turn it into a JSON pointer.
 fn path_to_pointer(path: &str) -> String {
     if path == "." {
         return String::new();

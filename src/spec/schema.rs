@@ -66,6 +66,9 @@ fn remove_keyword(schema: &mut Value, keyword: &str) {
 }
 
 /// Generate the schema from the model, as `mlops schema` prints it and as it is committed.
+///
+/// # Panics
+/// Never in practice: serializing a generated schema to JSON cannot fail.
 #[must_use]
 pub fn generate() -> String {
     // Draft-07, not 2020-12: every editor's language server and check-jsonschema know it, and
