@@ -423,15 +423,7 @@ fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
 
 fn load_and_validate(path: &Path) -> Result<(SourceFile, Validation), String> {
     let (path, bytes) = read_config(path)?;
-    let root = path
-        .parent()
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let root = if root.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        root
-    };
-    let validation = crate::validate(&bytes, &DiskRepo::new(root));
+    let validation = crate::validate(&bytes, &DiskRepo::new(config_folder(&path)));
     let name = path
         .strip_prefix("./")
         .unwrap_or(&path)
@@ -584,19 +576,10 @@ fn load_valid(path: &Path, color: bool, purpose: &str) -> Result<Loaded, u8> {
         );
         return Err(EXIT_INVALID);
     }
-    let file = if path.is_dir() {
-        path.join("mlops.yaml")
-    } else {
-        path.to_path_buf()
-    };
-    let folder = match file.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     Ok(Loaded {
         source,
         validation,
-        folder,
+        folder: config_folder(path),
     })
 }
 

@@ -6,6 +6,9 @@ use std::process::Command as Process;
 
 use assert_cmd::Command;
 
+mod common;
+use common::copy_dir;
+
 const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn");
 const WORKFLOW: &str = ".github/workflows/mlops.yml";
 
@@ -35,19 +38,6 @@ fn example_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(Path::new(EXAMPLE_DIR), dir.path());
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 fn git(dir: &Path, args: &[&str]) {

@@ -7,31 +7,15 @@ use std::process::Command as Process;
 
 use assert_cmd::Command;
 
+mod common;
+use common::project;
+
 const SERVING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/serving");
 const HOSTILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/render/hostile.yaml"
 );
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn");
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn project(from: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    copy_dir(Path::new(from), dir.path());
-    dir
-}
 
 fn mlops(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let output = Command::cargo_bin("mlops")

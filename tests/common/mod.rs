@@ -1,0 +1,25 @@
+//! Helpers shared by the integration tests that work in throwaway project folders.
+
+use std::path::Path;
+
+/// Copy the folder `from` (recursively) into `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A copy of the folder `from` in a fresh temporary folder.
+#[allow(dead_code)] // not every test file that uses `common` needs it
+pub fn project(from: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(Path::new(from), dir.path());
+    dir
+}
