@@ -63,9 +63,14 @@ fn parse_tree(bytes: &[u8]) -> Result<Metrics, String> {
     let (document, diags) = crate::spec::load::load(bytes);
     let text = String::from_utf8_lossy(bytes);
     let Some(document) = document else {
-        return Err(diags
-            .first()
-            .map_or_else(|| "unreadable".to_owned(), |diag| diag.message.clone()));
+        return Err(diags.first().map_or_else(
+            || "unreadable".to_owned(),
+            |diag| {
+                let source = crate::diag::SourceFile::new("", text.as_ref());
+                let (line, column) = source.line_column(diag.primary.span.start);
+                format!("line {line}, column {column}: {}", diag.message)
+            },
+        ));
     };
     if !document.value.is_object() {
         return Err("expected a mapping of metric names to values".to_owned());
@@ -239,6 +244,7 @@ mod tests {
     #[test]
     fn a_list_or_scalar_at_the_top_is_an_error() {
         assert!(parse(b"[1, 2]", Format::Json).is_err());
-        assert!(parse(b"{not json", Format::Json).is_err());
+        let error = parse(b"{\n  \"auc\": 0.9,\n  \"auc\": 0.8\n}", Format::Json).unwrap_err();
+        assert!(error.starts_with("line 3, column 3: "), "{error}");
     }
 }
