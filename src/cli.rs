@@ -158,7 +158,7 @@ enum Command {
         config: PathBuf,
     },
     /// The pull-request report: metric diffs with gate verdicts, changed params, the graph and
-    /// the generated files the change alters; Markdown (also to $`GITHUB_STEP_SUMMARY`) or JSON.
+    /// the generated files the change alters; Markdown (also to `$GITHUB_STEP_SUMMARY`) or JSON.
     #[command(group(clap::ArgGroup::new("baseline").required(true).args(["base", "base_dir"])))]
     Report {
         /// The config file, or a folder holding mlops.yaml.
@@ -175,7 +175,7 @@ enum Command {
         format: ReportFormat,
     },
     /// Post the report as one sticky pull-request comment, updated in place on every run.
-    #[command(group(clap::ArgGroup::new("baseline").required(true).args(["base", "base_dir"])))]
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["base", "base_dir", "body_file"])))]
     Comment {
         /// The config file, or a folder holding mlops.yaml.
         #[arg(default_value = "mlops.yaml")]
@@ -186,13 +186,21 @@ enum Command {
         /// Compare with base metrics kept in a folder, at the same paths.
         #[arg(long, value_name = "DIR")]
         base_dir: Option<PathBuf>,
+        /// Post this already rendered report (a fork's `mlops-report` artifact) instead of
+        /// building one; the config is not read.
+        #[arg(long, value_name = "FILE")]
+        body_file: Option<PathBuf>,
         /// The pull request (default: from the Actions event).
         #[arg(long)]
         pr: Option<u64>,
-        /// `owner/repo` (default: $`GITHUB_REPOSITORY`).
+        /// Find the pull request by its head, `OWNER:BRANCH`, checked against --head (for a
+        /// `workflow_run` job, whose event names no pull request for a fork).
+        #[arg(long, value_name = "OWNER:BRANCH", conflicts_with = "pr")]
+        pr_head: Option<String>,
+        /// `owner/repo` (default: `$GITHUB_REPOSITORY`).
         #[arg(long, value_name = "OWNER/REPO", env = "GITHUB_REPOSITORY")]
         repo: Option<String>,
-        /// The head commit the report is for (default: from the Actions event, or $`GITHUB_SHA`).
+        /// The head commit the report is for (default: from the Actions event, or `$GITHUB_SHA`).
         #[arg(long, value_name = "SHA")]
         head: Option<String>,
         /// Which sticky comment: one per key (default: the config's path).
@@ -354,7 +362,9 @@ pub fn main() -> ExitCode {
             path,
             base,
             base_dir,
+            body_file,
             pr,
+            pr_head,
             repo,
             head,
             key,
@@ -370,7 +380,9 @@ pub fn main() -> ExitCode {
                 &path,
                 &source,
                 &CommentArgs {
+                    body_file,
                     pr,
+                    pr_head,
                     repo,
                     head,
                     key,
@@ -1001,7 +1013,9 @@ fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color:
 
 /// Where and as whom `comment` posts.
 struct CommentArgs {
+    body_file: Option<PathBuf>,
     pr: Option<u64>,
+    pr_head: Option<String>,
     repo: Option<String>,
     head: Option<String>,
     key: Option<String>,
@@ -1030,19 +1044,37 @@ fn event_pull_request() -> (Option<u64>, Option<String>) {
 }
 
 fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: bool) -> u8 {
-    // Git starts reading the base while the config is validated.
-    let reader = gate::BaseReader::start(&config_folder(path), base);
-    let loaded = match load_valid(path, color, "reporting on it") {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
-        return EXIT_INVALID;
-    };
-    let config_path = config_path_under(&loaded.folder, &loaded);
-    let report = match crate::report::build(config, graph, &loaded.folder, &config_path, &reader) {
-        Ok(report) => report,
-        Err(message) => return fail(&message),
+    let (markdown, markdown_without_diffs, default_key) = if let Some(file) = &args.body_file {
+        // A report rendered elsewhere (a fork's artifact): posted as text, never executed.
+        match std::fs::read(file) {
+            Ok(bytes) => {
+                let text = String::from_utf8_lossy(&bytes).into_owned();
+                (text.clone(), text, "mlops.yaml".to_owned())
+            }
+            Err(error) => return fail(&format!("cannot read `{}`: {error}", file.display())),
+        }
+    } else {
+        // Git starts reading the base while the config is validated.
+        let reader = gate::BaseReader::start(&config_folder(path), base);
+        let loaded = match load_valid(path, color, "reporting on it") {
+            Ok(loaded) => loaded,
+            Err(code) => return code,
+        };
+        let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph)
+        else {
+            return EXIT_INVALID;
+        };
+        let config_path = config_path_under(&loaded.folder, &loaded);
+        let report =
+            match crate::report::build(config, graph, &loaded.folder, &config_path, &reader) {
+                Ok(report) => report,
+                Err(message) => return fail(&message),
+            };
+        (
+            report.markdown(),
+            report.markdown_without_diffs(),
+            config_path,
+        )
     };
     let (event_pr, event_head) = event_pull_request();
     let pr = args.pr.or(event_pr);
@@ -1051,13 +1083,13 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
         .clone()
         .or(event_head)
         .or_else(|| std::env::var("GITHUB_SHA").ok())
-        .or_else(|| crate::git::head(&loaded.folder))
+        .or_else(|| crate::git::head(&config_folder(path)))
         .unwrap_or_default();
-    let key = args.key.clone().unwrap_or_else(|| config_path.clone());
+    let key = args.key.clone().unwrap_or(default_key);
     let body = crate::comment::body(
         &crate::comment::marker(&key, &head),
-        &report.markdown(),
-        &report.markdown_without_diffs(),
+        &markdown,
+        &markdown_without_diffs,
     );
     if args.dry_run {
         let target = match (&args.repo, pr) {
@@ -1070,16 +1102,48 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
         );
         return print_stdout(&body);
     }
-    let (Some(repository), Some(pr)) = (args.repo.clone(), pr) else {
+    let Some(repository) = args.repo.clone() else {
         return fail(
-            "which pull request? pass --repo OWNER/REPO and --pr N (in GitHub Actions both come from the environment)",
+            "which repository? pass --repo OWNER/REPO (in GitHub Actions it comes from the environment)",
         );
     };
-    post_comment(&repository, pr, &key, args.author.as_deref(), &body)
+    let pull_request = match (pr, &args.pr_head) {
+        (Some(pr), _) => PullRequest::Number(pr),
+        (None, Some(pr_head)) => PullRequest::Head {
+            head: pr_head.clone(),
+            sha: head.clone(),
+        },
+        (None, None) => {
+            return fail(
+                "which pull request? pass --pr N or --pr-head OWNER:BRANCH (in GitHub Actions it comes from the event)",
+            );
+        }
+    };
+    post_comment(
+        &repository,
+        &pull_request,
+        &key,
+        args.author.as_deref(),
+        &body,
+    )
+}
+
+/// The pull request to comment on: by number, or by its head branch and commit.
+// Read only by the GitHub client, which a build without the `github` feature leaves out.
+#[cfg_attr(not(feature = "github"), allow(dead_code))]
+enum PullRequest {
+    Number(u64),
+    Head { head: String, sha: String },
 }
 
 #[cfg(feature = "github")]
-fn post_comment(repository: &str, pr: u64, key: &str, author: Option<&str>, body: &str) -> u8 {
+fn post_comment(
+    repository: &str,
+    pull_request: &PullRequest,
+    key: &str,
+    author: Option<&str>,
+    body: &str,
+) -> u8 {
     let Some(token) = std::env::var("GITHUB_TOKEN")
         .ok()
         .filter(|token| !token.is_empty())
@@ -1099,27 +1163,34 @@ fn post_comment(repository: &str, pr: u64, key: &str, author: Option<&str>, body
         Ok(runtime) => runtime,
         Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
     };
-    let target = crate::github::Target {
-        api_base: api_base.clone(),
-        repository: repository.to_owned(),
-        pr,
-    };
     let outcome = runtime.block_on(async {
         let client = crate::github::Client::new(&api_base, &token)?;
+        let pr = match pull_request {
+            PullRequest::Number(pr) => *pr,
+            PullRequest::Head { head, sha } => {
+                client.pull_request_for(repository, head, sha).await?
+            }
+        };
+        let target = crate::github::Target {
+            api_base: api_base.clone(),
+            repository: repository.to_owned(),
+            pr,
+        };
         let author = match author {
             Some(author) => author.to_owned(),
             None => client.login().await?,
         };
-        client.upsert(&target, &author, key, body).await
+        let outcome = client.upsert(&target, &author, key, body).await?;
+        Ok::<_, crate::github::Error>((pr, outcome))
     });
     match outcome {
-        Ok(crate::github::Outcome::Created(id)) => {
+        Ok((pr, crate::github::Outcome::Created(id))) => {
             eprintln!("created comment {id} on {repository}#{pr}");
         }
-        Ok(crate::github::Outcome::Updated(id)) => {
+        Ok((pr, crate::github::Outcome::Updated(id))) => {
             eprintln!("updated comment {id} on {repository}#{pr}");
         }
-        Ok(crate::github::Outcome::Unchanged(id)) => {
+        Ok((pr, crate::github::Outcome::Unchanged(id))) => {
             eprintln!("comment {id} on {repository}#{pr} is up to date");
         }
         Err(error) => return fail(&error.to_string()),
@@ -1128,7 +1199,13 @@ fn post_comment(repository: &str, pr: u64, key: &str, author: Option<&str>, body
 }
 
 #[cfg(not(feature = "github"))]
-fn post_comment(_repository: &str, _pr: u64, _key: &str, _author: Option<&str>, _body: &str) -> u8 {
+fn post_comment(
+    _repository: &str,
+    _pull_request: &PullRequest,
+    _key: &str,
+    _author: Option<&str>,
+    _body: &str,
+) -> u8 {
     fail(
         "this mlops was built without the GitHub client; rebuild with `cargo install --features github` \
          (the mlops GitHub Action does), or use --dry-run",

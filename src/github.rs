@@ -240,6 +240,53 @@ impl Client {
         Err(Error("more than 1,000 pages of comments".to_owned()))
     }
 
+    /// The open pull request of `repository` whose head is `head` (`owner:branch`) at commit
+    /// `sha`. The commit must match, so a branch pushed again since cannot be mistaken for it.
+    ///
+    /// # Errors
+    /// No such pull request, or an API failure.
+    pub async fn pull_request_for(
+        &self,
+        repository: &str,
+        head: &str,
+        sha: &str,
+    ) -> Result<u64, Error> {
+        #[derive(Deserialize)]
+        struct Pull {
+            number: u64,
+            head: Head,
+        }
+        #[derive(Deserialize)]
+        struct Head {
+            sha: String,
+        }
+        let encoded: String = head
+            .bytes()
+            .map(|byte| match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
+                    char::from(byte).to_string()
+                }
+                _ => format!("%{byte:02X}"),
+            })
+            .collect();
+        let path = format!("/repos/{repository}/pulls?state=open&head={encoded}&per_page=100");
+        let response = self.send("GET", &path, None).await?;
+        if response.status != 200 {
+            return Err(api_error("find the pull request", &response));
+        }
+        let pulls: Vec<Pull> = serde_json::from_str(&response.body)
+            .map_err(|error| Error(format!("GET {path}: unexpected answer: {error}")))?;
+        pulls
+            .into_iter()
+            .find(|pull| pull.head.sha == sha)
+            .map(|pull| pull.number)
+            .ok_or_else(|| {
+                Error(format!(
+                    "no open pull request of {repository} has head {head} at {sha}"
+                ))
+            })
+    }
+
     /// Create or update the sticky comment for `key` with `body`.
     ///
     /// # Errors

@@ -85,7 +85,7 @@ fn render_writes_the_workflow_then_check_passes() {
     assert!(
         check
             .stderr
-            .contains("5 generated files match a fresh render")
+            .contains("6 generated files match a fresh render")
     );
 
     let again = mlops(project.path(), &["render"]);
@@ -157,7 +157,7 @@ fn dry_run_prints_the_diff_and_writes_nothing() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout
-            .starts_with("--- /dev/null\n+++ b/.github/workflows/mlops.yml\n"),
+            .contains("--- /dev/null\n+++ b/.github/workflows/mlops.yml\n"),
         "{}",
         run.stdout
     );
@@ -594,5 +594,5 @@ fn comment_dry_run_prints_the_marked_body_and_sends_nothing() {
         .output()
         .unwrap();
     assert_eq!(nowhere.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("which pull request?"));
+    assert!(String::from_utf8_lossy(&nowhere.stderr).contains("which repository?"));
 }

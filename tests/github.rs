@@ -420,3 +420,114 @@ async fn the_command_posts_the_report_with_the_marker_for_its_config() {
     let text = sent["body"].as_str().unwrap();
     assert!(text.starts_with("<!-- mlops-report key=\"mlops.yaml\" sha=\"f00d\" -->\n### ✅ the gate passed: churn-quality"), "{text}");
 }
+
+#[tokio::test]
+async fn a_fork_pull_request_is_found_by_its_head_branch_and_commit() {
+    let server = MockServer::start().await;
+    let (client, _) = connect(&server, "");
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/pulls"))
+        .and(query_param("state", "open"))
+        .and(query_param("head", "forker:fix/auc"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            { "number": 13, "head": { "sha": "0ld", "ref": "fix/auc" } },
+            { "number": 12, "head": { "sha": "abc123", "ref": "fix/auc" } },
+        ])))
+        .mount(&server)
+        .await;
+    assert_eq!(
+        client
+            .pull_request_for("acme/churn", "forker:fix/auc", "abc123")
+            .await
+            .unwrap(),
+        12
+    );
+    let error = client
+        .pull_request_for("acme/churn", "forker:fix/auc", "n3w")
+        .await
+        .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("no open pull request of acme/churn has head forker:fix/auc at n3w"),
+        "{error}"
+    );
+    let sent = requests(&server).await;
+    assert_eq!(
+        sent[0],
+        "GET /repos/acme/churn/pulls?state=open&head=forker:fix%2Fauc&per_page=100"
+    );
+}
+
+/// The fork path end to end: a report file (the artifact), the PR found by head, the comment.
+#[tokio::test]
+async fn the_command_posts_a_rendered_report_for_a_fork() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/pulls"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([{ "number": 4, "head": { "sha": "beef" } }])),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/issues/4/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/issues/4/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            21,
+            "github-actions[bot]",
+            "x",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let report = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(report.path(), "### ✅ the gate passed: churn-quality\n").unwrap();
+    let uri = server.uri();
+    let report_path = report.path().to_owned();
+    let output = tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("mlops")
+            .unwrap()
+            .env("GITHUB_API_URL", uri)
+            .env("GITHUB_TOKEN", "t0ken")
+            .env("GITHUB_REPOSITORY", "acme/churn")
+            .env_remove("GITHUB_EVENT_PATH")
+            .arg("comment")
+            .arg("--body-file")
+            .arg(report_path)
+            .args([
+                "--key",
+                "mlops.yaml",
+                "--pr-head",
+                "forker:main",
+                "--head",
+                "beef",
+                "--author",
+                "github-actions[bot]",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let received = server.received_requests().await.unwrap();
+    let post = received
+        .iter()
+        .find(|request| request.method.as_str() == "POST")
+        .unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
+    assert_eq!(
+        sent["body"],
+        "<!-- mlops-report key=\"mlops.yaml\" sha=\"beef\" -->\n### ✅ the gate passed: churn-quality\n"
+    );
+}

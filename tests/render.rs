@@ -44,6 +44,14 @@ fn example_workflow() {
 }
 
 #[test]
+fn example_fork_comment_workflow() {
+    let (out, _) = render(EXAMPLE);
+    let text =
+        std::fs::read_to_string(out.path().join(".github/workflows/mlops-comment.yml")).unwrap();
+    insta::assert_snapshot!("example_fork_comment_workflow", text);
+}
+
+#[test]
 fn rendering_is_deterministic() {
     assert_eq!(render(EXAMPLE).1, render(EXAMPLE).1);
     assert_eq!(render(HOSTILE).1, render(HOSTILE).1);

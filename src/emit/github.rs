@@ -17,6 +17,10 @@ use crate::spec::model::Runner;
 pub const WORKFLOW_PATH: &str = ".github/workflows/mlops.yml";
 /// The template it is rendered from.
 pub const TEMPLATE: &str = "github-actions.yml.j2";
+/// Where the workflow that comments on pull requests from forks goes.
+pub const COMMENT_WORKFLOW_PATH: &str = ".github/workflows/mlops-comment.yml";
+/// Its template.
+pub const COMMENT_TEMPLATE: &str = "github-comment.yml.j2";
 
 /// Action pins, read from each action's repository (`shared/research/action-pins.md`).
 const CHECKOUT: &str = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1";
@@ -114,10 +118,19 @@ impl Emitter for GithubActions {
         let workflow = plan(input)?;
         let mut contents = yaml_header(input);
         contents.push_str(&render_yaml(input.templates, TEMPLATE, &workflow)?);
-        Ok(vec![Artifact {
+        let mut artifacts = vec![Artifact {
             path: WORKFLOW_PATH.to_owned(),
             contents,
-        }])
+        }];
+        if workflow.on_pull_request {
+            let mut contents = yaml_header(input);
+            contents.push_str(&render_yaml(input.templates, COMMENT_TEMPLATE, &workflow)?);
+            artifacts.push(Artifact {
+                path: COMMENT_WORKFLOW_PATH.to_owned(),
+                contents,
+            });
+        }
+        Ok(artifacts)
     }
 }
 

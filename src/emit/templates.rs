@@ -13,6 +13,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/github-actions.yml.j2"),
     ),
     (
+        "github-comment.yml.j2",
+        include_str!("../../templates/github-comment.yml.j2"),
+    ),
+    (
         "kserve.yaml.j2",
         include_str!("../../templates/kserve.yaml.j2"),
     ),
