@@ -268,8 +268,16 @@ pub fn decimals_of(text: &str) -> usize {
     let fraction = mantissa
         .split_once('.')
         .map_or(0, |(_, fraction)| fraction.len());
-    usize::try_from((i64::try_from(fraction).unwrap_or(0) - exponent).max(0)).unwrap_or(0)
+    let decimals = i64::try_from(fraction)
+        .unwrap_or(i64::MAX)
+        .saturating_sub(exponent)
+        .clamp(0, MAX_DECIMALS);
+    usize::try_from(decimals).unwrap_or(0)
 }
+
+/// An f64 carries 17 significant digits; more decimals than that print noise, and a metric
+/// written `1e-9999999999` must not make us format ten billion zeros.
+const MAX_DECIMALS: i64 = 17;
 
 /// `value` rounded to `decimals` places, without trailing float noise (`0.012`, not
 /// `0.01200000000000001`).
@@ -743,6 +751,13 @@ mod tests {
         assert_eq!(decimals_of("1e-3"), 3);
         assert_eq!(decimals_of("12"), 0);
         assert_eq!(decimals_of("1.5E2"), 0);
+        assert_eq!(decimals_of("1e-9999999999"), 17, "capped, not ten billion");
+        assert_eq!(
+            decimals_of("1e-9223372036854775808"),
+            17,
+            "no overflow at i64::MIN"
+        );
+        assert_eq!(decimals_of(&format!("0.{}", "1".repeat(100))), 17);
         assert_eq!(round_text(0.842 - 0.830, 3), "0.012");
         assert_eq!(round_text(-0.020_000_000_000_000_018, 2), "-0.02");
     }
