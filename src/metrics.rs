@@ -52,6 +52,14 @@ impl Format {
 /// # Errors
 /// A message saying what is wrong with the file.
 pub fn parse(bytes: &[u8], format: Format) -> Result<Metrics, String> {
+    let limit = crate::spec::load::MAX_INPUT_BYTES;
+    if bytes.len() > limit {
+        return Err(format!(
+            "the file is {} bytes; metrics files are read up to {} MiB",
+            bytes.len(),
+            limit / (1024 * 1024)
+        ));
+    }
     match format {
         // JSON is YAML 1.2, and the YAML reader keeps each value's position, hence its text.
         Format::Json | Format::Yaml => parse_tree(bytes),
@@ -239,6 +247,18 @@ mod tests {
             (Some(0.7), "0.7".to_owned())
         );
         assert!(parse(b"a,b\n1,2\n3,4\n", Format::Csv(b',')).is_err());
+    }
+
+    #[test]
+    fn an_oversized_file_is_refused_whatever_its_format() {
+        let huge = vec![b'1'; crate::spec::load::MAX_INPUT_BYTES + 1];
+        for format in [Format::Json, Format::Csv(b',')] {
+            assert!(
+                parse(&huge, format)
+                    .unwrap_err()
+                    .contains("read up to 8 MiB")
+            );
+        }
     }
 
     #[test]
