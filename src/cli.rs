@@ -974,6 +974,7 @@ fn rollback(config_path: &Path, name: &str, color: bool) -> u8 {
 fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color: bool) -> u8 {
     // Git starts reading the base while the config is validated.
     let reader = gate::BaseReader::start(&config_folder(path), base);
+    reader.prefetch_changes();
     let loaded = match load_valid(path, color, "reporting on it") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -1056,6 +1057,7 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
     } else {
         // Git starts reading the base while the config is validated.
         let reader = gate::BaseReader::start(&config_folder(path), base);
+        reader.prefetch_changes();
         let loaded = match load_valid(path, color, "reporting on it") {
             Ok(loaded) => loaded,
             Err(code) => return code,

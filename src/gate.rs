@@ -349,6 +349,13 @@ impl BaseReader {
         }
     }
 
+    /// Start listing what changed since a git baseline (the report needs it; a gate does not).
+    pub fn prefetch_changes(&self) {
+        if let BaseReader::Git(snapshot) = self {
+            snapshot.prefetch_changes();
+        }
+    }
+
     /// Wait until the baseline is known to exist (a git revision may need a one-commit fetch).
     ///
     /// # Errors

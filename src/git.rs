@@ -131,8 +131,7 @@ impl Snapshot {
             changed: std::cell::OnceCell::new(),
             verified: std::cell::OnceCell::new(),
         };
-        snapshot.spawn_diff();
-        // Starting the batch process now overlaps its start-up too.
+        // Starting the batch process now overlaps its start-up.
         let _ = snapshot.with_batch(|_| Ok(()));
         snapshot
     }
@@ -164,14 +163,23 @@ impl Snapshot {
                 ensure_revision(&self.root, &self.revision)?;
                 // The processes started before the fetch cannot see it: start them again.
                 self.batch.borrow_mut().take();
-                if let Some(mut diff) = self.diff.borrow_mut().take() {
+                let started_diff = self.diff.borrow_mut().take();
+                if let Some(mut diff) = started_diff {
                     let _ = diff.kill();
                     let _ = diff.wait();
+                    self.spawn_diff();
                 }
-                self.spawn_diff();
                 Ok(())
             })
             .clone()
+    }
+
+    /// Start listing the changed paths now, for a caller that will ask for them
+    /// ([`Snapshot::changed_paths`]) after other work.
+    pub fn prefetch_changes(&self) {
+        if self.diff.borrow().is_none() && self.changed.get().is_none() {
+            self.spawn_diff();
+        }
     }
 
     fn spawn_diff(&self) {
@@ -218,6 +226,7 @@ impl Snapshot {
         self.changed
             .get_or_init(|| {
                 self.verify()?;
+                self.prefetch_changes();
                 let Some(child) = self.diff.borrow_mut().take() else {
                     return Err("cannot run git diff".to_owned());
                 };
