@@ -3,8 +3,8 @@
 //! predictor (or the image, for `custom`), the released model's `storageUri`, replicas,
 //! resources, KServe's `canaryTrafficPercent` and `logger`.
 
-use super::serving::serving;
-use super::{Artifact, EmitError, EmitInput, Emitter, render_yaml_documents, yaml_header};
+use super::serving::emit_for_kind;
+use super::{Artifact, EmitError, EmitInput, Emitter};
 use crate::spec::model::TargetKind;
 
 /// The template it is rendered from.
@@ -15,24 +15,6 @@ pub struct Kserve;
 
 impl Emitter for Kserve {
     fn emit(&self, input: &EmitInput<'_>) -> Result<Vec<Artifact>, EmitError> {
-        let mut artifacts = Vec::new();
-        for (name, deployment) in &input.config.deployments {
-            if deployment.target.kind != TargetKind::Kserve {
-                continue;
-            }
-            let view = serving(input, name, deployment);
-            let mut contents = yaml_header(input);
-            contents.push_str(&view.release_note);
-            contents.push_str(&render_yaml_documents(
-                input.templates,
-                TEMPLATE,
-                &serde_json::json!({ "s": view }),
-            )?);
-            artifacts.push(Artifact {
-                path: format!("deploy/{}/{name}.yaml", deployment.environment),
-                contents,
-            });
-        }
-        Ok(artifacts)
+        emit_for_kind(input, TargetKind::Kserve, TEMPLATE)
     }
 }

@@ -53,6 +53,37 @@ pub struct LoggingView {
     pub url: String,
 }
 
+/// The manifests of every deployment of `kind`: one file per deployment,
+/// `deploy/<environment>/<deployment>.yaml`, rendered from `template` with the view `s`.
+///
+/// # Errors
+/// Template errors and invalid output.
+pub fn emit_for_kind(
+    input: &EmitInput<'_>,
+    kind: crate::spec::model::TargetKind,
+    template: &str,
+) -> Result<Vec<super::Artifact>, super::EmitError> {
+    let mut artifacts = Vec::new();
+    for (name, deployment) in &input.config.deployments {
+        if deployment.target.kind != kind {
+            continue;
+        }
+        let view = serving(input, name, deployment);
+        let mut contents = super::yaml_header(input);
+        contents.push_str(&view.release_note);
+        contents.push_str(&super::render_yaml_documents(
+            input.templates,
+            template,
+            &serde_json::json!({ "s": view }),
+        )?);
+        artifacts.push(super::Artifact {
+            path: format!("deploy/{}/{name}.yaml", deployment.environment),
+            contents,
+        });
+    }
+    Ok(artifacts)
+}
+
 /// KServe's `modelFormat.name` for a model format; `None` for `custom` (a container).
 #[must_use]
 pub fn kserve_format(format: ModelFormat) -> Option<&'static str> {
