@@ -2,14 +2,16 @@
 //! [`Diag`] on the offending key or value.
 //!
 //! The schema is generated from the typed model (`mlops schema`) and committed as
-//! `schemas/mlops.schema.json`; the validator compiles that committed file, once, on first use,
-//! and a test keeps the two identical. So the CLI pays neither for generating the schema nor for
-//! compiling it on commands that do not validate.
+//! `schemas/mlops.schema.json`, and a test keeps the two identical. The validator is generated
+//! from that committed file when `mlops` is built (jsonschema's `validator` macro): the schema is
+//! checked against its meta-schema and compiled by the compiler, not by every process that
+//! validates. Help text still reads the annotations (`description`, `examples`) from the parsed
+//! schema text, and only when there is a problem to explain.
 
 use std::sync::LazyLock;
 
+use jsonschema::ValidationError;
 use jsonschema::error::{TypeKind, ValidationErrorKind};
-use jsonschema::{ValidationError, Validator};
 use serde_json::Value;
 
 use super::load::{Document, escape_pointer_token};
@@ -26,44 +28,16 @@ static SCHEMA: LazyLock<Value> = LazyLock::new(|| {
         .expect("schemas/mlops.schema.json is valid JSON (tests/schema.rs checks it)")
 });
 
-static VALIDATOR: LazyLock<Validator> = LazyLock::new(|| {
-    let mut runtime_schema = SCHEMA.clone();
-    for keyword in ["propertyNames", "description", "examples", "default"] {
-        remove_keyword(&mut runtime_schema, keyword);
-    }
-    jsonschema::draft7::options()
-        // The remaining patterns are plain (no look-around), and the `regex` engine compiles
-        // them several times faster than the default `fancy-regex`.
-        .with_pattern_options(jsonschema::PatternOptions::regex())
-        .build(&runtime_schema)
-        .expect("schemas/mlops.schema.json compiles (tests/schema.rs checks it)")
-});
-
-/// The validator compiles a copy without what it would only carry around: the annotations
-/// (`description`, `examples`, `default`; help text reads them from [`SCHEMA`]) and
-/// `propertyNames`, whose errors are dropped (see [`to_diag`]) because `invalid-name` reports the
-/// same names better, and whose bounded repetitions (`{0,62}`) were most of the compile time that
-/// every `validate` pays. No property of ours is named like a keyword, so only keywords go.
-fn remove_keyword(schema: &mut Value, keyword: &str) {
-    match schema {
-        Value::Object(map) => {
-            map.remove(keyword);
-            for (name, value) in map.iter_mut() {
-                match (name.as_str(), value) {
-                    // Maps of names, not of keywords: a property called `default` stays.
-                    ("properties" | "definitions", Value::Object(named)) => named
-                        .values_mut()
-                        .for_each(|value| remove_keyword(value, keyword)),
-                    (_, value) => remove_keyword(value, keyword),
-                }
-            }
-        }
-        Value::Array(items) => items
-            .iter_mut()
-            .for_each(|value| remove_keyword(value, keyword)),
-        _ => {}
-    }
-}
+/// The committed schema, compiled into Rust when `mlops` is built. The `regex` engine because
+/// every pattern is plain (no look-around) and it compiles them several times faster than
+/// `fancy-regex` on first use. `tests::generated_validator_agrees_with_the_runtime_compiler`
+/// holds it to the runtime compiler's verdicts.
+#[jsonschema::validator(
+    path = "schemas/mlops.schema.json",
+    draft = Draft7,
+    pattern_options = { engine = regex }
+)]
+struct SchemaValidator;
 
 /// Generate the schema from the model, as `mlops schema` prints it and as it is committed.
 ///
@@ -71,10 +45,7 @@ fn remove_keyword(schema: &mut Value, keyword: &str) {
 /// Never in practice: serializing a generated schema to JSON cannot fail.
 #[must_use]
 pub fn generate() -> String {
-    // Draft-07, not 2020-12: every editor's language server and check-jsonschema know it, and
-    // its meta-schema is one small document, where 2020-12's is seven vocabularies that the
-    // validator must compile (and check our schema against) before its first use: a millisecond
-    // that every `mlops validate` paid.
+    // Draft-07, not 2020-12: every editor's language server and check-jsonschema know it.
     let root = schemars::generate::SchemaSettings::draft07()
         .into_generator()
         .into_root_schema_for::<Config>();
@@ -105,7 +76,7 @@ fn drop_null_defaults(schema: &mut Value) {
 #[must_use]
 pub fn check(document: &Document, text: &str) -> Vec<Diag> {
     let mut diags = Vec::new();
-    for error in VALIDATOR.iter_errors(&document.value) {
+    for error in SchemaValidator::iter_errors(&document.value) {
         if let Some(diag) = to_diag(document, text, &error) {
             diags.push(diag);
         }
@@ -114,17 +85,22 @@ pub fn check(document: &Document, text: &str) -> Vec<Diag> {
 }
 
 fn to_diag(document: &Document, text: &str, error: &ValidationError<'_>) -> Option<Diag> {
+    // These restate rules that `check` reports with a better message: the name pattern
+    // (`invalid-name`) and "exactly one threshold" (`gate-rule`). The schema keeps them for
+    // editors; showing both would say the same thing twice. The generated validator reports a
+    // `propertyNames` failure as the inner keyword's error (a `pattern` on the map), so that one
+    // is recognised by where in the schema it arose.
+    if error.schema_path().as_str().contains("/propertyNames") {
+        return None;
+    }
     let pointer = error.instance_path().as_str();
     let spans = &document.spans;
     let value_span = spans.value_span(pointer);
     let at = describe_pointer(pointer);
     let diag = match error.kind() {
-        // These restate rules that `check` reports with a better message: the name pattern
-        // (`invalid-name`) and "exactly one threshold" (`gate-rule`). The schema keeps them for
-        // editors; showing both would say the same thing twice.
-        ValidationErrorKind::PropertyNames { .. }
-        | ValidationErrorKind::MinProperties { .. }
-        | ValidationErrorKind::MaxProperties { .. } => return None,
+        ValidationErrorKind::MinProperties { .. } | ValidationErrorKind::MaxProperties { .. } => {
+            return None;
+        }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let field = unexpected.first()?;
             let field_pointer = format!("{pointer}/{}", escape_pointer_token(field));
@@ -416,4 +392,88 @@ fn resolve(schema: &'static Value) -> Option<&'static Value> {
         return resolve(inner);
     }
     Some(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use super::{SCHEMA, SchemaValidator};
+
+    /// What an error says, in a form both validators can be compared on: where in the document,
+    /// and which schema keyword (a `propertyNames` failure is reported as the keyword itself by
+    /// the runtime validator and as the inner `pattern` by the generated one, so both stop at
+    /// `propertyNames`).
+    fn errors<'a>(found: impl Iterator<Item = jsonschema::ValidationError<'a>>) -> Vec<String> {
+        let mut errors: Vec<String> = found
+            .map(|error| {
+                let schema_path = error.schema_path().as_str();
+                let schema_path = schema_path
+                    .find("/propertyNames")
+                    .map_or(schema_path, |at| {
+                        &schema_path[..at + "/propertyNames".len()]
+                    });
+                format!("{} @ {schema_path}", error.instance_path().as_str())
+            })
+            .collect();
+        errors.sort();
+        errors.dedup();
+        errors
+    }
+
+    fn files_under(folder: &Path, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                files_under(&path, found);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+
+    /// The validator is generated from the committed schema when `mlops` is built. It must judge
+    /// every document exactly as jsonschema's runtime compiler judges it against the same schema:
+    /// same verdict, same errors at the same places. The documents are every YAML file shipped
+    /// with the project (good and bad fixtures, examples, fuzz seeds), plus, when
+    /// `MLOPS_SCHEMA_CORPUS` names a folder, every file in it (the fuzzer's corpus).
+    #[test]
+    fn generated_validator_agrees_with_the_runtime_compiler() {
+        let runtime = jsonschema::draft7::options()
+            .with_pattern_options(jsonschema::PatternOptions::regex())
+            .build(&SCHEMA)
+            .expect("the committed schema compiles");
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        for folder in ["tests/fixtures", "examples", "fuzz/seeds"] {
+            files_under(&root.join(folder), &mut files);
+        }
+        if let Some(corpus) = std::env::var_os("MLOPS_SCHEMA_CORPUS") {
+            files_under(Path::new(&corpus), &mut files);
+        }
+        let (mut compared, mut invalid) = (0, 0);
+        for file in &files {
+            let bytes = std::fs::read(file).expect("readable");
+            let (Some(document), _) = super::super::load::load(&bytes) else {
+                continue;
+            };
+            let generated = errors(SchemaValidator::iter_errors(&document.value));
+            let compiled = errors(runtime.iter_errors(&document.value));
+            assert_eq!(generated, compiled, "{}", file.display());
+            assert_eq!(
+                SchemaValidator::is_valid(&document.value),
+                runtime.is_valid(&document.value),
+                "{}",
+                file.display()
+            );
+            compared += 1;
+            invalid += usize::from(!generated.is_empty());
+        }
+        eprintln!("{compared} documents compared, {invalid} with schema errors");
+        // Both verdicts must have been exercised, or the comparison proves nothing.
+        assert!(compared >= 50 && invalid >= 10, "{compared} / {invalid}");
+    }
 }
