@@ -164,3 +164,52 @@ fn spans_stay_inside_the_text_for_non_ascii_input() {
     assert_eq!(name.code, Code::InvalidName);
     assert_eq!(&text[name.primary.span.clone()], "événements");
 }
+
+/// miette pads to a label's column with a format width, which panics past 65,535: a problem far
+/// right on a long line is reported by position instead, without the line.
+#[test]
+fn problems_far_right_on_a_long_line_are_reported_by_position() {
+    let padding = " ".repeat(70_000);
+    let cases = [
+        // A schema error: an unknown field at column 70,027 of a flow mapping.
+        format!("{{version: 1, project: demo, {padding}projekt: x}}\n"),
+        // A syntax error past column 100,000 (an implicit key longer than YAML allows).
+        format!("version: 1\nproject: demo\n{}: 1\n", "a".repeat(100_000)),
+    ];
+    for text in cases {
+        let validation = mlops::validate(text.as_bytes(), &AnyRepo);
+        assert!(!validation.diags.is_empty());
+        let source = mlops::diag::SourceFile::new("long.yaml", text.clone());
+        let report = mlops::diag::render_human(&source, &validation.diags, false);
+        let (line, column) = source.line_column(validation.diags[0].primary.span.start);
+        assert!(column > 65_535, "{column}");
+        assert!(
+            report.contains(&format!(
+                "at long.yaml:{line}:{column} (the line is too long to show)"
+            )),
+            "{report}"
+        );
+        assert!(report.len() < 2_000, "the long line is not printed");
+    }
+}
+
+/// Pointers are indexed segment by segment: a long key over many items is stored once, not once
+/// per item (a 7 MB file of this shape used to need terabytes for its span index).
+#[test]
+fn a_long_key_over_many_items_is_indexed_once() {
+    let key = "k".repeat(100_000);
+    let items = vec!["1"; 100_000].join(",");
+    let text = format!("version: 1\nproject: demo\n? {key}\n: [{items}]\n");
+    let validation = mlops::validate(text.as_bytes(), &AnyRepo);
+    let spans = validation.spans.expect("the YAML is readable");
+    let last = spans
+        .get(&format!("/{key}/99999"))
+        .expect("the last item is indexed");
+    assert_eq!(&text[last.value], "1");
+    assert!(
+        validation
+            .diags
+            .iter()
+            .any(|diag| diag.code == Code::UnknownField)
+    );
+}

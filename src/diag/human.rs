@@ -23,9 +23,16 @@ pub fn render_human(source: &SourceFile, diags: &[Diag], color: bool) -> String 
     let named = NamedSource::new(&source.name, source.text.clone()).with_language("yaml");
     let mut out = String::new();
     for diag in diags {
+        let location = if shows_snippet(source, diag) {
+            None
+        } else {
+            let (line, column) = source.line_column(diag.primary.span.start);
+            Some(format!("{}:{line}:{column}", source.name))
+        };
         let report = Report {
             diag,
             source: &named,
+            location,
         };
         // Writing into a String cannot fail; a miette formatting error would be our bug.
         if handler.render_report(&mut out, &report).is_err() {
@@ -39,9 +46,23 @@ pub fn render_human(source: &SourceFile, diags: &[Diag], color: bool) -> String 
     out
 }
 
+/// Labels further right than this are reported by position, without the source line: such a
+/// line is unreadable in a terminal, and miette pads to the label's column with a format width,
+/// which panics past 65,535.
+const MAX_SNIPPET_COLUMN: usize = 4096;
+
+fn shows_snippet(source: &SourceFile, diag: &Diag) -> bool {
+    std::iter::once(&diag.primary)
+        .chain(&diag.related)
+        .flat_map(|label| [label.span.start, label.span.end])
+        .all(|offset| source.line_column(offset).1 <= MAX_SNIPPET_COLUMN)
+}
+
 struct Report<'a> {
     diag: &'a Diag,
     source: &'a NamedSource<String>,
+    /// `file:line:column`, when the source line is too long to show.
+    location: Option<String>,
 }
 
 impl fmt::Debug for Report<'_> {
@@ -52,7 +73,14 @@ impl fmt::Debug for Report<'_> {
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(&self.diag.message)
+        formatter.write_str(&self.diag.message)?;
+        match &self.location {
+            Some(location) => write!(
+                formatter,
+                "\n  at {location} (the line is too long to show)"
+            ),
+            None => Ok(()),
+        }
     }
 }
 
@@ -78,10 +106,16 @@ impl Diagnostic for Report<'_> {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        Some(self.source)
+        match self.location {
+            None => Some(self.source),
+            Some(_) => None,
+        }
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        if self.location.is_some() {
+            return None;
+        }
         let primary = &self.diag.primary;
         let first =
             LabeledSpan::new_primary_with_span(Some(primary.text.clone()), primary.span.clone());
