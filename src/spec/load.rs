@@ -5,9 +5,11 @@
 //! semantic errors (which rules raise against pointers) both find their source position through
 //! the [`SpanIndex`] built here, so there is one parser and one source of truth for locations.
 
-use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
 use std::ops::Range;
 
+use hashbrown::{DefaultHashBuilder, HashTable};
 use saphyr::{MarkedYaml, Scalar, YamlData};
 use serde_json::{Map, Number, Value};
 
@@ -40,11 +42,28 @@ pub struct NodeSpans {
 
 /// JSON pointer (RFC 6901) -> spans of the node it names.
 ///
-/// Stored packed (`u32` offsets: inputs are capped at [`MAX_INPUT_BYTES`]; boxed keys): a
-/// 1,000-model file has some 100,000 nodes, and this index was the largest thing in memory.
+/// A tree, not a map from whole pointers: each node is found from its parent by one segment
+/// (the escaped key or the index), so every key is stored once. Whole pointers repeat their
+/// ancestors' keys, which made the index grow with depth times key length: a 7 MB file with a
+/// megabyte-long key over a million items needed terabytes. Offsets are packed as `u32`
+/// (inputs are capped at [`MAX_INPUT_BYTES`]); a 1,000-model file has some 100,000 nodes.
 #[derive(Debug, Default)]
 pub struct SpanIndex {
-    nodes: HashMap<Box<str>, PackedSpans>,
+    /// The spans of each node, by node number; the root is node 0.
+    nodes: Vec<PackedSpans>,
+    /// Every child's segment, one after another.
+    segments: String,
+    /// (parent, segment) -> child.
+    children: HashTable<Child>,
+    hasher: DefaultHashBuilder,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Child {
+    parent: u32,
+    segment_start: u32,
+    segment_end: u32,
+    node: u32,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +87,13 @@ fn unpack(start: u32, end: u32) -> Span {
 }
 
 impl PackedSpans {
+    const UNSET: PackedSpans = PackedSpans {
+        key_start: NO_KEY,
+        key_end: 0,
+        value_start: 0,
+        value_end: 0,
+    };
+
     fn new(key: Option<Span>, value: &Span) -> Self {
         let (key_start, key_end) =
             key.map_or((NO_KEY, 0), |key| (offset(key.start), offset(key.end)));
@@ -91,16 +117,10 @@ impl SpanIndex {
     /// The spans of the node at `pointer`, if it exists in the document.
     #[must_use]
     pub fn get(&self, pointer: &str) -> Option<NodeSpans> {
-        self.nodes.get(pointer).map(|packed| packed.unpack())
-    }
-
-    /// Index the spans gathered in one pass. Built at once with its final capacity: growing the
-    /// table node by node rehashed a 100,000-entry table several times, cache miss by cache
-    /// miss, and made loading grow faster than the file.
-    fn from_nodes(nodes: Vec<(Box<str>, PackedSpans)>) -> Self {
-        let mut index = HashMap::with_capacity(nodes.len());
-        index.extend(nodes);
-        Self { nodes: index }
+        match self.walk(pointer) {
+            (node, true) => node.map(|node| self.nodes[node as usize].unpack()),
+            (_, false) => None,
+        }
     }
 
     /// The span to underline for a problem with the value at `pointer`. Falls back to the
@@ -119,15 +139,107 @@ impl SpanIndex {
     }
 
     fn nearest(&self, pointer: &str) -> Option<NodeSpans> {
-        let mut current = pointer;
-        loop {
-            if let Some(node) = self.get(current) {
-                return Some(node);
+        self.walk(pointer)
+            .0
+            .map(|node| self.nodes[node as usize].unpack())
+    }
+
+    /// Follow `pointer` from the root: the deepest node reached, and whether it is the whole
+    /// pointer.
+    fn walk(&self, pointer: &str) -> (Option<u32>, bool) {
+        if self.nodes.is_empty() {
+            return (None, false);
+        }
+        let mut node = 0;
+        let Some(rest) = pointer.strip_prefix('/') else {
+            return (Some(node), pointer.is_empty());
+        };
+        for segment in rest.split('/') {
+            match self.child(node, segment) {
+                Some(child) => node = child,
+                None => return (Some(node), false),
             }
-            let cut = current.rfind('/')?;
-            current = &current[..cut];
+        }
+        (Some(node), true)
+    }
+
+    fn child(&self, parent: u32, segment: &str) -> Option<u32> {
+        let hash = self.hash(parent, segment);
+        self.children
+            .find(hash, |child| {
+                child.parent == parent && self.segment(child) == segment
+            })
+            .map(|child| child.node)
+    }
+
+    fn segment(&self, child: &Child) -> &str {
+        &self.segments[child.segment_start as usize..child.segment_end as usize]
+    }
+
+    fn hash(&self, parent: u32, segment: &str) -> u64 {
+        hash_child(&self.hasher, parent, segment)
+    }
+}
+
+/// Builds a [`SpanIndex`] in document order: nodes are opened before their children (so that
+/// children can name their parent) and closed after (when their spans are known).
+#[derive(Default)]
+struct SpanIndexBuilder {
+    nodes: Vec<PackedSpans>,
+    segments: String,
+    children: Vec<Child>,
+}
+
+impl SpanIndexBuilder {
+    /// A new node under `parent` (none for the root); its spans are set by [`Self::close`].
+    fn open(&mut self, parent: Option<(u32, &str)>) -> u32 {
+        let node = u32::try_from(self.nodes.len()).unwrap_or(u32::MAX);
+        self.nodes.push(PackedSpans::UNSET);
+        if let Some((parent, segment)) = parent {
+            let segment_start = offset(self.segments.len());
+            self.segments.push_str(segment);
+            self.children.push(Child {
+                parent,
+                segment_start,
+                segment_end: offset(self.segments.len()),
+                node,
+            });
+        }
+        node
+    }
+
+    fn close(&mut self, node: u32, key: Option<Span>, value: &Span) {
+        if let Some(spans) = self.nodes.get_mut(node as usize) {
+            *spans = PackedSpans::new(key, value);
         }
     }
+
+    /// The table is built once, at its final size: growing a 100,000-entry table child by
+    /// child rehashed it several times, cache miss by cache miss.
+    fn finish(self) -> SpanIndex {
+        let mut index = SpanIndex {
+            nodes: self.nodes,
+            segments: self.segments,
+            children: HashTable::with_capacity(self.children.len()),
+            hasher: DefaultHashBuilder::default(),
+        };
+        for child in self.children {
+            let hash = index.hash(child.parent, index.segment(&child));
+            let (segments, hasher) = (&index.segments, &index.hasher);
+            index.children.insert_unique(hash, child, |child| {
+                let segment = &segments[child.segment_start as usize..child.segment_end as usize];
+                hash_child(hasher, child.parent, segment)
+            });
+        }
+        index
+    }
+}
+
+fn hash_child(hasher: &DefaultHashBuilder, parent: u32, segment: &str) -> u64 {
+    let mut state = hasher.build_hasher();
+    state.write_u32(parent);
+    state.write(segment.as_bytes());
+    state.finish()
 }
 
 /// A parsed `mlops.yaml`: the data as JSON and where each piece came from.
@@ -204,7 +316,7 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
     };
     let mut converter = Converter {
         positions: &positions,
-        spans: Vec::new(),
+        spans: SpanIndexBuilder::default(),
         diags: Vec::new(),
     };
     let mut docs = docs.into_iter();
@@ -231,9 +343,9 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
     drop(docs);
     // The conversion consumes the tree, freeing each part once converted, so that the tree and
     // the value it becomes are never both whole in memory (peak memory on large files).
-    let value = converter.convert(root, String::new(), None, 0);
+    let value = converter.convert(root, None, None, 0);
     let Converter { spans, diags, .. } = converter;
-    let spans = SpanIndex::from_nodes(spans);
+    let spans = spans.finish();
     (Some(Document { value, spans }), diags)
 }
 
@@ -357,8 +469,7 @@ impl CharToByte {
 
 struct Converter<'a> {
     positions: &'a CharToByte,
-    /// Each node's pointer and spans, in the order converted; indexed once at the end.
-    spans: Vec<(Box<str>, PackedSpans)>,
+    spans: SpanIndexBuilder,
     diags: Vec<Diag>,
 }
 
@@ -369,10 +480,12 @@ impl Converter<'_> {
         start..end
     }
 
+    /// Convert `node`, the child of `parent` by `segment` (none for the root), indexing the
+    /// spans of it and everything under it.
     fn convert(
         &mut self,
         node: MarkedYaml<'_>,
-        pointer: String,
+        parent: Option<(u32, &str)>,
         key: Option<Span>,
         depth: usize,
     ) -> Value {
@@ -381,13 +494,31 @@ impl Converter<'_> {
             self.diags.push(too_deep(value_span.start));
             return Value::Null;
         }
+        if let YamlData::Tagged(tag, inner) = node.data {
+            self.diags.push(
+                Diag::error(
+                    Code::UnsupportedYaml,
+                    format!("YAML tag `{tag}` is not supported"),
+                    Label::new(value_span, "tag used here"),
+                )
+                .with_help(
+                    "remove the tag; mlops.yaml uses plain strings, numbers, lists and maps",
+                ),
+            );
+            return self.convert(*inner, parent, key, depth + 1);
+        }
+        let id = self.spans.open(parent);
         let value = match node.data {
             YamlData::Value(scalar) => self.scalar(scalar, &value_span),
             YamlData::Representation(text, _, _) => Value::String(text.to_string()),
             YamlData::Sequence(items) => {
                 let mut out = Vec::with_capacity(items.len());
+                let mut segment = String::new();
                 for (index, item) in items.into_iter().enumerate() {
-                    out.push(self.convert(item, format!("{pointer}/{index}"), None, depth + 1));
+                    segment.clear();
+                    // Writing to a String cannot fail.
+                    let _ = write!(segment, "{index}");
+                    out.push(self.convert(item, Some((id, &segment)), None, depth + 1));
                 }
                 Value::Array(out)
             }
@@ -398,26 +529,14 @@ impl Converter<'_> {
                     let Some(name) = self.key_name(key_node, &key_span) else {
                         continue;
                     };
-                    let child_pointer = format!("{pointer}/{}", escape_pointer_token(&name));
-                    let child = self.convert(value_node, child_pointer, Some(key_span), depth + 1);
+                    let segment = escape_pointer_token(&name);
+                    let child =
+                        self.convert(value_node, Some((id, &segment)), Some(key_span), depth + 1);
                     out.insert(name, child);
                 }
                 Value::Object(out)
             }
-            YamlData::Tagged(tag, inner) => {
-                self.diags.push(
-                    Diag::error(
-                        Code::UnsupportedYaml,
-                        format!("YAML tag `{tag}` is not supported"),
-                        Label::new(value_span.clone(), "tag used here"),
-                    )
-                    .with_help(
-                        "remove the tag; mlops.yaml uses plain strings, numbers, lists and maps",
-                    ),
-                );
-                return self.convert(*inner, pointer, key, depth + 1);
-            }
-            YamlData::Alias(_) | YamlData::BadValue => {
+            YamlData::Alias(_) | YamlData::BadValue | YamlData::Tagged(..) => {
                 self.diags.push(Diag::error(
                     Code::UnsupportedYaml,
                     "value could not be read",
@@ -426,8 +545,7 @@ impl Converter<'_> {
                 Value::Null
             }
         };
-        self.spans
-            .push((pointer.into_boxed_str(), PackedSpans::new(key, &value_span)));
+        self.spans.close(id, key, &value_span);
         value
     }
 

@@ -40,7 +40,10 @@ pub fn parse(bytes: &[u8]) -> Parsed {
     let schema_diags = schema::check(&document, text);
     let schema_ok = schema_diags.is_empty();
     diags.extend(schema_diags);
-    let config = match serde_path_to_error::deserialize::<_, Config>(&document.value) {
+    let Document { value, spans } = document;
+    // Deserialized from the value itself, not a reference: strings move into the model instead
+    // of being copied, and the value's allocations are not all freed one by one afterwards.
+    let config = match serde_path_to_error::deserialize::<_, Config>(value) {
         Ok(config) => Some(config),
         Err(error) => {
             // The schema is generated from `Config`, so a document it accepts deserializes; when
@@ -54,16 +57,15 @@ pub fn parse(bytes: &[u8]) -> Parsed {
                         schema::describe_pointer(&pointer),
                         error.inner()
                     ),
-                    Label::new(document.spans.value_span(&pointer), "unexpected value"),
+                    Label::new(spans.value_span(&pointer), "unexpected value"),
                 ));
             }
             None
         }
     };
-    // The JSON value has served its purpose (schema check, typed model); later stages only
-    // need positions, and a large file's value is a third of peak memory.
+    // The JSON value became the typed model; later stages only need positions.
     Parsed {
-        spans: Some(document.spans),
+        spans: Some(spans),
         config,
         diags,
     }
