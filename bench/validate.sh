@@ -2,7 +2,8 @@
 # Benchmark `mlops validate`, whole process, side by side with check-jsonschema doing the schema
 # alone on the same files, plus `mlops --version` as the process floor. Also peak memory and how
 # time grows with the number of models. Needs hyperfine (apt-get install hyperfine), GNU time
-# (apt-get install time) and the checkers (../shared/tools/install-checkers).
+# (apt-get install time) and the checkers (../shared/tools/install-checkers); valgrind, when
+# installed, counts the instructions executed.
 #
 #   bash bench/validate.sh            # prints a Markdown report
 set -euo pipefail
@@ -57,3 +58,20 @@ for target in "$example" "$work/m1000/mlops.yaml" "$work/m2000/mlops.yaml"; do
   rss=$(/usr/bin/time -f "%M" "$mlops" validate "$target" 2>&1 >/dev/null | tail -1)
   echo "| mlops validate $(basename "$(dirname "$target")") | $((rss / 1024)) MiB ($rss KiB) |"
 done
+echo
+echo "## Work done (instructions executed, valgrind)"
+echo
+# Wall time per model rises a little with the file as its tree outgrows the CPU caches; the
+# instruction count says whether the work itself is linear.
+if command -v valgrind >/dev/null; then
+  echo "| models | instructions | per model |"
+  echo "|---:|---:|---:|"
+  for models in 250 500 1000 2000; do
+    out="$work/callgrind.$models"
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$mlops" validate "$work/m$models/mlops.yaml" >/dev/null 2>&1
+    instructions=$(sed -n 's/^summary: //p' "$out")
+    echo "| $models | $instructions | $((instructions / models)) |"
+  done
+else
+  echo "(skipped: install valgrind to count instructions)"
+fi
