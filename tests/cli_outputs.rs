@@ -2,12 +2,11 @@
 //! repositories), asserting on files, output and exit codes.
 
 use std::path::Path;
-use std::process::Command as Process;
 
 use assert_cmd::Command;
 
 mod common;
-use common::copy_dir;
+use common::{copy_dir, git};
 
 const EXAMPLE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn");
 const WORKFLOW: &str = ".github/workflows/mlops.yml";
@@ -38,27 +37,6 @@ fn example_project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     copy_dir(Path::new(EXAMPLE_DIR), dir.path());
     dir
-}
-
-fn git(dir: &Path, args: &[&str]) {
-    let status = Process::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        status.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
 }
 
 fn git_project(dir: &Path) {

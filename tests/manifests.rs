@@ -3,7 +3,6 @@
 //! `rollback` as a user runs them.
 
 use std::path::Path;
-use std::process::Command as Process;
 
 use assert_cmd::Command;
 
@@ -100,27 +99,7 @@ fn hostile_strings_stay_data_in_manifests() {
 #[test]
 fn promote_records_the_release_and_renders_from_it_then_rollback_names_the_revert() {
     let dir = project(EXAMPLE);
-    let git = |args: &[&str]| {
-        let output = Process::new("git")
-            .current_dir(dir.path())
-            .args([
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8(output.stdout).unwrap()
-    };
+    let git = |args: &[&str]| common::git(dir.path(), args);
     git(&["init", "-q", "-b", "main"]);
     assert_eq!(mlops(dir.path(), &["render"]).0, 0);
     git(&["add", "-A"]);

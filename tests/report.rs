@@ -3,9 +3,11 @@
 //! metrics, the working tree the new ones.
 
 use std::path::Path;
-use std::process::Command as Process;
 
 use assert_cmd::Command;
+
+mod common;
+use common::git;
 
 const CONFIG: &str = "\
 version: 1
@@ -26,27 +28,6 @@ gates:
       - { metric: auc, max_drop: 0.01 }
       - { metric: latency_ms, max_rise_pct: 10 }
 ";
-
-fn git(dir: &Path, args: &[&str]) {
-    let output = Process::new("git")
-        .current_dir(dir)
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@t",
-            "-c",
-            "commit.gpgsign=false",
-        ])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
 
 fn write(dir: &Path, path: &str, text: &str) {
     let path = dir.join(path);

@@ -23,3 +23,27 @@ pub fn project(from: &str) -> tempfile::TempDir {
     copy_dir(Path::new(from), dir.path());
     dir
 }
+
+/// Run git in `dir` as a throwaway identity (no signing), asserting success; its stdout.
+#[allow(dead_code)] // not every test file that uses `common` needs it
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .current_dir(dir)
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@t",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
