@@ -621,3 +621,55 @@ impl Converter<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::load_str;
+
+    fn text_at(text: &str, span: std::ops::Range<usize>) -> &str {
+        &text[span]
+    }
+
+    #[test]
+    fn every_node_is_found_by_its_pointer() {
+        let text = "a:\n  b: [x, {c: y}]\n\"\": empty\n\"d/e~f\": slash\n";
+        let (document, diags) = load_str(text);
+        assert!(diags.is_empty(), "{diags:?}");
+        let spans = document.expect("readable").spans;
+        let value = |pointer: &str| text_at(text, spans.get(pointer).expect(pointer).value);
+        let key = |pointer: &str| text_at(text, spans.get(pointer).expect(pointer).key.unwrap());
+        assert_eq!(value("/a/b/0"), "x");
+        assert_eq!(value("/a/b/1/c"), "y");
+        assert_eq!(key("/a/b"), "b");
+        assert!(
+            spans.get("/a/b/1").unwrap().key.is_none(),
+            "items have no key"
+        );
+        // RFC 6901: an empty key is an empty segment; `/` and `~` are escaped.
+        assert_eq!(value("/"), "empty");
+        assert_eq!(value("/d~1e~0f"), "slash");
+        assert!(spans.get("").is_some(), "the root");
+        assert!(spans.get("/d/e~f").is_none());
+        assert!(spans.get("a").is_none(), "a pointer starts with `/`");
+    }
+
+    #[test]
+    fn a_missing_node_falls_back_to_its_nearest_ancestor() {
+        let text = "a:\n  b: 1\n";
+        let spans = load_str(text).0.expect("readable").spans;
+        assert_eq!(text_at(text, spans.value_span("/a/b/c/d")), "1");
+        assert_eq!(text_at(text, spans.key_span("/a/zzz")), "a");
+        assert_eq!(spans.value_span("/nothing").start, 0, "the root");
+    }
+
+    #[test]
+    fn aliases_are_indexed_where_they_are_used() {
+        let text = "base: &b {x: 1}\ncopy: *b\n";
+        let spans = load_str(text).0.expect("readable").spans;
+        assert_eq!(text_at(text, spans.get("/copy/x").unwrap().value), "1");
+        assert_eq!(
+            text_at(text, spans.get("/copy").unwrap().key.unwrap()),
+            "copy"
+        );
+    }
+}
