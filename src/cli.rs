@@ -457,20 +457,10 @@ fn validate(paths: &[PathBuf], format: DiagFormat, color: bool) -> u8 {
             eprint!("{}", human_report(&source, &validation, color));
         }
         all_ok &= validation.is_ok();
-        let Validation {
-            spans,
-            config,
-            graph,
-            diags,
-            ..
-        } = validation;
-        reports.push(FileReport { source, diags });
-        if reports.len() == paths.len() {
-            // The last file's model is not freed: the process exits next, which returns the
-            // memory at once, where freeing a large file's 100,000 nodes one by one cost more
-            // than building some of them (glibc's free lists grow with the heap).
-            std::mem::forget((spans, config, graph));
-        }
+        reports.push(FileReport {
+            source,
+            diags: validation.diags,
+        });
     }
     let written = match format {
         DiagFormat::Human => EXIT_OK,
