@@ -2,7 +2,7 @@
 # Benchmark `mlops validate`, whole process, side by side with check-jsonschema doing the schema
 # alone on the same files, plus `mlops --version` as the process floor. Also peak memory and how
 # time grows with the number of models. Needs hyperfine (apt-get install hyperfine), GNU time
-# (apt-get install time) and the checkers (../shared/tools/install-checkers); valgrind, when
+# (apt-get install time) and the checkers (vendor/tools/install-checkers); valgrind, when
 # installed, counts the instructions executed.
 #
 #   bash bench/validate.sh            # prints a Markdown report
@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v hyperfine >/dev/null || { echo "bench: install hyperfine (apt-get install hyperfine)" >&2; exit 2; }
 [ -x /usr/bin/time ] || { echo "bench: install GNU time (apt-get install time)" >&2; exit 2; }
-../shared/tools/install-checkers >/dev/null
+vendor/tools/install-checkers >/dev/null
 cargo build --release --quiet
 mlops=$PWD/target/release/mlops
 cj=$PWD/.checkers/venv/bin/check-jsonschema

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Everything `mlops render` writes, and the project's action.yml, judged by tools nobody here
-# wrote (../shared/tools/external-checks): the workflow by actionlint (with shellcheck), zizmor
+# wrote (vendor/tools/external-checks): the workflow by actionlint (with shellcheck), zizmor
 # --offline and SchemaStore's github-workflow schema; KServe and Argo CD manifests by the CRD
-# schemas in ../shared/external-schemas; Deployment, Service and HPA by kubernetes-validate
+# schemas in vendor/external-schemas; Deployment, Service and HPA by kubernetes-validate
 # --strict; action.yml by SchemaStore's github-action schema and zizmor. Four configs: the
 # bundled example, the hostile one (every free-text field trying to break YAML, expressions or
 # the shell), every target kind and strategy with a recorded release (tests/fixtures/serving),
@@ -35,6 +35,6 @@ cp action.yml "$work/action/"
 status=0
 for dir in example hostile serving models-100 action; do
   echo "-- $dir"
-  ../shared/tools/external-checks "$work/$dir" || status=1
+  vendor/tools/external-checks "$work/$dir" || status=1
 done
 exit $status

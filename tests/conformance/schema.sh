@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The committed JSON Schema is real, judged by a tool nobody here wrote: check-jsonschema (from
-# ../shared/tools/install-checkers) must accept the bundled example and reject an unknown field,
+# vendor/tools/install-checkers) must accept the bundled example and reject an unknown field,
 # and the SARIF that `mlops validate --format sarif` prints must match the SARIF 2.1.0 schema.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -30,7 +30,7 @@ fi
 
 sarif=$(mktemp --suffix=.json)
 "$mlops" validate --format sarif tests/fixtures/bad/many-problems.yaml >"$sarif" || true
-if "$check_jsonschema" --schemafile ../shared/external-schemas/sarif-2.1.0.json "$sarif" >/tmp/cj.out 2>&1; then
+if "$check_jsonschema" --schemafile vendor/external-schemas/sarif-2.1.0.json "$sarif" >/tmp/cj.out 2>&1; then
   pass "SARIF output matches sarif-2.1.0.json"
 else
   cat /tmp/cj.out; flunk "SARIF output does not match sarif-2.1.0.json"
