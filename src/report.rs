@@ -325,7 +325,6 @@ fn generated_diffs(
     snapshot: &crate::git::Snapshot,
     config_path: &str,
 ) -> Vec<FileDiff> {
-    let header = crate::outputs::header_of(config_path);
     let Ok(changed) = snapshot.changed_paths() else {
         return Vec::new();
     };
@@ -341,7 +340,7 @@ fn generated_diffs(
             let new = std::fs::read_to_string(folder.join(&path)).ok();
             let generated = [&old, &new].iter().any(|text| {
                 text.as_deref()
-                    .is_some_and(|text| text.starts_with(&header))
+                    .is_some_and(|text| crate::outputs::is_generated_from(text, config_path))
             });
             if !generated {
                 return None;

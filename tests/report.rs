@@ -199,7 +199,7 @@ fn generated_files_the_change_alters_are_shown_as_a_diff() {
     mlops(&["render"]);
     let markdown = mlops(&["report", "--base", "HEAD"]);
     assert!(
-        markdown.contains("<details><summary>Generated files this change alters (2)</summary>"),
+        markdown.contains("<details><summary>Generated files this change alters (1)</summary>"),
         "{markdown}"
     );
     assert!(

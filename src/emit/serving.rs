@@ -178,10 +178,7 @@ pub fn serving(input: &EmitInput<'_>, name: &str, deployment: &Deployment) -> Se
         "mlops.dev/environment".to_owned(),
         deployment.environment.clone(),
     ));
-    let mut annotations = vec![(
-        "mlops.dev/source".to_owned(),
-        format!("{} sha256:{}", input.config_path, input.config_sha256),
-    )];
+    let mut annotations = vec![("mlops.dev/source".to_owned(), input.config_path.to_owned())];
     let release_note = match release {
         Some(release) => {
             annotations.push(("mlops.dev/model-digest".to_owned(), release.digest.clone()));
