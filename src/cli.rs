@@ -26,7 +26,7 @@ pub const EXIT_USAGE: u8 = 2;
 
 /// Compile one reviewed mlops.yaml into CI pipelines, deploy manifests and PR metric reports.
 #[derive(Debug, Parser)]
-#[command(name = "mlops", version, about, max_term_width = 100)]
+#[command(name = "mlops", version = crate::build_info::VERSION, about, max_term_width = 100)]
 pub struct Cli {
     /// When to colour diagnostics: `auto` colours a terminal unless `NO_COLOR` is set.
     #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto)]
@@ -625,25 +625,6 @@ fn plan_outputs(
     let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
         return Err(EXIT_INVALID);
     };
-    let unsupported = emit::unsupported_targets(config);
-    if !unsupported.is_empty() {
-        eprintln!(
-            "error: `ci.targets` asks for {}, which this version of mlops cannot render yet\n  \
-             help: supported targets: github-actions; remove the others from `ci.targets` (nothing was written)",
-            unsupported.join(", ")
-        );
-        return Err(EXIT_INVALID);
-    }
-    let unsupported = emit::unsupported_deployments(config);
-    if !unsupported.is_empty() {
-        for (name, kind) in &unsupported {
-            eprintln!("error: deployment `{name}`: target kind `{kind}` is not supported yet");
-        }
-        eprintln!(
-            "  help: supported target kinds: kserve, kubernetes; change `target.kind` (nothing was written)"
-        );
-        return Err(EXIT_INVALID);
-    }
     let root = out.map_or_else(|| loaded.folder.clone(), Path::to_path_buf);
     let config_path = config_path_under(&root, &loaded);
     let releases = crate::release::load_all(&root, config).map_err(|message| {
@@ -658,7 +639,6 @@ fn plan_outputs(
         config,
         graph,
         config_path: &config_path,
-        config_sha256: emit::sha256_hex(loaded.source.text.as_bytes()),
         templates: &templates,
         releases: &releases,
     };

@@ -58,10 +58,13 @@ codes! {
     MissingField => "missing-field", "a required field is absent";
     MissingFile => "missing-file", "a referenced repository file or folder does not exist (warning)";
     MissingImage => "missing-image", "a deployment needs a serving image and has none";
+    MissingSetting => "missing-setting", "a setting the outputs of the targets this file names need is absent";
     PromotionOrder => "promotion-order", "a deployment skips an earlier environment in promotion order";
     UngatedDeployment => "ungated-deployment", "a deployment ships a model that no gate has checked";
     UnknownField => "unknown-field", "a field is not part of the format";
     UnknownRef => "unknown-ref", "a reference names something that does not exist";
+    UnpinnedAction => "unpinned-action", "`ci.github_action` names a branch or tag instead of a commit";
+    UnsupportedTarget => "unsupported-target", "a CI target or deployment kind this version cannot render";
     UnsupportedYaml => "unsupported-yaml", "a YAML feature this format does not accept (tags, merge keys, several documents)";
     WrongRefKind => "wrong-ref-kind", "a reference names something of the wrong kind";
     WrongType => "wrong-type", "a value has the wrong type";

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod affected;
+pub mod build_info;
 pub mod check;
 pub mod cli;
 pub mod codes;

@@ -163,7 +163,7 @@ fn validate_sarif_matches_the_sarif_2_1_0_schema() {
     let log: serde_json::Value = serde_json::from_str(&result.stdout).unwrap();
     let schema_path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../shared/external-schemas/sarif-2.1.0.json"
+        "/vendor/external-schemas/sarif-2.1.0.json"
     );
     let schema: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
@@ -278,6 +278,12 @@ fn init_writes_a_starter_that_validates_and_never_overwrites() {
             .all(|diag| diag["code"] == "missing-file"),
         "{report}"
     );
+    // What validates renders (spec rule 10): `init` -> `validate` -> `render` -> `check`.
+    let render = run(mlops().arg("render").current_dir(folder.path()));
+    assert_eq!(render.code, 0, "{}", render.stderr);
+    assert!(folder.path().join(".github/workflows/mlops.yml").exists());
+    let fresh = run(mlops().arg("check").current_dir(folder.path()));
+    assert_eq!(fresh.code, 0, "{}", fresh.stderr);
 
     std::fs::write(folder.path().join("mlops.yaml"), "mine\n").unwrap();
     let again = run(mlops().arg("init").current_dir(folder.path()));
@@ -304,7 +310,10 @@ fn version_and_help_exit_0() {
     let version = run(mlops().arg("--version"));
     assert_eq!(
         (version.code, version.stdout.as_str()),
-        (0, concat!("mlops ", env!("CARGO_PKG_VERSION"), "\n"))
+        (
+            0,
+            format!("mlops {}\n", mlops::build_info::VERSION).as_str()
+        )
     );
     let help = run(mlops().arg("--help"));
     assert_eq!(help.code, 0);

@@ -264,7 +264,8 @@ fn unsupported_target_kinds_are_refused_by_name() {
     let (code, _, stderr) = mlops(dir.path(), &["render"]);
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("deployment `churn-staging`: target kind `sagemaker` is not supported yet"),
+        stderr.contains("mlops::unsupported-target")
+            && stderr.contains("deployment `churn-staging`: target kind `sagemaker` cannot be"),
         "{stderr}"
     );
     assert!(

@@ -1,4 +1,4 @@
-//! Each of the nine rules of `shared/spec/mlops-yaml.md` has a failing example here, and the test
+//! Each of the nine rules of the format (`docs/format.md`) has a failing example here, and the test
 //! asserts the code and the exact 1-based line and column of the offending value (counted by
 //! hand from the fixture text; column = position of the first character of the value).
 
@@ -20,6 +20,16 @@ fn positions(text: &str) -> Vec<(&'static str, usize, usize, Severity)> {
 }
 
 use Severity::{Error, Warning};
+
+/// As [`positions`], without `missing-setting`: the short pipelines here omit what only the
+/// outputs need (`gitops`, `model.registry`), which that rule's own tests cover
+/// (`check::render_requirements`, `tests/cli_outputs.rs`).
+fn positions_of_the_rule(text: &str) -> Vec<(&'static str, usize, usize, Severity)> {
+    positions(text)
+        .into_iter()
+        .filter(|(code, ..)| *code != "missing-setting")
+        .collect()
+}
 
 #[test]
 fn rule_1_duplicate_keys_unknown_fields_and_yaml_11_booleans() {
@@ -147,7 +157,10 @@ fn rule_5_approval_gated_environments_need_an_approval_in_after() {
 "
     );
     // Line 22 is `environment: production` of `p`.
-    assert_eq!(positions(&text), [("missing-approval", 22, 18, Error)]);
+    assert_eq!(
+        positions_of_the_rule(&text),
+        [("missing-approval", 22, 18, Error)]
+    );
 }
 
 #[test]
@@ -165,7 +178,10 @@ deployments:
     target: {{ kind: kserve }}
 "
     );
-    assert_eq!(positions(&text), [("promotion-order", 21, 18, Error)]);
+    assert_eq!(
+        positions_of_the_rule(&text),
+        [("promotion-order", 21, 18, Error)]
+    );
 }
 
 #[test]
@@ -184,10 +200,13 @@ deployments:
     environment: staging
     target: { kind: kserve }
 ";
-    assert_eq!(positions(gateless), [("ungated-deployment", 10, 12, Error)]);
+    assert_eq!(
+        positions_of_the_rule(gateless),
+        [("ungated-deployment", 10, 12, Error)]
+    );
     let explicit = gateless.replace("    target:", "    ungated: true\n    target:");
     assert_eq!(
-        positions(&explicit),
+        positions_of_the_rule(&explicit),
         [("ungated-deployment", 12, 14, Warning)]
     );
 }

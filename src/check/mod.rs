@@ -18,6 +18,7 @@ mod missing_approval;
 mod missing_file;
 mod missing_image;
 mod promotion_order;
+mod render_requirements;
 mod ungated_deployment;
 mod unknown_ref;
 mod wrong_ref_kind;
@@ -55,6 +56,7 @@ pub const RULES: &[&dyn Rule] = &[
     &missing_image::MissingImage,
     &consistent_values::ConsistentValues,
     &missing_file::MissingFile,
+    &render_requirements::RenderRequirements,
 ];
 
 /// What the repository around the config holds. Rules ask through this trait so that they stay
@@ -177,6 +179,9 @@ pub struct CheckCtx<'a> {
     pub definitions: Vec<Definition>,
     /// Every reference to a name.
     pub references: Vec<Reference>,
+    /// The mlops action of this build (`OWNER/NAME@COMMIT`), the default of
+    /// `ci.github_action`; `None` when the build knows no commit.
+    pub build_action: Option<String>,
     /// Name -> positions in `definitions`, so lookups stay linear in the file's size.
     by_name: std::collections::HashMap<String, Vec<usize>>,
 }
@@ -208,6 +213,7 @@ impl<'a> CheckCtx<'a> {
             repo,
             definitions,
             references: references(config),
+            build_action: crate::build_info::default_github_action(),
             by_name,
         }
     }

@@ -137,13 +137,16 @@ impl Emitter for GithubActions {
 fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
     let config = input.config;
     let graph = input.graph;
+    // `validate` guarantees one of the two (`missing-setting`).
     let mlops = config
         .ci
         .github_action
         .clone()
+        .or_else(crate::build_info::default_github_action)
         .ok_or_else(|| EmitError::Config {
-            message: "`ci.github_action` is not set: the workflow needs the mlops action, pinned".to_owned(),
-            help: "add `github_action: OWNER/mlops@<full commit sha>` under `ci:` (the commit of the mlops you render with)".to_owned(),
+            message: "`ci.github_action` is not set and this build of mlops knows no commit"
+                .to_owned(),
+            help: "add `github_action: OWNER/mlops@<full commit sha>` under `ci:`".to_owned(),
             pointer: "/ci".to_owned(),
         })?;
     let order = graph.topological_order().unwrap_or_default();

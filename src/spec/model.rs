@@ -111,11 +111,11 @@ pub struct Ci {
     #[schemars(example = &"main")]
     pub branch: String,
     /// The mlops GitHub Action the generated workflow runs mlops with, pinned to a full commit
-    /// SHA: `OWNER/REPO@<40 hex digits>`. Pin the commit of the mlops that renders the workflow,
-    /// so that the tool that checks a pull request is the one that rendered it. Required to
-    /// render for `github-actions`.
+    /// SHA: `OWNER/REPO@<40 hex digits>`. Default: the mlops that renders (its repository and
+    /// the commit it was built from), so that the tool that checks a pull request is the one
+    /// that rendered it.
     #[schemars(
-        regex(pattern = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@[0-9a-f]{40}$"),
+        regex(pattern = r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[A-Za-z0-9_./-]+)?@[^\s@]+$"),
         example = &"acme/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090"
     )]
     pub github_action: Option<String>,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The pre-commit hook, run by the real pre-commit (PyPI) against a throwaway repository:
-# a good mlops.yaml passes, a bad one fails with the diagnostic shown.
+# a good mlops.yaml passes, a bad one fails with the diagnostic shown, and a real `git commit`
+# of a rendered project (whose workflow is also called mlops.yml) passes the hook.
 # The throwaway repository's .pre-commit-config.yaml points at a clone of this checkout's HEAD,
 # so pre-commit builds the hook exactly as a user's would (`cargo install`, language: rust),
 # once, and both cases reuse that build.
@@ -50,5 +51,19 @@ elif grep -q "unknown field" out.txt && grep -q "requires_approval" out.txt && g
 else
   cat out.txt; echo "FAIL the hook failed without showing the diagnostic"; failed=$((failed + 1))
 fi
+# A project as a user commits it: the config and everything `mlops render` wrote, through the
+# installed git hook. The generated .github/workflows/mlops.yml must not be taken for a config.
+mlops=${MLOPS:-$root/target/debug/mlops}
+cp "$root/examples/churn/mlops.yaml" mlops.yaml
+"$mlops" render >/dev/null 2>&1
+"$venv/bin/pre-commit" install -q >/dev/null
+git add -A
+if git commit -q -m "rendered project" >out.txt 2>&1; then
+  echo "ok   a commit of a rendered project (config + .github/workflows/mlops.yml) passes the hook"
+  passed=$((passed + 1))
+else
+  cat out.txt; echo "FAIL a commit of a rendered project fails the hook"; failed=$((failed + 1))
+fi
+
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]

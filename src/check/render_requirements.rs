@@ -1,0 +1,300 @@
+#![doc = include_str!("../../docs/codes/missing-setting.md")]
+//!
+//! This module also raises `unsupported-target` and `unpinned-action`: together they make spec
+//! rule 10 hold, "a file that validates renders for every target it names". Whatever an
+//! emitter needs is checked here, with a span and a help line, so that `render` can fail only
+//! on a broken template override.
+
+use super::{CheckCtx, Rule};
+use crate::codes::Code;
+use crate::diag::Diag;
+use crate::spec::load::escape_pointer_token;
+use crate::spec::model::{CiTarget, TargetKind};
+
+/// The settings, targets and kinds the emitters need.
+pub struct RenderRequirements;
+
+impl Rule for RenderRequirements {
+    fn code(&self) -> Code {
+        Code::MissingSetting
+    }
+
+    fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+        unsupported_targets(cx, out);
+        let github = cx.config.ci.targets.contains(&CiTarget::GithubActions);
+        if github {
+            github_action(cx, out);
+        }
+        if !cx.config.deployments.is_empty() {
+            gitops(cx, out);
+        }
+        for (name, deployment) in &cx.config.deployments {
+            let pointer = format!("/deployments/{}/target/kind", escape_pointer_token(name));
+            let kind = match deployment.target.kind {
+                TargetKind::Kserve | TargetKind::Kubernetes => None,
+                TargetKind::Sagemaker => Some("sagemaker"),
+                TargetKind::Azureml => Some("azureml"),
+            };
+            if let Some(kind) = kind {
+                out.push(
+                    Diag::error(
+                        Code::UnsupportedTarget,
+                        format!(
+                            "deployment `{name}`: target kind `{kind}` cannot be rendered by this version of mlops"
+                        ),
+                        cx.value_label(&pointer, "not supported yet"),
+                    )
+                    .with_help("supported target kinds: kserve, kubernetes"),
+                );
+            }
+        }
+        if github {
+            shipped_models(cx, out);
+        }
+    }
+}
+
+fn unsupported_targets(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+    for (position, target) in cx.config.ci.targets.iter().enumerate() {
+        let name = match target {
+            CiTarget::GithubActions => continue,
+            CiTarget::GitlabCi => "gitlab-ci",
+            CiTarget::ArgoWorkflows => "argo-workflows",
+        };
+        out.push(
+            Diag::error(
+                Code::UnsupportedTarget,
+                format!("CI target `{name}` cannot be rendered by this version of mlops"),
+                cx.value_label(&format!("/ci/targets/{position}"), "not supported yet"),
+            )
+            .with_help("supported CI targets: github-actions; remove the others from `ci.targets`"),
+        );
+    }
+}
+
+/// The action must be pinned to a commit, and when the file names none, this build must know
+/// its own.
+fn github_action(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+    match &cx.config.ci.github_action {
+        Some(action) => {
+            let (repository, reference) = action.rsplit_once('@').unwrap_or((action, ""));
+            let pinned = reference.len() == 40
+                && reference
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !pinned {
+                out.push(
+                    Diag::error(
+                        Code::UnpinnedAction,
+                        format!("`ci.github_action` names `{reference}`, which is not a commit: a branch or tag can move under a workflow"),
+                        cx.value_label("/ci/github_action", "pin a full 40-digit commit SHA"),
+                    )
+                    .with_help(format!(
+                        "write `github_action: {repository}@<40-hex commit>` (`git ls-remote https://github.com/{repository} {}` prints it), or delete the line to use the mlops that renders",
+                        if reference.is_empty() { "HEAD" } else { reference }
+                    )),
+                );
+            }
+        }
+        None if cx.build_action.is_none() => {
+            out.push(
+                Diag::error(
+                    Code::MissingSetting,
+                    "this build of mlops knows no commit, so the workflow cannot pin the mlops action by default",
+                    cx.key_label("/ci", "add `github_action` here"),
+                )
+                .with_help(format!(
+                    "add under `ci:` the line `  github_action: {}@<40-hex commit of the mlops you use>`, or install mlops from a git checkout (`cargo install --path .`), which records its commit",
+                    crate::build_info::repository()
+                )),
+            );
+        }
+        None => {}
+    }
+}
+
+fn gitops(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+    if cx.config.gitops.is_some() {
+        return;
+    }
+    out.push(
+        Diag::error(
+            Code::MissingSetting,
+            "`gitops` is not set: the Argo CD applications of the deployments need the repository the cluster reads `deploy/` from",
+            cx.key_label("/deployments", "these deployments are synced by Argo CD"),
+        )
+        .with_help("add at the top level: `gitops: { repo_url: https://github.com/OWNER/REPO.git }`"),
+    );
+}
+
+/// The deploy job uploads the trained model to its registry: each shipped training needs a
+/// `model` with a `registry`. Reported once per training, at the training.
+fn shipped_models(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+    let mut reported: Vec<&str> = Vec::new();
+    for (name, deployment) in &cx.config.deployments {
+        let training_name = deployment.model.as_str();
+        let Some(training) = cx.config.training.get(training_name) else {
+            continue; // unknown-ref reports it
+        };
+        if reported.contains(&training_name) {
+            continue;
+        }
+        reported.push(training_name);
+        let pointer = format!("/training/{}", escape_pointer_token(training_name));
+        match &training.model {
+            None => out.push(
+                Diag::error(
+                    Code::MissingSetting,
+                    format!("training `{training_name}` declares no `model`, and deployment `{name}` ships it"),
+                    cx.key_label(&pointer, "no `model` here"),
+                )
+                .with_help("add `model: { path: models/FILE, format: sklearn, registry: s3://BUCKET/PREFIX }` to the training"),
+            ),
+            Some(model) if model.registry.is_none() => out.push(
+                Diag::error(
+                    Code::MissingSetting,
+                    format!("training `{training_name}` has no `model.registry`: the deploy job of `{name}` uploads the model there for the cluster to load"),
+                    cx.key_label(&format!("{pointer}/model"), "no `registry` in this model"),
+                )
+                .with_help("add `registry: s3://BUCKET/PREFIX` (or gs://) under `model`"),
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RenderRequirements;
+    use crate::check::{AnyRepo, CheckCtx, Rule};
+    use crate::codes::Code;
+
+    const SHIPPED: &str = "version: 1
+project: demo
+environments:
+  staging: {}
+training:
+  churn:
+    run: python train.py
+    model: { path: m.joblib, format: sklearn, registry: s3://b/m }
+deployments:
+  churn-staging: { model: churn, environment: staging, ungated: true, target: { kind: kserve } }
+gitops: { repo_url: https://github.com/acme/churn.git }
+";
+
+    /// The codes and messages this rule raises on `text`, with the build's action `build`.
+    fn problems(text: &str, build: Option<&str>) -> Vec<(Code, String)> {
+        let parsed = crate::spec::parse(text.as_bytes());
+        let (spans, config) = (parsed.spans.unwrap(), parsed.config.unwrap());
+        let graph = crate::graph::Graph::build(&config);
+        let mut cx = CheckCtx::new(&config, &spans, text, &graph, &AnyRepo);
+        cx.build_action = build.map(str::to_owned);
+        let mut out = Vec::new();
+        RenderRequirements.check(&cx, &mut out);
+        out.into_iter()
+            .map(|diag| (diag.code, diag.message))
+            .collect()
+    }
+
+    const BUILD: Option<&str> = Some("acme/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090");
+
+    #[test]
+    fn a_complete_config_needs_nothing() {
+        assert_eq!(problems(SHIPPED, BUILD), []);
+    }
+
+    #[test]
+    fn deployments_need_gitops() {
+        let text = SHIPPED.replace(
+            "gitops: { repo_url: https://github.com/acme/churn.git }\n",
+            "",
+        );
+        let found = problems(&text, BUILD);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Code::MissingSetting);
+        assert!(found[0].1.contains("`gitops` is not set"));
+    }
+
+    #[test]
+    fn a_shipped_training_needs_a_model_with_a_registry_once() {
+        let text = SHIPPED.replace(", registry: s3://b/m", "").replace(
+            "deployments:\n",
+            "deployments:\n  churn-b: { model: churn, environment: staging, ungated: true, target: { kind: kserve } }\n",
+        );
+        let found = problems(&text, BUILD);
+        assert_eq!(
+            found.len(),
+            1,
+            "one report per training, not per deployment: {found:?}"
+        );
+        assert!(found[0].1.contains("has no `model.registry`"));
+        let text = SHIPPED.replace(
+            "    model: { path: m.joblib, format: sklearn, registry: s3://b/m }\n",
+            "",
+        );
+        let found = problems(&text, BUILD);
+        assert!(found[0].1.contains("declares no `model`"), "{found:?}");
+    }
+
+    #[test]
+    fn without_github_actions_no_registry_is_needed() {
+        let text = SHIPPED
+            .replace(", registry: s3://b/m", "")
+            .replace("version: 1\n", "version: 1\nci: { targets: [gitlab-ci] }\n");
+        let codes: Vec<Code> = problems(&text, None)
+            .into_iter()
+            .map(|(code, _)| code)
+            .collect();
+        assert_eq!(codes, [Code::UnsupportedTarget], "only the target itself");
+    }
+
+    #[test]
+    fn the_action_defaults_to_the_build_and_an_unknown_build_says_what_to_add() {
+        assert_eq!(problems(SHIPPED, BUILD), []);
+        let found = problems(SHIPPED, None);
+        assert_eq!(found.len(), 1);
+        assert!(found[0].1.contains("knows no commit"), "{found:?}");
+        let pinned = SHIPPED.replace(
+            "version: 1\n",
+            "version: 1\nci: { github_action: acme/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090 }\n",
+        );
+        assert_eq!(
+            problems(&pinned, None),
+            [],
+            "a pinned action needs no build commit"
+        );
+    }
+
+    #[test]
+    fn a_branch_or_short_sha_is_not_a_pin() {
+        for reference in [
+            "main",
+            "v1",
+            "4266430",
+            "4266430A8C1D0B36E0A4D6A4B1F0E5C3D2B1A090",
+        ] {
+            let text = SHIPPED.replace(
+                "version: 1\n",
+                &format!("version: 1\nci: {{ github_action: acme/mlops@{reference} }}\n"),
+            );
+            let found = problems(&text, BUILD);
+            assert_eq!(found.len(), 1, "{reference}: {found:?}");
+            assert_eq!(found[0].0, Code::UnpinnedAction);
+        }
+    }
+
+    #[test]
+    fn unsupported_targets_and_kinds_are_named() {
+        let text = SHIPPED
+            .replace(
+                "version: 1\n",
+                "version: 1\nci: { targets: [github-actions, argo-workflows] }\n",
+            )
+            .replace("kind: kserve", "kind: azureml");
+        let found = problems(&text, BUILD);
+        let messages: Vec<&str> = found.iter().map(|(_, message)| message.as_str()).collect();
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(messages[0].contains("`argo-workflows`"));
+        assert!(messages[1].contains("`azureml`"));
+    }
+}
