@@ -49,6 +49,7 @@ codes! {
     DuplicateKey => "duplicate-key", "a key appears twice in one mapping";
     DuplicateName => "duplicate-name", "two entries share a name across sections";
     GateRule => "gate-rule", "a gate rule has no threshold, several, or an out-of-range one";
+    InvalidBranch => "invalid-branch", "`ci.branch` is not a plain git branch name";
     InvalidCron => "invalid-cron", "a `refresh` schedule is not a valid 5-field cron expression";
     InvalidDigest => "invalid-digest", "a `sha256` is not 64 hexadecimal digits";
     InvalidInput => "invalid-input", "the file cannot be read as a config (empty, not UTF-8, too large, too deep)";

@@ -11,6 +11,7 @@ mod credential_literal;
 mod cycle;
 mod duplicate_name;
 mod gate_rule;
+mod invalid_branch;
 mod invalid_cron;
 mod invalid_digest;
 mod invalid_name;
@@ -48,6 +49,7 @@ pub const RULES: &[&dyn Rule] = &[
     &missing_approval::MissingApproval,
     &promotion_order::PromotionOrder,
     &ungated_deployment::UngatedDeployment,
+    &invalid_branch::InvalidBranch,
     &invalid_cron::InvalidCron,
     &invalid_digest::InvalidDigest,
     &gate_rule::GateRule,

@@ -30,6 +30,8 @@ const DOWNLOAD_ARTIFACT: &str =
     "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c # v8.0.1";
 
 const DEFAULT_RUNNER: &str = "ubuntu-latest";
+/// The job that validates the config and checks that every generated file is fresh.
+const CHECK_JOB: &str = "check";
 const DEFAULT_TIMEOUT_MINUTES: u32 = 60;
 
 /// The GitHub Actions emitter.
@@ -60,6 +62,8 @@ struct Uses {
     download_artifact: &'static str,
     /// `OWNER/REPO@SHA`: the mlops action, pinned.
     mlops: String,
+    /// The SHA of `mlops`, passed to the action so its build knows its own commit.
+    mlops_commit: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -297,6 +301,8 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                         needs.push(job_id(upstream.kind, &upstream.name));
                     }
                 }
+                // Nothing stale or invalid is ever deployed: the deploy waits for `check`.
+                needs.push(CHECK_JOB.to_owned());
                 let promotion = promotion(input, name, deployment)?;
                 jobs.push(Job {
                     id: job_id(node.kind, name),
@@ -335,6 +341,10 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
             checkout: CHECKOUT,
             upload_artifact: UPLOAD_ARTIFACT,
             download_artifact: DOWNLOAD_ARTIFACT,
+            mlops_commit: mlops
+                .rsplit_once('@')
+                .map(|(_, commit)| commit.to_owned())
+                .unwrap_or_default(),
             mlops,
         },
         jobs,

@@ -66,6 +66,7 @@ pub fn environment(override_dir: Option<PathBuf>) -> Environment<'static> {
     env.add_filter("shell_quote", shell_quote);
     env.add_filter("gha_literal", gha_literal);
     env.add_filter("gha_path", gha_path);
+    env.add_filter("gha_string", gha_string);
     env.add_function("gha", gha);
     env
 }
@@ -140,6 +141,15 @@ pub fn gha_literal(text: &str) -> String {
     text.replace("${{", "${{ '${{' }}")
 }
 
+/// `text` as a string literal inside a GitHub expression: single-quoted, each `'` doubled (the
+/// expression language's only escape). The one way a config value enters an expression (the
+/// deploy jobs' `github.ref == 'refs/heads/<branch>'`); `gha()` then refuses a `}}`, which
+/// `validate` already keeps out of branch names (`invalid-branch`).
+#[must_use]
+pub fn gha_string(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
 /// `{{ gha("secrets.TOKEN") }}` writes `${{ secrets.TOKEN }}`: templates write GitHub
 /// expressions through this function, since `${{` is Jinja syntax. Only template authors call
 /// it, with constant expressions; a value from the config never becomes an expression.
@@ -155,7 +165,17 @@ fn gha(expression: &str) -> Result<String, Error> {
 
 #[cfg(test)]
 mod tests {
-    use super::{gha_literal, shell_quote, yaml_str};
+    use super::{gha_literal, gha_string, shell_quote, yaml_str};
+
+    #[test]
+    fn gha_string_is_one_expression_literal() {
+        assert_eq!(gha_string("refs/heads/main"), "'refs/heads/main'");
+        assert_eq!(
+            gha_string("main' || true || '"),
+            "'main'' || true || '''",
+            "a quote cannot close the literal"
+        );
+    }
 
     #[test]
     fn yaml_str_survives_yaml_syntax() {
