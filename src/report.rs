@@ -364,14 +364,32 @@ fn generated_diffs(
 }
 
 /// Text for a Markdown table cell: no `|` that would end the cell, no HTML a file could
-/// smuggle into a pull-request comment, no line breaks.
+/// smuggle into a pull-request comment, no line breaks. The text comes from the pull request's
+/// own files (a fork's too), and the comment is posted with a write token, so nothing in it may
+/// act: an `@name` would notify that person or team, `![](url)` would make every reader's
+/// browser load the URL, `#123` would put a back-link on that issue. A zero-width space after
+/// `@` and `#` (as Renovate writes mentions) and escaped brackets keep the text as it reads.
 #[must_use]
 pub fn cell(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('|', "\\|")
-        .replace(['\n', '\r'], " ")
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut characters = text.chars().peekable();
+    while let Some(character) = characters.next() {
+        match character {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '|' => out.push_str("\\|"),
+            '[' => out.push_str("\\["),
+            ']' => out.push_str("\\]"),
+            '\n' | '\r' => out.push(' '),
+            '@' => out.push_str("@&#8203;"),
+            '#' if characters.peek().is_some_and(char::is_ascii_digit) => {
+                out.push_str("#&#8203;");
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 /// Inline code that a backtick in `text` cannot close early.
@@ -539,6 +557,17 @@ mod tests {
     #[test]
     fn cells_cannot_break_the_table_or_inject_html() {
         assert_eq!(cell("a|b<script>&\n"), "a\\|b&lt;script&gt;&amp; ");
+    }
+
+    #[test]
+    fn cells_cannot_mention_load_images_or_link_issues() {
+        assert_eq!(cell("@acme/ml-leads"), "@&#8203;acme/ml-leads");
+        assert_eq!(
+            cell("![x](https://evil.example/p.png)"),
+            "!\\[x\\](https://evil.example/p.png)"
+        );
+        assert_eq!(cell("see #12 or #x"), "see #&#8203;12 or #x");
+        assert_eq!(cell("auc_v2 0.830"), "auc_v2 0.830", "ordinary text is kept");
         assert_eq!(longest_backtick_run("a ``` b `` c"), 3);
     }
 }

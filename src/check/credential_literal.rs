@@ -158,8 +158,45 @@ pub fn find_credentials(text: &str) -> Vec<(std::ops::Range<usize>, &'static str
             found.push((span, LITERAL));
         }
     }
+    for span in url_passwords(text) {
+        if !found
+            .iter()
+            .any(|(other, _)| other.start < span.end && span.start < other.end)
+        {
+            found.push((span, "a password inside a URL"));
+        }
+    }
     found.sort_by_key(|(span, _)| span.start);
     found
+}
+
+/// Byte spans of the password in every `scheme://user:password@host` of `text`. A scanner, not
+/// a regex: nearly every config has both `://` and `@` (registries, reviewers, the action pin),
+/// so a regex would be compiled on every run. A password that is a reference (`$VAR`,
+/// `${{ ... }}`, `<placeholder>`, `***`, `%s`) is not a literal.
+fn url_passwords(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut spans = Vec::new();
+    for (at, _) in text.match_indices("://") {
+        let start = at + 3;
+        let authority_len = text[start..]
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, '/' | '\'' | '"' | '?' | '#' | ',' | ']' | '}' | ')')
+            })
+            .unwrap_or(text.len() - start);
+        let authority = &text[start..start + authority_len];
+        let Some(userinfo_end) = authority.rfind('@') else {
+            continue;
+        };
+        let Some(colon) = authority[..userinfo_end].find(':') else {
+            continue;
+        };
+        let password = &authority[colon + 1..userinfo_end];
+        if password.is_empty() || password.starts_with(['$', '<', '{', '*', '%']) {
+            continue;
+        }
+        spans.push(start + colon + 1..start + userinfo_end);
+    }
+    spans
 }
 
 #[cfg(test)]
@@ -171,6 +208,38 @@ mod tests {
             .into_iter()
             .map(|(_, what)| what)
             .collect()
+    }
+
+    #[test]
+    fn finds_a_password_inside_a_url() {
+        let text = "uri: postgres://etl:S3cretPass99@db:5432/x\nrepo: https://u:p@host/\n";
+        let found = find_credentials(text);
+        assert_eq!(
+            found
+                .iter()
+                .map(|(span, what)| (&text[span.clone()], *what))
+                .collect::<Vec<_>>(),
+            [
+                ("S3cretPass99", "a password inside a URL"),
+                ("p", "a password inside a URL")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_url_without_a_literal_password_is_fine() {
+        for text in [
+            "uri: s3://acme-ml/events/",
+            "url: https://user@host/x",
+            "url: postgres://etl:${DB_PASSWORD}@db/x",
+            "url: postgres://etl:$DB_PASSWORD@db/x",
+            "url: https://x-access-token:<token>@github.com/o/r",
+            "reviewers: [\"@acme/leads\"] # see https://github.com/acme",
+            "github_action: acme/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090",
+            "url: https://host:8443/path@x",
+        ] {
+            assert_eq!(whats(text), Vec::<&str>::new(), "{text}");
+        }
     }
 
     #[test]
