@@ -303,6 +303,17 @@ pub fn main() -> ExitCode {
             format,
         } => {
             let since = match (base, schedule) {
+                (Some(base), _) if base.trim().is_empty() => {
+                    return ExitCode::from(fail(
+                        "`--base` is empty: give the commit to compare with, or `--all` to run every node                          (in a workflow, an empty base usually means the event has no previous commit)",
+                    ));
+                }
+                // GitHub's `github.event.before` on the first push of a branch: there is
+                // nothing before it, so everything is new.
+                (Some(base), _) if base.len() == 40 && base.bytes().all(|b| b == b'0') => {
+                    eprintln!("mlops affected: the base is the all-zero commit (a new branch): every node runs");
+                    affected::Since::All
+                }
                 (Some(base), _) => affected::Since::Base(base),
                 (None, Some(cron)) => affected::Since::Schedule(cron),
                 (None, None) if all => affected::Since::All,

@@ -474,6 +474,23 @@ fn affected_explains_a_missing_base_and_needs_a_mode() {
     assert!(usage.stderr.contains("--base"), "{}", usage.stderr);
 }
 
+/// Regression: `--base ""` (an event without a previous commit) answered
+/// "git cat-file: unexpected answer ``".
+#[test]
+fn affected_with_an_empty_base_is_a_usage_error_and_a_new_branch_runs_everything() {
+    let project = two_models();
+    let empty = mlops(project.path(), &["affected", "--base", ""]);
+    assert_eq!(empty.code, 2);
+    assert!(
+        empty.stderr.contains("`--base` is empty") && !empty.stderr.contains("cat-file"),
+        "{}",
+        empty.stderr
+    );
+    let zeros = "0".repeat(40);
+    let new_branch = affected(project.path(), &["--base", &zeros]);
+    assert!(new_branch.iter().all(|(_, runs)| *runs), "{new_branch:?}");
+}
+
 #[test]
 fn affected_json_names_the_reasons() {
     let project = two_models();
