@@ -311,7 +311,9 @@ pub fn main() -> ExitCode {
                 // GitHub's `github.event.before` on the first push of a branch: there is
                 // nothing before it, so everything is new.
                 (Some(base), _) if base.len() == 40 && base.bytes().all(|b| b == b'0') => {
-                    eprintln!("mlops affected: the base is the all-zero commit (a new branch): every node runs");
+                    eprintln!(
+                        "mlops affected: the base is the all-zero commit (a new branch): every node runs"
+                    );
                     affected::Since::All
                 }
                 (Some(base), _) => affected::Since::Base(base),
@@ -626,12 +628,16 @@ fn config_path_under(root: &Path, loaded: &Loaded) -> String {
     }
 }
 
+/// What `render` and `check` work on: the output root, each generated file against disk, and
+/// the manifests not written yet because their deployment was never promoted.
+struct Outputs {
+    root: PathBuf,
+    planned: Vec<outputs::PlannedFile>,
+    unreleased: Vec<String>,
+}
+
 /// Render every output in memory and compare it with the files under the root.
-fn plan_outputs(
-    path: &Path,
-    out: Option<&Path>,
-    color: bool,
-) -> Result<(PathBuf, Vec<outputs::PlannedFile>), u8> {
+fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs, u8> {
     let loaded = load_valid(path, color, "rendering")?;
     let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
         return Err(EXIT_INVALID);
@@ -656,7 +662,22 @@ fn plan_outputs(
     let artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
     let planned =
         outputs::plan(&root, &config_path, &artifacts).map_err(|error| fail(&error.to_string()))?;
-    Ok((root, planned))
+    let unreleased = config
+        .deployments
+        .iter()
+        .filter(|(name, _)| !releases.contains_key(*name))
+        .map(|(name, deployment)| {
+            format!(
+                "deploy/{}/{name}.yaml: not written until the first `mlops promote {name}` (a manifest without a model would serve nothing)",
+                deployment.environment
+            )
+        })
+        .collect();
+    Ok(Outputs {
+        root,
+        planned,
+        unreleased,
+    })
 }
 
 fn emit_failure(loaded: &Loaded, error: &EmitError) -> u8 {
@@ -691,8 +712,12 @@ fn emit_failure(loaded: &Loaded, error: &EmitError) -> u8 {
 }
 
 fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
-    let (root, planned) = match plan_outputs(path, out, color) {
-        Ok(planned) => planned,
+    let Outputs {
+        root,
+        planned,
+        unreleased,
+    } = match plan_outputs(path, out, color) {
+        Ok(outputs) => outputs,
         Err(code) => return code,
     };
     if dry_run {
@@ -705,6 +730,9 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
             "dry run: {stale} of {} generated files would change; nothing written",
             planned.len()
         );
+        for line in &unreleased {
+            eprintln!("{line}");
+        }
         return print_stdout(&diff);
     }
     if let Err(error) = outputs::write(&root, &planned) {
@@ -719,12 +747,15 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
         };
         eprintln!("{}: {what}", root.join(&file.path).display());
     }
+    for line in &unreleased {
+        eprintln!("{}", root.join(line).display());
+    }
     EXIT_OK
 }
 
 fn check(path: &Path, out: Option<&Path>, color: bool) -> u8 {
-    let (_, planned) = match plan_outputs(path, out, color) {
-        Ok(planned) => planned,
+    let Outputs { planned, .. } = match plan_outputs(path, out, color) {
+        Ok(outputs) => outputs,
         Err(code) => return code,
     };
     let stale: Vec<&outputs::PlannedFile> = planned.iter().filter(|file| file.is_stale()).collect();

@@ -567,7 +567,11 @@ mod tests {
             "!\\[x\\](https://evil.example/p.png)"
         );
         assert_eq!(cell("see #12 or #x"), "see #&#8203;12 or #x");
-        assert_eq!(cell("auc_v2 0.830"), "auc_v2 0.830", "ordinary text is kept");
+        assert_eq!(
+            cell("auc_v2 0.830"),
+            "auc_v2 0.830",
+            "ordinary text is kept"
+        );
         assert_eq!(longest_backtick_run("a ``` b `` c"), 3);
     }
 }

@@ -63,7 +63,7 @@ fn render_writes_the_workflow_then_check_passes() {
     assert!(
         check
             .stderr
-            .contains("6 generated files match a fresh render")
+            .contains("2 generated files match a fresh render")
     );
 
     let again = mlops(project.path(), &["render"]);
@@ -255,9 +255,11 @@ fn the_format_reference_example_renders_as_written() {
     assert_eq!(render.code, 0, "{}", render.stderr);
     assert!(dir.path().join(WORKFLOW).exists());
     assert!(
-        dir.path()
-            .join("deploy/production/churn-production.yaml")
-            .exists()
+        render
+            .stderr
+            .contains("not written until the first `mlops promote churn-production`"),
+        "{}",
+        render.stderr
     );
 }
 
@@ -279,7 +281,21 @@ fn a_comment_in_the_config_leaves_every_generated_file_as_it_is() {
 #[test]
 fn a_change_to_one_deployment_touches_only_its_files() {
     let project = example_project();
-    assert_eq!(mlops(project.path(), &["render"]).code, 0);
+    for deployment in ["churn-staging", "churn-production"] {
+        let digest = format!("sha256:{}", "ab".repeat(32));
+        let promote = mlops(
+            project.path(),
+            &[
+                "promote",
+                deployment,
+                "--model-uri",
+                "s3://acme-ml/models/churn/ab/churn.joblib",
+                "--digest",
+                &digest,
+            ],
+        );
+        assert_eq!(promote.code, 0, "{}", promote.stderr);
+    }
     let config = project.path().join("mlops.yaml");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "replicas: { min: 2, max: 10 }",
@@ -475,7 +491,7 @@ fn affected_explains_a_missing_base_and_needs_a_mode() {
 }
 
 /// Regression: `--base ""` (an event without a previous commit) answered
-/// "git cat-file: unexpected answer ``".
+/// "git cat-file: unexpected answer" with an empty quote.
 #[test]
 fn affected_with_an_empty_base_is_a_usage_error_and_a_new_branch_runs_everything() {
     let project = two_models();

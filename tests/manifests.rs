@@ -53,14 +53,52 @@ fn every_kind_and_strategy() {
     }
 }
 
+/// Before its first promotion a deployment has no manifest and its environment no Argo CD
+/// application: nothing is synced that would serve no model, and `render` says so.
 #[test]
 fn the_example_before_its_first_promotion() {
     let dir = project(EXAMPLE);
-    assert_eq!(mlops(dir.path(), &["render"]).0, 0);
+    let (code, _, stderr) = mlops(dir.path(), &["render"]);
+    assert_eq!(code, 0, "{stderr}");
+    for deployment in ["staging/churn-staging", "production/churn-production"] {
+        assert!(
+            !dir.path()
+                .join(format!("deploy/{deployment}.yaml"))
+                .exists()
+        );
+        let name = deployment.split('/').nth(1).unwrap();
+        assert!(
+            stderr.contains(&format!(
+                "deploy/{deployment}.yaml: not written until the first `mlops promote {name}`"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(!dir.path().join("deploy/argocd").exists());
+    // The first promotion writes staging's manifest and application, and nothing of production.
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let (code, _, stderr) = mlops(
+        dir.path(),
+        &[
+            "promote",
+            "churn-staging",
+            "--model-uri",
+            "s3://acme-ml/models/churn/ab/churn.joblib",
+            "--digest",
+            &digest,
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
     let text = read(dir.path(), "deploy/staging/churn-staging.yaml");
     insta::assert_snapshot!("example__staging__churn-staging", text);
-    assert!(text.contains("# No release yet: this manifest serves no model"));
-    assert!(!text.contains("storageUri"));
+    assert!(text.contains("storageUri: \"s3://acme-ml/models/churn/ab/churn.joblib\""));
+    assert!(dir.path().join("deploy/argocd/staging.yaml").exists());
+    assert!(!dir.path().join("deploy/argocd/production.yaml").exists());
+    assert!(
+        !dir.path()
+            .join("deploy/production/churn-production.yaml")
+            .exists()
+    );
 }
 
 fn documents(text: &str) -> Vec<serde_json::Value> {
@@ -77,7 +115,18 @@ fn documents(text: &str) -> Vec<serde_json::Value> {
 fn hostile_strings_stay_data_in_manifests() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(HOSTILE, dir.path().join("mlops.yaml")).unwrap();
-    let (code, _, stderr) = mlops(dir.path(), &["render"]);
+    let digest = format!("sha256:{}", "cd".repeat(32));
+    let (code, _, stderr) = mlops(
+        dir.path(),
+        &[
+            "promote",
+            "model-staging",
+            "--model-uri",
+            "s3://b/m.joblib",
+            "--digest",
+            &digest,
+        ],
+    );
     assert_eq!(code, 0, "{stderr}");
     let application = &documents(&read(dir.path(), "deploy/argocd/staging.yaml"))[0];
     assert_eq!(

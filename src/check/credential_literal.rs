@@ -180,7 +180,8 @@ fn url_passwords(text: &str) -> Vec<std::ops::Range<usize>> {
         let start = at + 3;
         let authority_len = text[start..]
             .find(|c: char| {
-                c.is_whitespace() || matches!(c, '/' | '\'' | '"' | '?' | '#' | ',' | ']' | '}' | ')')
+                c.is_whitespace()
+                    || matches!(c, '/' | '\'' | '"' | '?' | '#' | ',' | ']' | '}' | ')')
             })
             .unwrap_or(text.len() - start);
         let authority = &text[start..start + authority_len];

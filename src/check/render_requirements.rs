@@ -51,6 +51,39 @@ impl Rule for RenderRequirements {
         if github {
             shipped_models(cx, out);
         }
+        autoscaled_without_cpu(cx, out);
+    }
+}
+
+/// A `kubernetes` deployment with a replica range gets a HorizontalPodAutoscaler on CPU
+/// utilisation, a percentage of the CPU *request*: with no `resources.cpu` it has nothing to
+/// divide by and never scales.
+fn autoscaled_without_cpu(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+    for (name, deployment) in &cx.config.deployments {
+        let target = &deployment.target;
+        let ranged = target
+            .replicas
+            .as_ref()
+            .is_some_and(|replicas| replicas.min < replicas.max);
+        let has_cpu = target
+            .resources
+            .as_ref()
+            .is_some_and(|resources| resources.cpu.is_some());
+        if target.kind != TargetKind::Kubernetes || !ranged || has_cpu {
+            continue;
+        }
+        let pointer = format!(
+            "/deployments/{}/target/replicas",
+            escape_pointer_token(name)
+        );
+        out.push(
+            Diag::error(
+                Code::MissingSetting,
+                format!("deployment `{name}` scales on CPU, but its target sets no `resources.cpu`: the autoscaler could never scale it"),
+                cx.key_label(&pointer, "a replica range: a HorizontalPodAutoscaler on CPU use"),
+            )
+            .with_help("add `resources: { cpu: \"1\", memory: 2Gi }` under `target` (the autoscaler aims at 80% of the CPU request), or fix the replicas with `{ min: N, max: N }`"),
+        );
     }
 }
 
@@ -281,6 +314,27 @@ gitops: { repo_url: https://github.com/acme/churn.git }
             assert_eq!(found.len(), 1, "{reference}: {found:?}");
             assert_eq!(found[0].0, Code::UnpinnedAction);
         }
+    }
+
+    #[test]
+    fn an_autoscaled_kubernetes_deployment_needs_a_cpu_request() {
+        let kubernetes = SHIPPED.replace(
+            "target: { kind: kserve }",
+            "target: { kind: kubernetes, image: x, replicas: { min: 1, max: 3 } }",
+        );
+        let found = problems(&kubernetes, BUILD);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("sets no `resources.cpu`"));
+        let with_cpu = kubernetes.replace("max: 3 }", "max: 3 }, resources: { cpu: 1 }");
+        assert_eq!(problems(&with_cpu, BUILD), []);
+        let fixed = kubernetes.replace("max: 3", "max: 1");
+        assert_eq!(
+            problems(&fixed, BUILD),
+            [],
+            "no autoscaler, nothing to divide by"
+        );
+        let kserve = SHIPPED.replace("kind: kserve", "kind: kserve, replicas: { min: 1, max: 3 }");
+        assert_eq!(problems(&kserve, BUILD), [], "KServe scales on concurrency");
     }
 
     #[test]

@@ -35,10 +35,11 @@ impl Emitter for ArgoCd {
         let config = input.config;
         let mut artifacts = Vec::new();
         for (environment_name, environment) in &config.environments {
-            let deploys_here = config
-                .deployments
-                .values()
-                .any(|deployment| deployment.environment == *environment_name);
+            // Only once something here is released: before that, the folder holds no manifest
+            // (a manifest without a model would serve nothing) and there is nothing to sync.
+            let deploys_here = config.deployments.iter().any(|(name, deployment)| {
+                deployment.environment == *environment_name && input.releases.contains_key(name)
+            });
             if !deploys_here {
                 continue;
             }

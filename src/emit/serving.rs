@@ -40,6 +40,8 @@ pub struct Serving {
     pub gpu: Option<u32>,
     /// Prediction logging.
     pub logging: Option<LoggingView>,
+    /// The pods' service account, when the target names one.
+    pub service_account: Option<String>,
     /// The release line of the header.
     pub release_note: String,
 }
@@ -53,8 +55,10 @@ pub struct LoggingView {
     pub url: String,
 }
 
-/// The manifests of every deployment of `kind`: one file per deployment,
+/// The manifests of every released deployment of `kind`: one file per deployment,
 /// `deploy/<environment>/<deployment>.yaml`, rendered from `template` with the view `s`.
+/// A deployment never promoted has no file: Argo CD syncs `deploy/<environment>` as it is, and
+/// a manifest without a model would be applied and serve nothing (`render` lists them).
 ///
 /// # Errors
 /// Template errors and invalid output.
@@ -65,7 +69,7 @@ pub fn emit_for_kind(
 ) -> Result<Vec<super::Artifact>, super::EmitError> {
     let mut artifacts = Vec::new();
     for (name, deployment) in &input.config.deployments {
-        if deployment.target.kind != kind {
+        if deployment.target.kind != kind || !input.releases.contains_key(name) {
             continue;
         }
         let view = serving(input, name, deployment);
@@ -149,8 +153,15 @@ pub fn serving(input: &EmitInput<'_>, name: &str, deployment: &Deployment) -> Se
         .and_then(|training| training.model.as_ref());
     let replicas = deployment.target.replicas.as_ref();
     let (resources, gpu) = resources(deployment.target.resources.as_ref());
-    let instance = label_value(&format!("{name}-{}", deployment.environment))
-        .unwrap_or_else(|| name.to_owned());
+    // Deployment names are unique in a config and usually name their environment already
+    // (`churn-production`): the instance is the name, with the environment added only when
+    // the name does not say it.
+    let instance = if name.ends_with(&format!("-{}", deployment.environment)) {
+        name.to_owned()
+    } else {
+        label_value(&format!("{name}-{}", deployment.environment))
+            .unwrap_or_else(|| name.to_owned())
+    };
     let mut labels = vec![
         ("app.kubernetes.io/name".to_owned(), name.to_owned()),
         ("app.kubernetes.io/instance".to_owned(), instance.clone()),
@@ -179,26 +190,20 @@ pub fn serving(input: &EmitInput<'_>, name: &str, deployment: &Deployment) -> Se
         deployment.environment.clone(),
     ));
     let mut annotations = vec![("mlops.dev/source".to_owned(), input.config_path.to_owned())];
-    let release_note = match release {
-        Some(release) => {
-            annotations.push(("mlops.dev/model-digest".to_owned(), release.digest.clone()));
-            annotations.push(("mlops.dev/model-uri".to_owned(), release.model_uri.clone()));
-            if let Some(commit) = &release.commit {
-                annotations.push(("mlops.dev/trained-from".to_owned(), commit.clone()));
-            }
-            format!(
-                "# Serves {} ({}), as released in {}.\n",
-                release.model_uri,
-                release.digest,
-                crate::release::path(&deployment.environment, name)
-            )
+    let mut release_note = String::new();
+    if let Some(release) = release {
+        annotations.push(("mlops.dev/model-digest".to_owned(), release.digest.clone()));
+        annotations.push(("mlops.dev/model-uri".to_owned(), release.model_uri.clone()));
+        if let Some(commit) = &release.commit {
+            annotations.push(("mlops.dev/trained-from".to_owned(), commit.clone()));
         }
-        None => format!(
-            "# No release yet: this manifest serves no model (no storage URI) until `mlops promote {name}`\n\
-             # writes {} and `mlops render` runs again.\n",
+        release_note = format!(
+            "# Serves {} ({}), as released in {}.\n",
+            release.model_uri,
+            release.digest,
             crate::release::path(&deployment.environment, name)
-        ),
-    };
+        );
+    }
     Serving {
         name: name.to_owned(),
         namespace: config
@@ -224,6 +229,7 @@ pub fn serving(input: &EmitInput<'_>, name: &str, deployment: &Deployment) -> Se
             mode: logging.mode.as_str(),
             url: logging.sink.clone(),
         }),
+        service_account: deployment.target.service_account.clone(),
         release_note,
     }
 }

@@ -464,6 +464,15 @@ pub struct Target {
     pub replicas: Option<Replicas>,
     /// CPU and memory per replica.
     pub resources: Option<Resources>,
+    /// The Kubernetes service account the serving pods run as: for KServe, the one whose
+    /// credentials let the storage initializer pull the model from `s3://` or `gs://` (an
+    /// IRSA or Workload Identity account, or one with an S3 secret attached).
+    #[schemars(
+        regex(pattern = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"),
+        length(max = 253),
+        example = &"churn-model-reader"
+    )]
+    pub service_account: Option<String>,
 }
 
 /// A serving platform.
