@@ -56,7 +56,7 @@ fi
 mlops=${MLOPS:-$root/target/debug/mlops}
 cp "$root/examples/churn/mlops.yaml" mlops.yaml
 "$mlops" render >/dev/null 2>&1
-"$venv/bin/pre-commit" install -q >/dev/null
+"$venv/bin/pre-commit" install >/dev/null
 git add -A
 if git commit -q -m "rendered project" >out.txt 2>&1; then
   echo "ok   a commit of a rendered project (config + .github/workflows/mlops.yml) passes the hook"
