@@ -63,6 +63,7 @@ codes! {
     PromotionOrder => "promotion-order", "a deployment skips an earlier environment in promotion order";
     UngatedDeployment => "ungated-deployment", "a deployment ships a model that no gate has checked";
     UnknownField => "unknown-field", "a field is not part of the format";
+    UnknownMetric => "unknown-metric", "a gate judges a metric the training's metrics file does not have (warning)";
     UnknownRef => "unknown-ref", "a reference names something that does not exist";
     UnpinnedAction => "unpinned-action", "`ci.github_action` names a branch or tag instead of a commit";
     UnsupportedTarget => "unsupported-target", "a CI target or deployment kind this version cannot render";

@@ -46,6 +46,15 @@ impl Repo for DiskRepo {
         // A malformed glob is not this warning's business; treat it as matching.
         glob::glob(full).map_or(true, |mut paths| paths.any(|path| path.is_ok()))
     }
+
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        let path = self.resolve(path);
+        let size = std::fs::metadata(&path).ok()?.len();
+        if size > crate::spec::load::MAX_INPUT_BYTES as u64 {
+            return None;
+        }
+        std::fs::read(path).ok()
+    }
 }
 
 impl DiskRepo {

@@ -16,6 +16,21 @@ impl Repo for EmptyRepo {
     }
 }
 
+/// A checkout whose every file exists and holds the same metrics, for `unknown-metric`.
+struct MetricsRepo;
+
+impl Repo for MetricsRepo {
+    fn exists(&self, _path: &str) -> bool {
+        true
+    }
+    fn matches_any(&self, _pattern: &str) -> bool {
+        true
+    }
+    fn read(&self, _path: &str) -> Option<Vec<u8>> {
+        Some(br#"{"recall": 0.91, "precision": 0.88}"#.to_vec())
+    }
+}
+
 fn example<'a>(doc: &'a str, heading: &str) -> &'a str {
     let after = doc
         .split_once(&format!("## {heading}\n\n```yaml\n"))
@@ -42,12 +57,12 @@ fn every_code_has_a_page_with_what_why_wrong_and_right() {
 fn wrong_examples_raise_their_code_and_right_examples_are_clean() {
     for &code in Code::ALL {
         let doc = code.doc();
-        let wrong_repo: &dyn Repo = if code == Code::MissingFile {
-            &EmptyRepo
-        } else {
-            &AnyRepo
+        let repo: &dyn Repo = match code {
+            Code::MissingFile => &EmptyRepo,
+            Code::UnknownMetric => &MetricsRepo,
+            _ => &AnyRepo,
         };
-        let wrong = mlops::validate(example(doc, "Wrong").as_bytes(), wrong_repo);
+        let wrong = mlops::validate(example(doc, "Wrong").as_bytes(), repo);
         assert!(
             wrong.diags.iter().any(|diag| diag.code == code),
             "{code}: the wrong example raised {:?}",
@@ -57,7 +72,12 @@ fn wrong_examples_raise_their_code_and_right_examples_are_clean() {
                 .map(|diag| diag.code.name())
                 .collect::<Vec<_>>()
         );
-        let right = mlops::validate(example(doc, "Right").as_bytes(), &AnyRepo);
+        let right_repo: &dyn Repo = if code == Code::MissingFile {
+            &AnyRepo
+        } else {
+            repo
+        };
+        let right = mlops::validate(example(doc, "Right").as_bytes(), right_repo);
         // Short examples may say `ungated: true`, which is a warning of its own; nothing else.
         let unexpected: Vec<_> = right
             .diags

@@ -287,3 +287,91 @@ fn the_spec_example_is_valid() {
     .unwrap();
     assert_eq!(positions(&text), []);
 }
+
+const TYPO_IN_AFTER: &str = "\
+version: 1
+project: demo
+environments:
+  staging: {}
+  production:
+    requires_approval: true
+training:
+  fraud:
+    run: python train.py
+gates:
+  fraud-quality:
+    training: fraud
+    rules: [{ metric: auc, min: 0.8 }]
+approvals:
+  ok:
+    environment: production
+    reviewers: [alice]
+deployments:
+  fraud-staging:
+    model: fraud
+    environment: staging
+    after: [fraud-qualty]
+    target: { kind: kserve }
+  fraud-production:
+    model: fraud
+    environment: production
+    after: [fraud-staging, ok]
+    target: { kind: kserve }
+";
+
+/// Regression: one typo in `after` gave three errors, two of them follow-ons (ungated
+/// deployments) placed before their cause, one with a wrong fix. Follow-ons of an unresolved
+/// reference are suppressed, as rustc does.
+#[test]
+fn a_typo_in_after_is_one_error_at_the_typo() {
+    assert_eq!(
+        positions_of_the_rule(TYPO_IN_AFTER),
+        [("unknown-ref", 22, 13, Error)]
+    );
+    let validation = mlops::validate(TYPO_IN_AFTER.as_bytes(), &AnyRepo);
+    let typo = validation
+        .diags
+        .iter()
+        .find(|diag| diag.code.name() == "unknown-ref")
+        .unwrap();
+    assert_eq!(typo.help.as_deref(), Some("did you mean `fraud-quality`?"));
+}
+
+/// The same chain with the cause fixed reports what it should: suppression is not blanket.
+#[test]
+fn without_the_typo_the_chain_is_checked_again() {
+    let dropped = TYPO_IN_AFTER.replace("    after: [fraud-qualty]\n", "");
+    assert_eq!(
+        positions_of_the_rule(&dropped),
+        [
+            ("ungated-deployment", 20, 12, Error),
+            ("ungated-deployment", 24, 12, Error)
+        ]
+    );
+}
+
+#[test]
+fn after_naming_a_training_suggests_its_gate() {
+    let text = TYPO_IN_AFTER.replace("after: [fraud-qualty]", "after: [fraud]");
+    let validation = mlops::validate(text.as_bytes(), &AnyRepo);
+    let codes: Vec<&str> = validation
+        .diags
+        .iter()
+        .filter(|diag| diag.code.name() != "missing-setting")
+        .map(|diag| diag.code.name())
+        .collect();
+    assert_eq!(codes, ["wrong-ref-kind"]);
+    let help = validation
+        .diags
+        .iter()
+        .find(|d| d.code.name() == "wrong-ref-kind")
+        .unwrap();
+    assert!(
+        help.help
+            .as_deref()
+            .unwrap()
+            .ends_with("to wait for the gate that judges `fraud`, write `fraud-quality`"),
+        "{:?}",
+        help.help
+    );
+}

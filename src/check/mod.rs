@@ -21,6 +21,7 @@ mod missing_image;
 mod promotion_order;
 mod render_requirements;
 mod ungated_deployment;
+mod unknown_metric;
 mod unknown_ref;
 mod wrong_ref_kind;
 
@@ -53,6 +54,7 @@ pub const RULES: &[&dyn Rule] = &[
     &invalid_cron::InvalidCron,
     &invalid_digest::InvalidDigest,
     &gate_rule::GateRule,
+    &unknown_metric::UnknownMetric,
     &conflicting_direction::ConflictingDirection,
     &credential_literal::CredentialLiteral,
     &missing_image::MissingImage,
@@ -68,6 +70,11 @@ pub trait Repo {
     fn exists(&self, path: &str) -> bool;
     /// Whether the glob `pattern` (relative to the config's folder) matches at least one path.
     fn matches_any(&self, pattern: &str) -> bool;
+    /// The bytes of the file at `path` (relative to the config's folder), when it exists and
+    /// is small enough to be a metrics file; `None` otherwise, and by default.
+    fn read(&self, _path: &str) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// A repository where every path exists: for checks of the config alone.
@@ -186,6 +193,12 @@ pub struct CheckCtx<'a> {
     pub build_action: Option<String>,
     /// Name -> positions in `definitions`, so lookups stay linear in the file's size.
     by_name: std::collections::HashMap<String, Vec<usize>>,
+    /// Deployments whose `after` chain (or `model`, `environment`) holds a reference that does
+    /// not resolve to something of the right kind. `unknown-ref` and `wrong-ref-kind` report the
+    /// cause; the rules that reason over that chain skip these, as rustc suppresses the
+    /// follow-on errors of an unresolved name (a typo in `after` would otherwise also be
+    /// reported as an ungated deployment, before its cause and with a wrong fix).
+    incomplete: std::collections::HashSet<String>,
 }
 
 impl<'a> CheckCtx<'a> {
@@ -216,8 +229,16 @@ impl<'a> CheckCtx<'a> {
             definitions,
             references: references(config),
             build_action: crate::build_info::default_github_action(),
+            incomplete: incomplete_deployments(config),
             by_name,
         }
+    }
+
+    /// Whether deployment `name` depends on a reference that does not resolve (see
+    /// [`CheckCtx::incomplete`]): its follow-on problems are not reported.
+    #[must_use]
+    pub fn is_incomplete(&self, name: &str) -> bool {
+        self.incomplete.contains(name)
     }
 
     /// A label on the value at `pointer`.
@@ -257,6 +278,39 @@ const AFTER: &[NameKind] = &[
     NameKind::Node(NodeKind::Approval),
     NameKind::Node(NodeKind::Deployment),
 ];
+
+/// Deployments that reach, through `after`, a name that is not a gate, approval or deployment,
+/// or whose `model` is not a training or `environment` not an environment.
+fn incomplete_deployments(config: &Config) -> std::collections::HashSet<String> {
+    let after_kind = |name: &String| {
+        config.gates.contains_key(name)
+            || config.approvals.contains_key(name)
+            || config.deployments.contains_key(name)
+    };
+    let mut incomplete: std::collections::HashSet<String> = config
+        .deployments
+        .iter()
+        .filter(|(_, deployment)| {
+            !config.training.contains_key(&deployment.model)
+                || !config.environments.contains_key(&deployment.environment)
+                || !deployment.after.iter().all(after_kind)
+        })
+        .map(|(name, _)| name.clone())
+        .collect();
+    // Downstream deployments inherit it; each pass adds at least one or stops.
+    loop {
+        let before = incomplete.len();
+        for (name, deployment) in &config.deployments {
+            if !incomplete.contains(name) && deployment.after.iter().any(|a| incomplete.contains(a))
+            {
+                incomplete.insert(name.clone());
+            }
+        }
+        if incomplete.len() == before {
+            return incomplete;
+        }
+    }
+}
 
 fn definitions(config: &Config) -> Vec<Definition> {
     let mut out = Vec::new();

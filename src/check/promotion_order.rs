@@ -27,6 +27,9 @@ impl Rule for PromotionOrder {
                 .push(other_name);
         }
         for (name, deployment) in &cx.config.deployments {
+            if cx.is_incomplete(name) {
+                continue; // unknown-ref or wrong-ref-kind reports the cause
+            }
             let Some(position) = environments.get_index_of(&deployment.environment) else {
                 continue;
             };

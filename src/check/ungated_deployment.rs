@@ -17,6 +17,9 @@ impl Rule for UngatedDeployment {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for (name, deployment) in &cx.config.deployments {
+            if cx.is_incomplete(name) {
+                continue; // unknown-ref or wrong-ref-kind reports the cause
+            }
             let Some(node) = cx.graph.find(NodeKind::Deployment, name) else {
                 continue;
             };

@@ -1,8 +1,9 @@
 #![doc = include_str!("../../docs/codes/wrong-ref-kind.md")]
 
-use super::{CheckCtx, Rule};
+use super::{CheckCtx, NameKind, Rule};
 use crate::codes::Code;
 use crate::diag::Diag;
+use crate::graph::NodeKind;
 use crate::suggest::did_you_mean;
 
 /// A reference must name something of an allowed kind: `needs` takes data or trainings,
@@ -32,11 +33,42 @@ impl Rule for WrongRefKind {
                 .iter()
                 .filter(|candidate| reference.allowed.contains(&candidate.kind))
                 .map(|candidate| candidate.name.as_str());
-            let help = match did_you_mean(&reference.name, candidates) {
-                Some(close) => {
+            // `after: [churn]` names a training where a gate is meant: name its gates.
+            let gates_of_training: Vec<&str> = if definition.kind
+                == NameKind::Node(NodeKind::Training)
+                && reference.allowed.contains(&NameKind::Node(NodeKind::Gate))
+            {
+                cx.config
+                    .gates
+                    .iter()
+                    .filter(|(_, gate)| gate.training == reference.name)
+                    .map(|(gate, _)| gate.as_str())
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            let help = match (
+                gates_of_training.as_slice(),
+                did_you_mean(&reference.name, candidates),
+            ) {
+                ([gate], _) => format!(
+                    "{} takes {nouns}; to wait for the gate that judges `{}`, write `{gate}`",
+                    reference.field, reference.name
+                ),
+                ([_, ..], _) => format!(
+                    "{} takes {nouns}; the gates that judge `{}` are {}",
+                    reference.field,
+                    reference.name,
+                    gates_of_training
+                        .iter()
+                        .map(|gate| format!("`{gate}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                ([], Some(close)) => {
                     format!("{} takes {nouns}; did you mean `{close}`?", reference.field)
                 }
-                None => format!("{} takes {nouns}", reference.field),
+                ([], None) => format!("{} takes {nouns}", reference.field),
             };
             out.push(
                 Diag::error(
