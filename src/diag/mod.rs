@@ -145,6 +145,12 @@ impl SourceFile {
         }
     }
 
+    /// The byte offset where 0-based line `index` starts, if the text has that line.
+    #[must_use]
+    pub fn line_start(&self, index: usize) -> Option<usize> {
+        self.line_starts.get(index).copied()
+    }
+
     /// 1-based line and column (in characters) of a byte offset.
     #[must_use]
     pub fn line_column(&self, offset: usize) -> (usize, usize) {

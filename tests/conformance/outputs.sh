@@ -22,6 +22,16 @@ project() { # project NAME CONFIG: render CONFIG into $work/NAME
 }
 
 project example examples/churn/mlops.yaml
+# The example after a promotion of each deployment: manifests that serve a model, and the
+# Argo CD applications that sync them (before the first promotion neither is written).
+mkdir -p "$work/example-released"
+cp -R examples/churn/. "$work/example-released/"
+for deployment in churn-staging churn-production; do
+  "$mlops" promote "$deployment" --config "$work/example-released/mlops.yaml" \
+    --model-uri "s3://acme-ml/models/churn/$(printf 'ab%.0s' {1..32})/churn.joblib" \
+    --digest "sha256:$(printf 'ab%.0s' {1..32})" >/dev/null 2>&1
+done
+project example-released "$work/example-released/mlops.yaml"
 project hostile tests/fixtures/render/hostile.yaml
 # Rendered in place of a copy, so that its release record is the one the manifest derives from.
 mkdir -p "$work/serving"
@@ -33,7 +43,7 @@ mkdir -p "$work/action"
 cp action.yml "$work/action/"
 
 status=0
-for dir in example hostile serving models-100 action; do
+for dir in example example-released hostile serving models-100 action; do
   echo "-- $dir"
   vendor/tools/external-checks "$work/$dir" || status=1
 done
