@@ -149,13 +149,18 @@ enum Command {
         #[arg(long, default_value = "mlops.yaml")]
         config: PathBuf,
     },
-    /// Print the exact `git revert` that rolls a deployment back to its previous release.
+    /// Return a deployment to the release before its current one: writes that release record
+    /// (marked as a rollback) and renders its manifest. Walks the release history in git, so a
+    /// second rollback goes one release further back.
     Rollback {
         /// The deployment.
         deployment: String,
         /// The config file, or a folder holding mlops.yaml.
         #[arg(long, default_value = "mlops.yaml")]
         config: PathBuf,
+        /// Say what it would do; write nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// The pull-request report: metric diffs with gate verdicts, changed params, the graph and
     /// the generated files the change alters; Markdown (also to `$GITHUB_STEP_SUMMARY`) or JSON.
@@ -357,7 +362,11 @@ pub fn main() -> ExitCode {
             },
             color,
         ),
-        Command::Rollback { deployment, config } => rollback(&config, &deployment, color),
+        Command::Rollback {
+            deployment,
+            config,
+            dry_run,
+        } => rollback(&config, &deployment, dry_run, color),
         Command::Report {
             path,
             base,
@@ -936,6 +945,7 @@ fn promote(config_path: &Path, promotion: &Promotion, color: bool) -> u8 {
         digest: promotion.digest.clone(),
         commit,
         metrics,
+        rollback_of: None,
     };
     let relative = crate::release::path(&deployment.environment, &promotion.deployment);
     let text = crate::release::to_text(&release);
@@ -952,7 +962,7 @@ fn promote(config_path: &Path, promotion: &Promotion, color: bool) -> u8 {
     render(config_path, None, false, color)
 }
 
-fn rollback(config_path: &Path, name: &str, color: bool) -> u8 {
+fn rollback(config_path: &Path, name: &str, dry_run: bool, color: bool) -> u8 {
     let loaded = match load_valid(config_path, color, "rolling back") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -965,31 +975,51 @@ fn rollback(config_path: &Path, name: &str, color: bool) -> u8 {
         Err(code) => return code,
     };
     let relative = crate::release::path(&deployment.environment, name);
-    let history = match crate::git::last_change(&loaded.folder, &relative) {
+    let history = match crate::release::history(&loaded.folder, &relative) {
         Ok(history) => history,
         Err(message) => return fail(&message),
     };
-    let Some((commit, subject)) = history else {
-        eprintln!(
-            "error: no promotion of `{name}` is recorded in git (`{relative}` has no history)"
-        );
+    let Some(current) = history.last() else {
+        eprintln!("error: `{name}` has never been promoted (`{relative}` has no history in git)");
         eprintln!(
             "  help: nothing to roll back; `mlops promote {name} ...` records the first release"
         );
         return EXIT_INVALID;
     };
-    let previous = crate::git::show_at(&loaded.folder, &format!("{commit}^"), &relative)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<crate::release::Release>(&bytes).ok());
-    let returns_to = previous.map_or_else(
-        || "no release: the manifest will serve no model".to_owned(),
-        |release| format!("{} ({})", release.model_uri, release.digest),
+    let Some(target) = crate::release::rollback_target(&history) else {
+        eprintln!(
+            "error: `{name}` serves its first release ({}): there is no earlier one to roll back to",
+            current.digest
+        );
+        eprintln!("  help: to stop serving it, remove the deployment from the config");
+        return EXIT_INVALID;
+    };
+    let restored = crate::release::Release {
+        rollback_of: Some(current.digest.clone()),
+        ..target.clone()
+    };
+    let summary = format!(
+        "roll back `{name}` in `{}` from {} ({}) to {} ({})",
+        deployment.environment, current.model_uri, current.digest, target.model_uri, target.digest
     );
+    if dry_run {
+        return print_stdout(&format!("would {summary}; nothing written\n"));
+    }
+    let text = crate::release::to_text(&restored);
+    if let Err(error) = outputs::write_atomically(&loaded.folder.join(&relative), &relative, &text)
+    {
+        return fail(&error.to_string());
+    }
+    let rendered = render(config_path, None, false, color);
+    if rendered != EXIT_OK {
+        return rendered;
+    }
+    let short = target.digest.get(..19).unwrap_or(&target.digest);
     print_stdout(&format!(
-        "The release of `{name}` in `{}` came in commit {commit} ({subject}).\n\
-         Reverting it returns `{name}` to {returns_to}:\n\n    git revert --no-edit {commit} && git push\n\n\
-         Argo CD then syncs the reverted manifest (by hand for an approval-gated environment).\n",
-        deployment.environment
+        "{summary}: written to {relative} and its manifest.\n\
+         It is a new commit, not a revert, so it applies whatever changed since; commit and push it:\n\n    \
+         git add -- deploy && git commit -m 'rollback {name} to {short}' && git push\n\n\
+         Argo CD then syncs it (by hand for an approval-gated environment). Run it again to go one more release back.\n",
     ))
 }
 

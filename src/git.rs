@@ -63,24 +63,22 @@ pub fn head(root: &Path) -> Option<String> {
         .filter(|commit| !commit.is_empty())
 }
 
-/// The last commit that changed `path` (relative to `root`), as (full SHA, subject).
+/// Every commit that changed `path` (relative to `root`), newest first, as full SHAs.
 ///
 /// # Errors
 /// git failed (not a repository, no git).
-pub fn last_change(root: &Path, path: &str) -> Result<Option<(String, String)>, String> {
-    let output = run(root, &["log", "-n", "1", "--format=%H%x09%s", "--", path])?;
+pub fn changes(root: &Path, path: &str) -> Result<Vec<String>, String> {
+    let output = run(root, &["log", "--format=%H", "--", path])?;
     if !output.status.success() {
         return Err(format!(
             "git log failed: {}",
             String::from_utf8_lossy(&output.stderr).trim()
         ));
     }
-    let text = String::from_utf8_lossy(&output.stdout);
-    Ok(text
+    Ok(String::from_utf8_lossy(&output.stdout)
         .lines()
-        .next()
-        .and_then(|line| line.split_once('\t'))
-        .map(|(commit, subject)| (commit.to_owned(), subject.to_owned())))
+        .map(str::to_owned)
+        .collect())
 }
 
 /// One revision, read with as few processes as the report needs: one long-lived

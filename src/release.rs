@@ -2,7 +2,8 @@
 //!
 //! `mlops promote` writes `deploy/<environment>/<deployment>.release.json` (model URI, digest,
 //! metrics, the commit it was trained from); `render` derives the manifest from it; a promotion
-//! is therefore a small, reviewable diff in git, and `git revert` of it is the rollback.
+//! is therefore a small, reviewable diff in git. A rollback is a new record (the earlier
+//! release, marked `rollback_of`), not a revert: it applies whatever changed since.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,6 +31,34 @@ pub struct Release {
     /// The model's metrics at promotion (flattened names; the production baseline of gates).
     #[serde(default)]
     pub metrics: BTreeMap<String, serde_json::Value>,
+    /// Set by `mlops rollback`: the digest of the release this one withdrew. A rollback
+    /// restores an earlier release; this field is how the next rollback knows to go further
+    /// back instead of forward to the release just withdrawn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback_of: Option<String>,
+}
+
+/// The release a rollback returns to, given every version of one deployment's record, oldest
+/// first (the last is the current one). The records are replayed as a stack: a promotion
+/// pushes; a rollback pops down to the release it restored. The answer is the release under
+/// the current one, so rolling back twice goes back two releases, never forward to the one
+/// the first rollback withdrew.
+#[must_use]
+pub fn rollback_target(history: &[Release]) -> Option<&Release> {
+    let mut stack: Vec<&Release> = Vec::new();
+    for release in history {
+        if release.rollback_of.is_some() {
+            while stack.last().is_some_and(|top| top.digest != release.digest) {
+                stack.pop();
+            }
+            if stack.is_empty() {
+                stack.push(release);
+            }
+        } else {
+            stack.push(release);
+        }
+    }
+    stack.len().checked_sub(2).map(|below| stack[below])
 }
 
 /// Where the release record of `deployment` in `environment` lives, relative to the root.
@@ -99,10 +128,95 @@ pub fn load_all(root: &Path, config: &Config) -> Result<BTreeMap<String, Release
     Ok(releases)
 }
 
+/// Every version of the record at `relative` (under `root`), oldest first: each commit that
+/// changed it, then the working tree's when it differs from the last commit. Versions that are
+/// missing (the file deleted) or unreadable are skipped.
+///
+/// # Errors
+/// git failed.
+pub fn history(root: &Path, relative: &str) -> Result<Vec<Release>, String> {
+    let mut versions: Vec<Release> = Vec::new();
+    for commit in crate::git::changes(root, relative)?.iter().rev() {
+        if let Ok(bytes) = crate::git::show_at(root, commit, relative)
+            && let Ok(release) = serde_json::from_slice::<Release>(&bytes)
+        {
+            versions.push(release);
+        }
+    }
+    match std::fs::read(root.join(relative)) {
+        Ok(bytes) => {
+            let current: Release = serde_json::from_slice(&bytes)
+                .map_err(|error| format!("`{relative}` is not a valid release record: {error}"))?;
+            if versions.last() != Some(&current) {
+                versions.push(current);
+            }
+        }
+        // Deleted in the working tree: nothing is served, nothing to roll back from.
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => versions.clear(),
+        Err(error) => return Err(format!("cannot read `{relative}`: {error}")),
+    }
+    Ok(versions)
+}
+
 /// The record as written to disk: pretty JSON, keys in a fixed order, a final newline.
 #[must_use]
 pub fn to_text(release: &Release) -> String {
     let mut text = serde_json::to_string_pretty(release).unwrap_or_default();
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Release, rollback_target};
+
+    fn release(digest: char, rollback_of: Option<char>) -> Release {
+        Release {
+            deployment: "d".to_owned(),
+            environment: "e".to_owned(),
+            training: "t".to_owned(),
+            model_uri: format!("s3://b/{digest}"),
+            digest: format!("sha256:{}", digest.to_string().repeat(64)),
+            commit: None,
+            metrics: std::collections::BTreeMap::new(),
+            rollback_of: rollback_of.map(|d| format!("sha256:{}", d.to_string().repeat(64))),
+        }
+    }
+
+    fn target(history: &[Release]) -> Option<char> {
+        rollback_target(history).map(|release| release.model_uri.chars().last().unwrap())
+    }
+
+    #[test]
+    fn rollbacks_walk_back_through_promotions() {
+        let (a, b, c) = (release('a', None), release('b', None), release('c', None));
+        assert_eq!(
+            target(std::slice::from_ref(&a)),
+            None,
+            "the first release has nothing before it"
+        );
+        assert_eq!(target(&[a.clone(), b.clone(), c.clone()]), Some('b'));
+        // Rolled back from c to b: the next rollback goes to a, not forward to c.
+        let to_b = release('b', Some('c'));
+        assert_eq!(
+            target(&[a.clone(), b.clone(), c.clone(), to_b.clone()]),
+            Some('a')
+        );
+        let to_a = release('a', Some('b'));
+        assert_eq!(
+            target(&[a.clone(), b.clone(), c.clone(), to_b.clone(), to_a.clone()]),
+            None
+        );
+        // A promotion after a rollback starts a new top: rolling back returns to what served.
+        let d = release('d', None);
+        assert_eq!(target(&[a, b, c, to_b, d]), Some('b'));
+    }
+
+    #[test]
+    fn a_record_without_rollback_of_reads_as_before() {
+        let text = r#"{"deployment":"d","environment":"e","training":"t","model_uri":"s3://b/x","digest":"sha256:00","commit":null}"#;
+        let release: Release = serde_json::from_str(text).unwrap();
+        assert_eq!(release.rollback_of, None);
+        assert!(!super::to_text(&release).contains("rollback_of"));
+    }
 }

@@ -146,7 +146,7 @@ fn hostile_strings_stay_data_in_manifests() {
 }
 
 #[test]
-fn promote_records_the_release_and_renders_from_it_then_rollback_names_the_revert() {
+fn promote_records_the_release_and_renders_from_it_then_rollback_applies_after_later_edits() {
     let dir = project(EXAMPLE);
     let git = |args: &[&str]| common::git(dir.path(), args);
     git(&["init", "-q", "-b", "main"]);
@@ -213,28 +213,112 @@ fn promote_records_the_release_and_renders_from_it_then_rollback_names_the_rever
     );
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "promote churn-staging v2"]);
-    let second = git(&["rev-parse", "HEAD"]).trim().to_owned();
 
-    let (code, stdout, _) = mlops(dir.path(), &["rollback", "churn-staging"]);
+    // Later, unrelated edits, including one to the same environment's other files: the
+    // rollback is a new commit, so nothing conflicts.
+    let config = dir.path().join("mlops.yaml");
+    let edited = std::fs::read_to_string(&config).unwrap().replace(
+        "replicas: { min: 2, max: 10 }",
+        "replicas: { min: 3, max: 10 }",
+    ) + "# a later comment\n";
+    std::fs::write(&config, edited).unwrap();
+    assert_eq!(mlops(dir.path(), &["render"]).0, 0);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "unrelated edit"]);
+
+    let (code, stdout, _) = mlops(dir.path(), &["rollback", "churn-staging", "--dry-run"]);
     assert_eq!(code, 0);
-    assert!(
-        stdout.contains(&format!("git revert --no-edit {second} && git push")),
-        "{stdout}"
+    assert!(stdout.contains("nothing written"), "{stdout}");
+    assert_eq!(
+        git(&["status", "--porcelain"]),
+        "",
+        "a dry run writes nothing"
     );
+
+    let (code, stdout, stderr) = mlops(dir.path(), &["rollback", "churn-staging"]);
+    assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains(&format!(
-            "returns `churn-staging` to s3://acme/churn/v1 ({digest})"
+            "roll back `churn-staging` in `staging` from s3://acme/churn/v2 ({digest2}) to s3://acme/churn/v1 ({digest})"
         )),
         "{stdout}"
     );
-    git(&["revert", "--no-edit", &second]);
+    assert!(
+        stdout.contains("git add -- deploy && git commit"),
+        "{stdout}"
+    );
+    assert!(read(dir.path(), "deploy/staging/churn-staging.yaml").contains("s3://acme/churn/v1"));
     assert_eq!(
         mlops(dir.path(), &["check"]).0,
         0,
-        "the revert restores a consistent state"
+        "record and manifest agree"
     );
-    assert!(read(dir.path(), "deploy/staging/churn-staging.yaml").contains("s3://acme/churn/v1"));
+    let changed = git(&["status", "--porcelain"]);
+    assert_eq!(
+        changed,
+        " M deploy/staging/churn-staging.release.json\n M deploy/staging/churn-staging.yaml\n",
+        "only this deployment's files"
+    );
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "rollback churn-staging"]);
+
+    // Regression: a second rollback proposed reverting the revert, a roll forward to v2. It
+    // walks the history: v1 was the first release, so there is nothing further back.
+    let (code, _, stderr) = mlops(dir.path(), &["rollback", "churn-staging"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("there is no earlier one to roll back to"),
+        "{stderr}"
+    );
+    assert!(!read(dir.path(), "deploy/staging/churn-staging.yaml").contains("v2"));
     let _ = first;
+}
+
+/// Three releases, two rollbacks: each goes one release further back.
+#[test]
+fn rollback_twice_goes_back_two_releases() {
+    let dir = project(EXAMPLE);
+    let git = |args: &[&str]| common::git(dir.path(), args);
+    git(&["init", "-q", "-b", "main"]);
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    for version in ["1", "2", "3"] {
+        let digest = format!("sha256:{}", version.repeat(64));
+        let uri = format!("s3://acme/churn/v{version}");
+        let (code, _, stderr) = mlops(
+            dir.path(),
+            &[
+                "promote",
+                "churn-production",
+                "--model-uri",
+                &uri,
+                "--digest",
+                &digest,
+            ],
+        );
+        assert_eq!(code, 0, "{stderr}");
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", &format!("promote v{version}")]);
+    }
+    for expected in ["v2", "v1"] {
+        let (code, _, stderr) = mlops(dir.path(), &["rollback", "churn-production"]);
+        assert_eq!(code, 0, "{stderr}");
+        let manifest = read(dir.path(), "deploy/production/churn-production.yaml");
+        assert!(
+            manifest.contains(&format!("s3://acme/churn/{expected}\"")),
+            "{manifest}"
+        );
+        git(&["add", "-A"]);
+        git(&["commit", "-q", "-m", &format!("rollback to {expected}")]);
+    }
+    let record = read(
+        dir.path(),
+        "deploy/production/churn-production.release.json",
+    );
+    assert!(
+        record.contains(&format!("\"rollback_of\": \"sha256:{}\"", "2".repeat(64))),
+        "{record}"
+    );
 }
 
 #[test]
