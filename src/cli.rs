@@ -643,6 +643,8 @@ struct Outputs {
     root: PathBuf,
     planned: Vec<outputs::PlannedFile>,
     unreleased: Vec<String>,
+    /// The repository settings the GitHub workflow relies on (empty without that target).
+    settings: Vec<String>,
 }
 
 /// Render every output in memory and compare it with the files under the root.
@@ -682,10 +684,20 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
             )
         })
         .collect();
+    let settings = if config
+        .ci
+        .targets
+        .contains(&spec::model::CiTarget::GithubActions)
+    {
+        emit::github::repository_settings(config)
+    } else {
+        Vec::new()
+    };
     Ok(Outputs {
         root,
         planned,
         unreleased,
+        settings,
     })
 }
 
@@ -725,6 +737,7 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
         root,
         planned,
         unreleased,
+        settings,
     } = match plan_outputs(path, out, color) {
         Ok(outputs) => outputs,
         Err(code) => return code,
@@ -758,6 +771,17 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
     }
     for line in &unreleased {
         eprintln!("{}", root.join(line).display());
+    }
+    let first_workflow = planned.iter().any(|file| {
+        file.path == emit::github::WORKFLOW_PATH && file.change == outputs::Change::Create
+    });
+    if first_workflow && !settings.is_empty() {
+        eprintln!(
+            "\nThe workflow relies on these repository settings (the README lists them under \"Repository settings\"):"
+        );
+        for setting in settings {
+            eprintln!("  - {setting}");
+        }
     }
     EXIT_OK
 }

@@ -685,3 +685,27 @@ fn comment_dry_run_prints_the_marked_body_and_sends_nothing() {
     assert_eq!(nowhere.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("which repository?"));
 }
+
+/// `render` names the repository settings the workflow relies on when it first writes it, and
+/// not on later renders.
+#[test]
+fn the_first_render_lists_the_repository_settings_the_workflow_needs() {
+    let project = example_project();
+    let first = mlops(project.path(), &["render"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    for expected in [
+        "The workflow relies on these repository settings",
+        "Settings > Environments: create `staging`, `production`",
+        "allow GitHub Actions to create and approve pull requests (the deploy jobs of `production`",
+        "add `/deploy/<environment>/ @org/team` to .github/CODEOWNERS",
+        "Settings > Secrets and variables > Actions: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `WANDB_API_KEY`",
+    ] {
+        assert!(
+            first.stderr.contains(expected),
+            "{expected}\n{}",
+            first.stderr
+        );
+    }
+    let again = mlops(project.path(), &["render"]);
+    assert!(!again.stderr.contains("relies on"), "{}", again.stderr);
+}

@@ -113,8 +113,10 @@ struct Promotion {
     upload_tool: &'static str,
     secrets: Vec<String>,
     requires_approval: bool,
-    /// GitHub users and `org/team`s asked to review an approval-gated promotion.
+    /// GitHub users asked to review an approval-gated promotion.
     reviewers: Vec<String>,
+    /// `org/team`s of the approval, named in the pull request (a token cannot request them).
+    team_reviewers: Vec<String>,
 }
 
 impl Emitter for GithubActions {
@@ -393,13 +395,22 @@ fn promotion(
     };
     let environment = config.environments.get(&deployment.environment);
     let requires_approval = environment.is_some_and(|environment| environment.requires_approval);
+    // `GITHUB_TOKEN` can request users but not teams (cli/cli#6395): `gh pr create
+    // --reviewer org/team` fails the job. Teams are named in the pull request instead, and the
+    // README tells how CODEOWNERS on `deploy/<environment>/` makes GitHub request them.
     let mut reviewers: Vec<String> = Vec::new();
+    let mut team_reviewers: Vec<String> = Vec::new();
     for approval in config.approvals.values() {
         if approval.environment == deployment.environment {
             for reviewer in &approval.reviewers {
                 let reviewer = reviewer.trim_start_matches('@').to_owned();
-                if !reviewers.contains(&reviewer) {
-                    reviewers.push(reviewer);
+                let list = if reviewer.contains('/') {
+                    &mut team_reviewers
+                } else {
+                    &mut reviewers
+                };
+                if !list.contains(&reviewer) {
+                    list.push(reviewer);
                 }
             }
         }
@@ -416,6 +427,10 @@ fn promotion(
         secrets: deployment.secrets.clone(),
         requires_approval,
         reviewers,
+        team_reviewers: team_reviewers
+            .iter()
+            .map(|team| gha_literal(team))
+            .collect(),
     })
 }
 
@@ -466,4 +481,95 @@ fn runner_labels(runner: Option<&Runner>) -> Vec<String> {
         Some(Runner::Label(label)) => vec![gha_literal(label)],
         Some(Runner::Labels(labels)) => labels.iter().map(|label| gha_literal(label)).collect(),
     }
+}
+
+/// The repository settings the generated workflow relies on, one sentence each, for `render` to
+/// print when it first writes the workflow (the README lists them too). None of them can be
+/// set from a workflow file.
+#[must_use]
+pub fn repository_settings(config: &crate::spec::Config) -> Vec<String> {
+    let mut settings = Vec::new();
+    let deployed: Vec<&String> = config
+        .environments
+        .keys()
+        .filter(|environment| {
+            config
+                .deployments
+                .values()
+                .any(|deployment| &deployment.environment == *environment)
+        })
+        .collect();
+    if !deployed.is_empty() {
+        settings.push(format!(
+            "Settings > Environments: create {} (each deploy job runs in its environment; its secrets and protection rules apply)",
+            deployed
+                .iter()
+                .map(|environment| format!("`{environment}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let gated: Vec<&String> = deployed
+        .iter()
+        .copied()
+        .filter(|environment| {
+            config
+                .environments
+                .get(*environment)
+                .is_some_and(|environment| environment.requires_approval)
+        })
+        .collect();
+    if !gated.is_empty() {
+        let names = gated
+            .iter()
+            .map(|environment| format!("`{environment}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        settings.push(format!(
+            "Settings > Actions > General > Workflow permissions: allow GitHub Actions to create and approve pull requests (the deploy jobs of {names} open the promotion pull request)"
+        ));
+        settings.push(format!(
+            "team reviewers cannot be requested with GITHUB_TOKEN: for {names}, add `/deploy/<environment>/ @org/team` to .github/CODEOWNERS and require code-owner review, so that the team's review is the approval"
+        ));
+    }
+    let ungated: Vec<&String> = deployed
+        .iter()
+        .copied()
+        .filter(|environment| !gated.contains(environment))
+        .collect();
+    if !ungated.is_empty() {
+        settings.push(format!(
+            "the deploy jobs of {} push the release record to `{}` with GITHUB_TOKEN: a rule there that requires pull requests refuses that push (see the README, \"Repository settings\")",
+            ungated
+                .iter()
+                .map(|environment| format!("`{environment}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            config.ci.branch
+        ));
+    }
+    let mut secrets: Vec<&String> = config
+        .training
+        .values()
+        .flat_map(|training| &training.secrets)
+        .chain(
+            config
+                .deployments
+                .values()
+                .flat_map(|deployment| &deployment.secrets),
+        )
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    if !secrets.is_empty() {
+        settings.push(format!(
+            "Settings > Secrets and variables > Actions: {}",
+            secrets
+                .iter()
+                .map(|secret| format!("`{secret}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    settings
 }
