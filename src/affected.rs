@@ -73,6 +73,7 @@ pub fn affected(
     root: &Path,
     config_path: &str,
     since: &Since,
+    releases: Option<&BTreeMap<String, crate::release::Release>>,
 ) -> Result<Affected, String> {
     let mut reasons: BTreeMap<NodeIndex, String> = BTreeMap::new();
     let mut changed_paths = Vec::new();
@@ -104,7 +105,74 @@ pub fn affected(
             changed_paths = changes_since(config, graph, config_path, &snapshot, &mut reasons)?;
         }
     }
+    if let Some(releases) = releases {
+        behind_their_release(config, graph, root, config_path, releases, &mut reasons);
+    }
     Ok(settle(graph, &reasons, changed_paths))
+}
+
+/// Deployments that are behind: never released, or with a change since the commit their
+/// release was trained from in something they depend on. Comparing with the commit before a
+/// push alone forgets the changes of a run that was cancelled or failed; comparing each
+/// deployment with its own release picks them up. A release commit this clone does not have
+/// counts as behind (re-running is safe; skipping is not).
+fn behind_their_release(
+    config: &Config,
+    graph: &Graph,
+    root: &Path,
+    config_path: &str,
+    releases: &BTreeMap<String, crate::release::Release>,
+    reasons: &mut BTreeMap<NodeIndex, String>,
+) {
+    let mut changed_since: BTreeMap<String, Option<BTreeSet<NodeIndex>>> = BTreeMap::new();
+    for name in config.deployments.keys() {
+        let Some(node) = graph.find(NodeKind::Deployment, name) else {
+            continue;
+        };
+        if reasons.contains_key(&node) {
+            continue;
+        }
+        let Some(commit) = releases
+            .get(name)
+            .and_then(|release| release.commit.clone())
+        else {
+            let why = if releases.contains_key(name) {
+                format!("the release of `{name}` records no commit")
+            } else {
+                format!("`{name}` was never released")
+            };
+            reasons.insert(node, why);
+            continue;
+        };
+        let changed = changed_since.entry(commit.clone()).or_insert_with(|| {
+            let snapshot = git::Snapshot::open(root, &commit).ok()?;
+            let mut found = BTreeMap::new();
+            changes_since(config, graph, config_path, &snapshot, &mut found).ok()?;
+            Some(found.into_keys().collect())
+        });
+        let short = commit.get(..12).unwrap_or(&commit).to_owned();
+        match changed {
+            None => {
+                reasons.insert(
+                    node,
+                    format!("the commit `{name}` was released from ({short}) is not in this clone"),
+                );
+            }
+            Some(changed) => {
+                let mut upstream = graph.ancestors(node, ALL_EDGES);
+                upstream.insert(node);
+                if let Some(first) = upstream.iter().find(|index| changed.contains(index)) {
+                    reasons.insert(
+                        node,
+                        format!(
+                            "`{}` changed since `{name}` was released from {short}",
+                            graph.node(*first).name
+                        ),
+                    );
+                }
+            }
+        }
+    }
 }
 
 /// What runs for a change since `snapshot`'s revision (the report reuses its open snapshot).

@@ -106,6 +106,11 @@ enum Command {
         /// Everything (a manual run).
         #[arg(long)]
         all: bool,
+        /// With `--base`, on the default branch: also re-run each deployment whose inputs
+        /// changed since the commit its current release was trained from, or that was never
+        /// released, so the changes of a cancelled or failed run are picked up by the next.
+        #[arg(long, requires = "base")]
+        since_release: bool,
         /// Output format.
         #[arg(long, value_enum, default_value_t = AffectedFormat::Text)]
         format: AffectedFormat,
@@ -305,6 +310,7 @@ pub fn main() -> ExitCode {
             base,
             schedule,
             all,
+            since_release,
             format,
         } => {
             let since = match (base, schedule) {
@@ -313,14 +319,6 @@ pub fn main() -> ExitCode {
                         "`--base` is empty: give the commit to compare with, or `--all` to run every node                          (in a workflow, an empty base usually means the event has no previous commit)",
                     ));
                 }
-                // GitHub's `github.event.before` on the first push of a branch: there is
-                // nothing before it, so everything is new.
-                (Some(base), _) if base.len() == 40 && base.bytes().all(|b| b == b'0') => {
-                    eprintln!(
-                        "mlops affected: the base is the all-zero commit (a new branch): every node runs"
-                    );
-                    affected::Since::All
-                }
                 (Some(base), _) => affected::Since::Base(base),
                 (None, Some(cron)) => affected::Since::Schedule(cron),
                 (None, None) if all => affected::Since::All,
@@ -328,7 +326,7 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(fail("pass --base REV, --schedule CRON or --all"));
                 }
             };
-            run_affected(&path, &since, format, color)
+            run_affected(&path, &since, since_release, format, color)
         }
         Command::Gate {
             path,
@@ -817,7 +815,13 @@ fn check(path: &Path, out: Option<&Path>, color: bool) -> u8 {
     EXIT_INVALID
 }
 
-fn run_affected(path: &Path, since: &affected::Since, format: AffectedFormat, color: bool) -> u8 {
+fn run_affected(
+    path: &Path,
+    since: &affected::Since,
+    since_release: bool,
+    format: AffectedFormat,
+    color: bool,
+) -> u8 {
     let loaded = match load_valid(path, color, "mapping a change onto it") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -826,7 +830,22 @@ fn run_affected(path: &Path, since: &affected::Since, format: AffectedFormat, co
         return EXIT_INVALID;
     };
     let config_path = config_path_under(&loaded.folder, &loaded);
-    let result = match affected::affected(config, graph, &loaded.folder, &config_path, since) {
+    let releases = if since_release {
+        match crate::release::load_all(&loaded.folder, config) {
+            Ok(releases) => Some(releases),
+            Err(message) => return fail(&message),
+        }
+    } else {
+        None
+    };
+    let result = match affected::affected(
+        config,
+        graph,
+        &loaded.folder,
+        &config_path,
+        since,
+        releases.as_ref(),
+    ) {
         Ok(result) => result,
         Err(message) => return fail(&message),
     };

@@ -254,8 +254,71 @@ fn from_a_pull_request_to_a_production_rollback() {
     // Two more production releases of alpha.
     deploy(&work, "alpha-staging", '2', false);
     deploy(&work, "alpha-production", '2', true);
+
+    // A push whose run is cancelled before it deploys: the next push, which changes nothing of
+    // alpha, still retrains and deploys alpha, because alpha changed since its release.
+    std::fs::write(work.join("alpha/train.py"), "print('cancelled run')\n").unwrap();
+    common::git(
+        &work,
+        &[
+            "commit",
+            "-q",
+            "-am",
+            "alpha: a change whose run was cancelled",
+        ],
+    );
+    std::fs::write(work.join("NOTES.md"), "unrelated\n").unwrap();
+    common::git(&work, &["add", "NOTES.md"]);
+    common::git(&work, &["commit", "-q", "-m", "unrelated"]);
+    let plain = running(&work, "HEAD~1");
+    assert!(
+        !plain.contains(&"deploy-alpha-staging".to_owned()),
+        "{plain:?}"
+    );
+    let caught_up: Vec<String> = ok(
+        &work,
+        &[
+            "affected",
+            "--base",
+            "HEAD~1",
+            "--since-release",
+            "--format",
+            "github-output",
+        ],
+    )
+    .lines()
+    .filter_map(|line| line.strip_suffix("=true"))
+    .map(str::to_owned)
+    .collect();
+    for job in [
+        "train-alpha",
+        "deploy-alpha-staging",
+        "deploy-alpha-production",
+    ] {
+        assert!(caught_up.contains(&job.to_owned()), "{job}: {caught_up:?}");
+    }
+    common::git(&work, &["push", "-q", "origin", "main"]);
     deploy(&work, "alpha-staging", '3', false);
     deploy(&work, "alpha-production", '3', true);
+    let after: Vec<String> = ok(
+        &work,
+        &[
+            "affected",
+            "--base",
+            "HEAD",
+            "--since-release",
+            "--format",
+            "github-output",
+        ],
+    )
+    .lines()
+    .filter_map(|line| line.strip_suffix("=true"))
+    .map(str::to_owned)
+    .collect();
+    assert!(
+        !after.contains(&"deploy-alpha-staging".to_owned()),
+        "deployed: nothing left to catch up for alpha: {after:?}"
+    );
 
     // A comment in the config changes no generated file.
     let mut config = std::fs::read_to_string(work.join("mlops.yaml")).unwrap();
