@@ -615,6 +615,11 @@ fn load_valid(path: &Path, color: bool, purpose: &str) -> Result<Loaded, u8> {
     })
 }
 
+/// The top of the git checkout holding `folder`, or `folder` itself outside git.
+fn repository_root(folder: &Path) -> PathBuf {
+    crate::git::toplevel(folder).unwrap_or_else(|| folder.to_path_buf())
+}
+
 /// The config's path as generated files name it: relative to the output root when it lies
 /// inside it, else its file name.
 fn config_path_under(root: &Path, loaded: &Loaded) -> String {
@@ -651,20 +656,27 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
         return Err(EXIT_INVALID);
     };
-    let root = out.map_or_else(|| loaded.folder.clone(), Path::to_path_buf);
+    // The root generated paths are relative to: `--out`, else the repository the config is
+    // in (CI files go where their engines read them), else the config's folder.
+    let root = out.map_or_else(|| repository_root(&loaded.folder), Path::to_path_buf);
     let config_path = config_path_under(&root, &loaded);
-    let releases = crate::release::load_all(&root, config).map_err(|message| {
+    let config_dir = config_path
+        .rsplit_once('/')
+        .map_or(String::new(), |(dir, _)| dir.to_owned());
+    let folder = root.join(&config_dir);
+    let releases = crate::release::load_all(&folder, config).map_err(|message| {
         eprintln!("error: {message}");
         eprintln!(
             "  help: release records are written by `mlops promote`; restore the file from git"
         );
         EXIT_INVALID
     })?;
-    let templates = emit::templates::environment(Some(emit::templates::override_dir(&root)));
+    let templates = emit::templates::environment(Some(emit::templates::override_dir(&folder)));
     let input = EmitInput {
         config,
         graph,
         config_path: &config_path,
+        config_dir: &config_dir,
         templates: &templates,
         releases: &releases,
     };
@@ -677,8 +689,8 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         .filter(|(name, _)| !releases.contains_key(*name))
         .map(|(name, deployment)| {
             format!(
-                "deploy/{}/{name}.yaml: not written until the first `mlops promote {name}` (a manifest without a model would serve nothing)",
-                deployment.environment
+                "{}: not written until the first `mlops promote {name}` (a manifest without a model would serve nothing)",
+                emit::rebase(&config_dir, &format!("deploy/{}/{name}.yaml", deployment.environment))
             )
         })
         .collect();
@@ -771,7 +783,9 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
         eprintln!("{}", root.join(line).display());
     }
     let first_workflow = planned.iter().any(|file| {
-        file.path == emit::github::WORKFLOW_PATH && file.change == outputs::Change::Create
+        file.path.starts_with(".github/workflows/")
+            && !file.path.contains("mlops-comment")
+            && file.change == outputs::Change::Create
     });
     if first_workflow && !settings.is_empty() {
         eprintln!(
@@ -1167,10 +1181,11 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
                 Ok(report) => report,
                 Err(message) => return fail(&message),
             };
+        // One sticky comment per config of the repository: the key is its path from the root.
         (
             report.markdown(),
             report.markdown_without_diffs(),
-            config_path,
+            config_path_under(&repository_root(&loaded.folder), &loaded),
         )
     };
     let (event_pr, event_head) = event_pull_request();

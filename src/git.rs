@@ -52,6 +52,14 @@ pub fn show_at(root: &Path, revision: &str, path: &str) -> Result<Vec<u8>, Strin
     }
 }
 
+/// The top folder of the git checkout that holds `dir`, if it is in one.
+#[must_use]
+pub fn toplevel(dir: &Path) -> Option<std::path::PathBuf> {
+    let output = run(dir, &["rev-parse", "--show-toplevel"]).ok()?;
+    let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    (output.status.success() && !text.is_empty()).then(|| std::path::PathBuf::from(text))
+}
+
 /// The commit checked out in `root`, if it is a git checkout.
 #[must_use]
 pub fn head(root: &Path) -> Option<String> {

@@ -228,8 +228,16 @@ fn read_if_exists(path: &Path, shown: &str) -> Result<Option<String>, OutputErro
 fn generated_files(root: &Path, config_path: &str) -> Result<Vec<(String, String)>, OutputError> {
     let mut found = Vec::new();
     let mut candidates: Vec<String> = OUTPUT_FILES.iter().map(|&file| file.to_owned()).collect();
+    // CI files live at the root, where their engines read them; a config's deploy/ and argo/
+    // beside the config.
+    let config_dir = config_path.rsplit_once('/').map_or("", |(dir, _)| dir);
     for dir in OUTPUT_DIRS {
-        collect_yaml_files(root, dir, &mut candidates);
+        let dir = if config_dir.is_empty() || dir.starts_with(".github") {
+            (*dir).to_owned()
+        } else {
+            format!("{config_dir}/{dir}")
+        };
+        collect_yaml_files(root, &dir, &mut candidates);
     }
     candidates.sort();
     for relative in candidates {

@@ -418,7 +418,9 @@ async fn the_command_posts_the_report_with_the_marker_for_its_config() {
         .unwrap();
     let sent: serde_json::Value = serde_json::from_slice(&post.body).unwrap();
     let text = sent["body"].as_str().unwrap();
-    assert!(text.starts_with("<!-- mlops-report key=\"mlops.yaml\" sha=\"f00d\" -->\n### ✅ the gate passed: churn-quality"), "{text}");
+    // The key is the config's path from the repository root (this checkout), so that several
+    // configs of one repository keep one comment each.
+    assert!(text.starts_with("<!-- mlops-report key=\"examples/churn/mlops.yaml\" sha=\"f00d\" -->\n### ✅ the gate passed: churn-quality"), "{text}");
 }
 
 #[tokio::test]

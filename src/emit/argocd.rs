@@ -17,6 +17,8 @@ pub struct ArgoCd;
 struct Application {
     name: String,
     environment: String,
+    /// `deploy/<environment>` beside the config, relative to the repository root.
+    path: String,
     argocd_namespace: String,
     part_of: Option<String>,
     project: String,
@@ -65,6 +67,7 @@ impl Emitter for ArgoCd {
                 // An Application name is a DNS subdomain: lowercase, at most 253 characters.
                 name: name.to_ascii_lowercase().replace(['_', '.'], "-"),
                 environment: environment_name.clone(),
+                path: super::rebase(input.config_dir, &format!("deploy/{environment_name}")),
                 argocd_namespace: gitops.argocd_namespace.clone(),
                 part_of: label_value(&config.project),
                 project: gitops.project.clone(),
@@ -85,7 +88,10 @@ impl Emitter for ArgoCd {
                 &serde_json::json!({ "app": application }),
             )?);
             artifacts.push(Artifact {
-                path: format!("deploy/argocd/{environment_name}.yaml"),
+                path: super::rebase(
+                    input.config_dir,
+                    &format!("deploy/argocd/{environment_name}.yaml"),
+                ),
                 contents,
             });
         }

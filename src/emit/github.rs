@@ -13,8 +13,34 @@ use super::{Artifact, EmitError, EmitInput, Emitter, render_yaml, yaml_header};
 use crate::graph::{EdgeKind, NodeKind};
 use crate::spec::model::Runner;
 
-/// Where the workflow goes.
+/// Where the workflow of a config at the repository root goes.
 pub const WORKFLOW_PATH: &str = ".github/workflows/mlops.yml";
+
+/// Where the workflow of the config in `config_dir` goes: at the root, where GitHub reads
+/// workflows, named after the folder so several configs in one repository never collide
+/// (`ml/churn` -> `.github/workflows/mlops-ml-churn.yml`).
+#[must_use]
+pub fn workflow_path(config_dir: &str) -> String {
+    named_for(WORKFLOW_PATH, config_dir)
+}
+
+fn named_for(path: &str, config_dir: &str) -> String {
+    if config_dir.is_empty() {
+        return path.to_owned();
+    }
+    let slug: String = config_dir
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let stem = path.strip_suffix(".yml").unwrap_or(path);
+    format!("{stem}-{slug}.yml")
+}
 /// The template it is rendered from.
 pub const TEMPLATE: &str = "github-actions.yml.j2";
 /// Where the workflow that comments on pull requests from forks goes.
@@ -41,6 +67,12 @@ pub struct GithubActions;
 #[derive(Debug, Serialize)]
 struct Workflow {
     name: String,
+    /// `defaults.run.working-directory`: the config's folder, when it is not the root.
+    working_directory: Option<String>,
+    /// The sticky comment's key: the config's path from the root.
+    comment_key: String,
+    /// Where the report job writes the report, from the root (for upload-artifact).
+    report_file: String,
     branch: String,
     on_pull_request: bool,
     /// `on.pull_request.paths` / `on.push.paths`: what can change a node's result.
@@ -125,14 +157,14 @@ impl Emitter for GithubActions {
         let mut contents = yaml_header(input);
         contents.push_str(&render_yaml(input.templates, TEMPLATE, &workflow)?);
         let mut artifacts = vec![Artifact {
-            path: WORKFLOW_PATH.to_owned(),
+            path: workflow_path(input.config_dir),
             contents,
         }];
         if workflow.on_pull_request {
             let mut contents = yaml_header(input);
             contents.push_str(&render_yaml(input.templates, COMMENT_TEMPLATE, &workflow)?);
             artifacts.push(Artifact {
-                path: COMMENT_WORKFLOW_PATH.to_owned(),
+                path: named_for(COMMENT_WORKFLOW_PATH, input.config_dir),
                 contents,
             });
         }
@@ -176,7 +208,17 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
             pointer: String::new(),
         });
     }
-    let mut paths: Vec<String> = vec![input.config_path.to_owned(), WORKFLOW_PATH.to_owned()];
+    // `paths` filters are matched from the repository root; everything else in the workflow
+    // runs in the config's folder (`defaults.run.working-directory`).
+    let mut paths: Vec<String> = vec![
+        input.config_path.to_owned(),
+        workflow_path(input.config_dir),
+    ];
+    let config_file = input
+        .config_path
+        .rsplit_once('/')
+        .map_or(input.config_path, |(_, file)| file)
+        .to_owned();
     let mut schedules = Vec::new();
     for &index in &order {
         let node = graph.node(index);
@@ -328,6 +370,18 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
             }
         }
     }
+    let mut paths: Vec<String> = paths
+        .iter()
+        .enumerate()
+        .map(|(position, path)| {
+            // The first two are already relative to the root.
+            if position < 2 {
+                path.clone()
+            } else {
+                super::rebase(input.config_dir, path)
+            }
+        })
+        .collect();
     paths.sort();
     paths.dedup();
     Ok(Workflow {
@@ -338,7 +392,10 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
         on_pull_request: config.ci.on_pull_request,
         paths,
         schedules,
-        config_path: input.config_path.to_owned(),
+        config_path: config_file,
+        working_directory: (!input.config_dir.is_empty()).then(|| gha_literal(input.config_dir)),
+        comment_key: input.config_path.to_owned(),
+        report_file: gha_literal(&super::rebase(input.config_dir, "mlops-report.md")),
         uses: Uses {
             checkout: CHECKOUT,
             upload_artifact: UPLOAD_ARTIFACT,

@@ -33,6 +33,9 @@ pub struct EmitInput<'a> {
     pub graph: &'a Graph,
     /// The config file's path as the generated files should name it (relative to the root).
     pub config_path: &'a str,
+    /// The config's folder, relative to the root (`""` at the root): where its paths, its
+    /// `deploy/` and its commands start. The one place paths are rebased: see [`rebase`].
+    pub config_dir: &'a str,
     /// Templates (embedded, or the project's overrides).
     pub templates: &'a Environment<'static>,
     /// Release records by deployment name (deployments never promoted are absent).
@@ -110,6 +113,17 @@ pub fn render_all(input: &EmitInput<'_>) -> Result<Vec<Artifact>, EmitError> {
     }
     artifacts.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(artifacts)
+}
+
+/// `path` (relative to the config's folder) relative to the repository root.
+#[must_use]
+pub fn rebase(config_dir: &str, path: &str) -> String {
+    let path = path.trim_start_matches("./");
+    if config_dir.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{config_dir}/{path}")
+    }
 }
 
 /// The first line of every generated YAML file. `render` and `check` recognise their own files

@@ -81,7 +81,10 @@ pub fn emit_for_kind(
             &serde_json::json!({ "s": view }),
         )?);
         artifacts.push(super::Artifact {
-            path: format!("deploy/{}/{name}.yaml", deployment.environment),
+            path: super::rebase(
+                input.config_dir,
+                &format!("deploy/{}/{name}.yaml", deployment.environment),
+            ),
             contents,
         });
     }

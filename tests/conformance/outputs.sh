@@ -37,14 +37,27 @@ project hostile tests/fixtures/render/hostile.yaml
 mkdir -p "$work/serving"
 cp -R tests/fixtures/serving/. "$work/serving/"
 project serving "$work/serving/mlops.yaml"
+# A monorepo: the example in a subfolder of a git repository, rendered from the root (its
+# workflow lands in the root's .github/workflows, named after the folder, with its commands
+# running in the folder).
+mkdir -p "$work/monorepo/ml/churn" "$work/monorepo/.github"
+printf 'self-hosted-runner:\n  labels:\n    - gpu\n' >"$work/monorepo/.github/actionlint.yaml"
+cp -R examples/churn/. "$work/monorepo/ml/churn/"
+git -C "$work/monorepo" init -q -b main
+"$mlops" promote churn-staging --config "$work/monorepo/ml/churn/mlops.yaml" \
+  --model-uri "s3://acme-ml/models/churn/$(printf 'ab%.0s' {1..32})/churn.joblib" \
+  --digest "sha256:$(printf 'ab%.0s' {1..32})" >/dev/null 2>&1
 python3 bench/gen_config.py 100 >"$work/m100.yaml"
 project models-100 "$work/m100.yaml"
 mkdir -p "$work/action"
 cp action.yml "$work/action/"
 
 status=0
-for dir in example example-released hostile serving models-100 action; do
+for dir in example example-released monorepo hostile serving models-100 action; do
   echo "-- $dir"
   vendor/tools/external-checks "$work/$dir" || status=1
 done
+# The monorepo config's manifests live beside it, under ml/churn/deploy.
+echo "-- monorepo/ml/churn"
+vendor/tools/external-checks "$work/monorepo/ml/churn" || status=1
 exit $status
