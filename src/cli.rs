@@ -1092,7 +1092,15 @@ fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color:
         return EXIT_INVALID;
     };
     let config_path = config_path_under(&loaded.folder, &loaded);
-    let report = match crate::report::build(config, graph, &loaded.folder, &config_path, &reader) {
+    let header_path = config_path_under(&repository_root(&loaded.folder), &loaded);
+    let report = match crate::report::build(
+        config,
+        graph,
+        &loaded.folder,
+        &config_path,
+        &header_path,
+        &reader,
+    ) {
         Ok(report) => report,
         Err(message) => return fail(&message),
     };
@@ -1176,16 +1184,24 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
             return EXIT_INVALID;
         };
         let config_path = config_path_under(&loaded.folder, &loaded);
-        let report =
-            match crate::report::build(config, graph, &loaded.folder, &config_path, &reader) {
-                Ok(report) => report,
-                Err(message) => return fail(&message),
-            };
-        // One sticky comment per config of the repository: the key is its path from the root.
+        // Generated files name the config by its path from the repository root; so does the
+        // sticky comment's key, one comment per config of the repository.
+        let header_path = config_path_under(&repository_root(&loaded.folder), &loaded);
+        let report = match crate::report::build(
+            config,
+            graph,
+            &loaded.folder,
+            &config_path,
+            &header_path,
+            &reader,
+        ) {
+            Ok(report) => report,
+            Err(message) => return fail(&message),
+        };
         (
             report.markdown(),
             report.markdown_without_diffs(),
-            config_path_under(&repository_root(&loaded.folder), &loaded),
+            header_path,
         )
     };
     let (event_pr, event_head) = event_pull_request();

@@ -141,6 +141,7 @@ pub fn build(
     graph: &Graph,
     folder: &Path,
     config_path: &str,
+    header_path: &str,
     reader: &gate::BaseReader,
 ) -> Result<Report, String> {
     reader.verify()?;
@@ -204,7 +205,7 @@ pub fn build(
                         .collect()
                 })
                 .unwrap_or_default();
-            (generated_diffs(folder, snapshot, config_path), affected)
+            (generated_diffs(folder, snapshot, header_path), affected)
         }
         _ => (Vec::new(), BTreeSet::new()),
     };

@@ -802,3 +802,48 @@ fn configs_in_subfolders_of_one_repository_render_side_by_side() {
             .exists()
     );
 }
+
+/// The report of a config in a subfolder shows the generated files its change alters (their
+/// header names the config by its path from the root).
+#[test]
+fn the_report_of_a_config_in_a_subfolder_shows_its_generated_diffs() {
+    let repo = tempfile::tempdir().unwrap();
+    let churn = repo.path().join("ml/churn");
+    std::fs::create_dir_all(&churn).unwrap();
+    copy_dir(Path::new(EXAMPLE_DIR), &churn);
+    git(repo.path(), &["init", "-q", "-b", "main"]);
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let promote = mlops(
+        &churn,
+        &[
+            "promote",
+            "churn-staging",
+            "--model-uri",
+            "s3://a/b/c.joblib",
+            "--digest",
+            &digest,
+        ],
+    );
+    assert_eq!(promote.code, 0, "{}", promote.stderr);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "base"]);
+    let config = churn.join("mlops.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "replicas: { min: 1, max: 3 }",
+        "replicas: { min: 2, max: 3 }",
+    );
+    std::fs::write(&config, text).unwrap();
+    assert_eq!(mlops(repo.path(), &["render", "ml/churn"]).code, 0);
+    let report = mlops(repo.path(), &["report", "ml/churn", "--base", "HEAD"]);
+    assert_eq!(report.code, 0, "{}", report.stderr);
+    assert!(
+        report
+            .stdout
+            .contains("<code>deploy/staging/churn-staging.yaml</code>")
+            && report
+                .stdout
+                .contains("-    minReplicas: 1\n+    minReplicas: 2\n"),
+        "{}",
+        report.stdout
+    );
+}
