@@ -1080,6 +1080,25 @@ fn rollback(config_path: &Path, name: &str, dry_run: bool, color: bool) -> u8 {
     ))
 }
 
+/// The pull-request report of a validated config. Generated files name the config by its path
+/// from the repository root; its own paths are relative to its folder.
+fn build_report(loaded: &Loaded, reader: &gate::BaseReader) -> Result<crate::report::Report, u8> {
+    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
+        return Err(EXIT_INVALID);
+    };
+    let config_path = config_path_under(&loaded.folder, loaded);
+    let header_path = config_path_under(&repository_root(&loaded.folder), loaded);
+    crate::report::build(
+        config,
+        graph,
+        &loaded.folder,
+        &config_path,
+        &header_path,
+        reader,
+    )
+    .map_err(|message| fail(&message))
+}
+
 fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color: bool) -> u8 {
     // Git starts reading the base while the config is validated.
     let reader = gate::BaseReader::start(&config_folder(path), base);
@@ -1088,21 +1107,9 @@ fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color:
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
-    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
-        return EXIT_INVALID;
-    };
-    let config_path = config_path_under(&loaded.folder, &loaded);
-    let header_path = config_path_under(&repository_root(&loaded.folder), &loaded);
-    let report = match crate::report::build(
-        config,
-        graph,
-        &loaded.folder,
-        &config_path,
-        &header_path,
-        &reader,
-    ) {
+    let report = match build_report(&loaded, &reader) {
         Ok(report) => report,
-        Err(message) => return fail(&message),
+        Err(code) => return code,
     };
     match format {
         ReportFormat::Markdown => {
@@ -1179,29 +1186,15 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
             Ok(loaded) => loaded,
             Err(code) => return code,
         };
-        let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph)
-        else {
-            return EXIT_INVALID;
-        };
-        let config_path = config_path_under(&loaded.folder, &loaded);
-        // Generated files name the config by its path from the repository root; so does the
-        // sticky comment's key, one comment per config of the repository.
-        let header_path = config_path_under(&repository_root(&loaded.folder), &loaded);
-        let report = match crate::report::build(
-            config,
-            graph,
-            &loaded.folder,
-            &config_path,
-            &header_path,
-            &reader,
-        ) {
+        let report = match build_report(&loaded, &reader) {
             Ok(report) => report,
-            Err(message) => return fail(&message),
+            Err(code) => return code,
         };
+        // One sticky comment per config of the repository: the key is its path from the root.
         (
             report.markdown(),
             report.markdown_without_diffs(),
-            header_path,
+            config_path_under(&repository_root(&loaded.folder), &loaded),
         )
     };
     let (event_pr, event_head) = event_pull_request();

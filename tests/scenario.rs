@@ -175,15 +175,19 @@ fn deploy(work: &Path, deployment: &str, version: char, gated: bool) {
     common::git(work, &["push", "-q", "origin", "main"]);
 }
 
+/// The jobs `mlops affected --base BASE [EXTRA...]` says run.
+fn running_with(work: &Path, base: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = vec!["affected", "--base", base, "--format", "github-output"];
+    args.extend_from_slice(extra);
+    ok(work, &args)
+        .lines()
+        .filter_map(|line| line.strip_suffix("=true"))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn running(work: &Path, base: &str) -> Vec<String> {
-    ok(
-        work,
-        &["affected", "--base", base, "--format", "github-output"],
-    )
-    .lines()
-    .filter_map(|line| line.strip_suffix("=true"))
-    .map(str::to_owned)
-    .collect()
+    running_with(work, base, &[])
 }
 
 #[test]
@@ -275,21 +279,7 @@ fn from_a_pull_request_to_a_production_rollback() {
         !plain.contains(&"deploy-alpha-staging".to_owned()),
         "{plain:?}"
     );
-    let caught_up: Vec<String> = ok(
-        &work,
-        &[
-            "affected",
-            "--base",
-            "HEAD~1",
-            "--since-release",
-            "--format",
-            "github-output",
-        ],
-    )
-    .lines()
-    .filter_map(|line| line.strip_suffix("=true"))
-    .map(str::to_owned)
-    .collect();
+    let caught_up = running_with(&work, "HEAD~1", &["--since-release"]);
     for job in [
         "train-alpha",
         "deploy-alpha-staging",
@@ -300,21 +290,7 @@ fn from_a_pull_request_to_a_production_rollback() {
     common::git(&work, &["push", "-q", "origin", "main"]);
     deploy(&work, "alpha-staging", '3', false);
     deploy(&work, "alpha-production", '3', true);
-    let after: Vec<String> = ok(
-        &work,
-        &[
-            "affected",
-            "--base",
-            "HEAD",
-            "--since-release",
-            "--format",
-            "github-output",
-        ],
-    )
-    .lines()
-    .filter_map(|line| line.strip_suffix("=true"))
-    .map(str::to_owned)
-    .collect();
+    let after = running_with(&work, "HEAD", &["--since-release"]);
     assert!(
         !after.contains(&"deploy-alpha-staging".to_owned()),
         "deployed: nothing left to catch up for alpha: {after:?}"
