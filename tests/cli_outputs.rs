@@ -847,3 +847,29 @@ fn the_report_of_a_config_in_a_subfolder_shows_its_generated_diffs() {
         report.stdout
     );
 }
+
+/// `min_approvals` reaches the outputs: the promotion pull request says how many approving
+/// reviews it needs, and `render` asks for the branch rule that enforces it.
+#[test]
+fn min_approvals_takes_effect() {
+    let project = example_project();
+    let config = project.path().join("mlops.yaml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("min_approvals: 1", "min_approvals: 2");
+    std::fs::write(&config, text).unwrap();
+    let render = mlops(project.path(), &["render"]);
+    assert_eq!(render.code, 0, "{}", render.stderr);
+    assert!(
+        render.stderr.contains(
+            "require a pull request with at least 2 approving reviews (`min_approvals` for `production`)"
+        ),
+        "{}",
+        render.stderr
+    );
+    let workflow = std::fs::read_to_string(project.path().join(WORKFLOW)).unwrap();
+    assert!(
+        workflow.contains("It needs 2 approving reviews."),
+        "{workflow}"
+    );
+}

@@ -149,6 +149,9 @@ struct Promotion {
     reviewers: Vec<String>,
     /// `org/team`s of the approval, named in the pull request (a token cannot request them).
     team_reviewers: Vec<String>,
+    /// The most `min_approvals` of the environment's approvals: said in the pull request, and
+    /// enforced by the branch rule the README and `render` ask for.
+    min_approvals: u32,
 }
 
 impl Emitter for GithubActions {
@@ -457,8 +460,10 @@ fn promotion(
     // README tells how CODEOWNERS on `deploy/<environment>/` makes GitHub request them.
     let mut reviewers: Vec<String> = Vec::new();
     let mut team_reviewers: Vec<String> = Vec::new();
+    let mut min_approvals = 0;
     for approval in config.approvals.values() {
         if approval.environment == deployment.environment {
+            min_approvals = min_approvals.max(approval.min_approvals);
             for reviewer in &approval.reviewers {
                 let reviewer = reviewer.trim_start_matches('@').to_owned();
                 let list = if reviewer.contains('/') {
@@ -488,6 +493,7 @@ fn promotion(
             .iter()
             .map(|team| gha_literal(team))
             .collect(),
+        min_approvals,
     })
 }
 
@@ -576,6 +582,20 @@ pub fn repository_settings(config: &crate::spec::Config) -> Vec<String> {
                 .is_some_and(|environment| environment.requires_approval)
         })
         .collect();
+    for environment in &gated {
+        let wanted = config
+            .approvals
+            .values()
+            .filter(|approval| &approval.environment == *environment)
+            .map(|approval| approval.min_approvals)
+            .max()
+            .unwrap_or(1);
+        settings.push(format!(
+            "Settings > Branches (or Rules), default branch `{}`: require a pull request with at least {wanted} approving review{} (`min_approvals` for `{environment}`): the promotion pull request of `{environment}` merges only then",
+            config.ci.branch,
+            if wanted == 1 { "" } else { "s" }
+        ));
+    }
     if !gated.is_empty() {
         let names = gated
             .iter()
