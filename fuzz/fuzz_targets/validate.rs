@@ -31,6 +31,7 @@ fuzz_target!(|bytes: &[u8]| {
             config,
             graph,
             config_path: "mlops.yaml",
+            config_dir: "",
             templates: &templates,
             releases: &std::collections::BTreeMap::new(),
         };
