@@ -134,7 +134,10 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GateFormat::Text)]
         format: GateFormat,
     },
-    /// Record a model as the release of a deployment, then render its manifests from it.
+    /// Release a model to a deployment: its release record and manifest, committed to the
+    /// environment's release branch (`mlops/release/<environment>`, which Argo CD follows).
+    /// With `--publish`, pushed there, or for an approval-gated environment pushed for review
+    /// with a pull request into it.
     Promote {
         /// The deployment.
         deployment: String,
@@ -153,10 +156,12 @@ enum Command {
         /// The config file, or a folder holding mlops.yaml.
         #[arg(long, default_value = "mlops.yaml")]
         config: PathBuf,
+        #[command(flatten)]
+        publication: PublishArgs,
     },
-    /// Return a deployment to the release before its current one: writes that release record
-    /// (marked as a rollback) and renders its manifest. Walks the release history in git, so a
-    /// second rollback goes one release further back.
+    /// Return a deployment to the release before its current one: a new release (marked as a
+    /// rollback) on the environment's release branch, published like a promotion. Walks the
+    /// branch's history, so a second rollback goes one release further back.
     Rollback {
         /// The deployment.
         deployment: String,
@@ -166,6 +171,8 @@ enum Command {
         /// Say what it would do; write nothing.
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        publication: PublishArgs,
     },
     /// The pull-request report: metric diffs with gate verdicts, changed params, the graph and
     /// the generated files the change alters; Markdown (also to `$GITHUB_STEP_SUMMARY`) or JSON.
@@ -349,6 +356,7 @@ pub fn main() -> ExitCode {
             metrics,
             commit,
             config,
+            publication,
         } => promote(
             &config,
             &Promotion {
@@ -358,13 +366,15 @@ pub fn main() -> ExitCode {
                 metrics,
                 commit,
             },
+            &publication,
             color,
         ),
         Command::Rollback {
             deployment,
             config,
             dry_run,
-        } => rollback(&config, &deployment, dry_run, color),
+            publication,
+        } => rollback(&config, &deployment, dry_run, &publication, color),
         Command::Report {
             path,
             base,
@@ -664,13 +674,9 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         .rsplit_once('/')
         .map_or(String::new(), |(dir, _)| dir.to_owned());
     let folder = root.join(&config_dir);
-    let releases = crate::release::load_all(&folder, config).map_err(|message| {
-        eprintln!("error: {message}");
-        eprintln!(
-            "  help: release records are written by `mlops promote`; restore the file from git"
-        );
-        EXIT_INVALID
-    })?;
+    // The manifests of released models live on the release branches, not here: what is
+    // generated on this branch is a function of the config alone (see `crate::publish`).
+    let releases = std::collections::BTreeMap::new();
     let templates = emit::templates::environment(Some(emit::templates::override_dir(&folder)));
     let input = EmitInput {
         config,
@@ -683,17 +689,23 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     let artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
     let planned =
         outputs::plan(&root, &config_path, &artifacts).map_err(|error| fail(&error.to_string()))?;
-    let unreleased = config
-        .deployments
-        .iter()
-        .filter(|(name, _)| !releases.contains_key(*name))
-        .map(|(name, deployment)| {
-            format!(
-                "{}: not written until the first `mlops promote {name}` (a manifest without a model would serve nothing)",
-                emit::rebase(&config_dir, &format!("deploy/{}/{name}.yaml", deployment.environment))
-            )
-        })
-        .collect();
+    let mut unreleased: Vec<String> = Vec::new();
+    for (environment, _) in &config.environments {
+        let names: Vec<&str> = config
+            .deployments
+            .iter()
+            .filter(|(_, deployment)| deployment.environment == *environment)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if !names.is_empty() {
+            unreleased.push(format!(
+                "{}/: {} released to branch `{}` by `mlops promote --publish`, not written here",
+                emit::rebase(&config_dir, &format!("deploy/{environment}")),
+                names.join(", "),
+                crate::publish::release_branch(config, environment)
+            ));
+        }
+    }
     let settings = if config
         .ci
         .targets
@@ -845,9 +857,18 @@ fn run_affected(
     };
     let config_path = config_path_under(&loaded.folder, &loaded);
     let releases = if since_release {
-        match crate::release::load_all(&loaded.folder, config) {
-            Ok(releases) => Some(releases),
-            Err(message) => return fail(&message),
+        let mut served = None;
+        let code = with_project(
+            &loaded,
+            |project, branches| {
+                served = Some(project.served(branches)?);
+                Ok(EXIT_OK)
+            },
+            "origin",
+        );
+        match served {
+            Some(served) => Some(served),
+            None => return code,
         }
     } else {
         None
@@ -917,6 +938,19 @@ fn run_gate(
     }
 }
 
+/// Where `promote` and `rollback` put the release commit.
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublishArgs {
+    /// Push the release: to the release branch, or for an approval-gated environment to a
+    /// promotion branch with a pull request into the release branch (`GITHUB_TOKEN`,
+    /// `GITHUB_REPOSITORY`). Without it, the commit is made on the local release branch only.
+    #[arg(long)]
+    publish: bool,
+    /// The remote holding the release branches.
+    #[arg(long, default_value = "origin", value_name = "NAME")]
+    remote: String,
+}
+
 /// What `mlops promote` was asked to record.
 struct Promotion {
     deployment: String,
@@ -938,7 +972,12 @@ fn find_deployment<'c>(
     })
 }
 
-fn promote(config_path: &Path, promotion: &Promotion, color: bool) -> u8 {
+fn promote(
+    config_path: &Path,
+    promotion: &Promotion,
+    publication: &PublishArgs,
+    color: bool,
+) -> u8 {
     let loaded = match load_valid(config_path, color, "promoting") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -1004,22 +1043,227 @@ fn promote(config_path: &Path, promotion: &Promotion, color: bool) -> u8 {
         metrics,
         rollback_of: None,
     };
-    let relative = crate::release::path(&deployment.environment, &promotion.deployment);
-    let text = crate::release::to_text(&release);
-    if let Err(error) = outputs::write_atomically(&loaded.folder.join(&relative), &relative, &text)
-    {
-        return fail(&error.to_string());
-    }
-    eprintln!(
-        "{}: released {} ({})",
-        loaded.folder.join(&relative).display(),
-        release.model_uri,
-        release.digest
-    );
-    render(config_path, None, false, color)
+    with_project(
+        &loaded,
+        |project, branches| {
+            let route = project.route(&release, publication.publish);
+            let published = project.publish(branches, &release, "promote", route)?;
+            Ok(announce(project, &release, &published, "released"))
+        },
+        &publication.remote,
+    )
 }
 
-fn rollback(config_path: &Path, name: &str, dry_run: bool, color: bool) -> u8 {
+/// Run `work` on the validated config placed in its repository, with its release branches
+/// fetched from `remote` when it has one. Its error is printed; its answer is the exit code.
+fn with_project(
+    loaded: &Loaded,
+    work: impl FnOnce(&crate::promote::Project<'_>, &crate::publish::Branches<'_>) -> Result<u8, String>,
+    remote: &str,
+) -> u8 {
+    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
+        return EXIT_INVALID;
+    };
+    let root = repository_root(&loaded.folder);
+    if crate::git::toplevel(&loaded.folder).is_none() {
+        return fail(&format!(
+            "`{}` is not in a git repository: releases are commits on release branches",
+            loaded.source.name
+        ));
+    }
+    let config_path = config_path_under(&root, loaded);
+    let config_dir = config_path
+        .rsplit_once('/')
+        .map_or(String::new(), |(dir, _)| dir.to_owned());
+    let templates =
+        emit::templates::environment(Some(emit::templates::override_dir(&loaded.folder)));
+    let project = crate::promote::Project {
+        config,
+        graph,
+        config_path: &config_path,
+        config_dir: &config_dir,
+        templates: &templates,
+    };
+    let branches = crate::publish::Branches {
+        root: &root,
+        remote,
+    };
+    match work(&project, &branches) {
+        Ok(code) => code,
+        Err(message) => fail(&message),
+    }
+}
+
+/// Say where a release went (and on GitHub, open its pull request); the exit code.
+fn announce(
+    project: &crate::promote::Project<'_>,
+    release: &crate::release::Release,
+    published: &crate::publish::Published,
+    what: &str,
+) -> u8 {
+    use crate::publish::Published;
+    let name = &release.deployment;
+    let summary = match published {
+        Published::Unchanged => format!(
+            "`{name}` already serves {} ({}) in `{}`: nothing to publish",
+            release.model_uri, release.digest, release.environment
+        ),
+        Published::Local { branch, commit } => format!(
+            "{what} `{name}` in `{}`: {} ({}), committed to the local branch `{branch}` ({}).\n\
+             Publish it: `git push origin {branch}`{}, or run again with --publish",
+            release.environment,
+            release.model_uri,
+            release.digest,
+            &commit[..commit.len().min(12)],
+            if project.is_gated(&release.environment) {
+                " is refused on a protected branch; push it to a branch of its own and open a pull request into it"
+            } else {
+                ""
+            }
+        ),
+        Published::Pushed { branch, commit } => format!(
+            "{what} `{name}` in `{}`: {} ({}), pushed to `{branch}` ({}); Argo CD follows it",
+            release.environment,
+            release.model_uri,
+            release.digest,
+            &commit[..commit.len().min(12)]
+        ),
+        Published::ForReview { head, base, .. } => {
+            match open_review(project, release, head, base) {
+                Ok(line) => line,
+                Err(message) => return fail(&message),
+            }
+        }
+    };
+    if let Ok(path) = std::env::var("GITHUB_STEP_SUMMARY")
+        && !path.is_empty()
+    {
+        use std::io::Write as _;
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&path)
+        {
+            let _ = writeln!(file, "{summary}");
+        }
+    }
+    print_stdout(&format!("{summary}\n"))
+}
+
+/// Open (or find) the pull request of an approval-gated release, when running where GitHub's
+/// API is at hand; otherwise say how to open it.
+fn open_review(
+    project: &crate::promote::Project<'_>,
+    release: &crate::release::Release,
+    head: &str,
+    base: &str,
+) -> Result<String, String> {
+    let pushed = format!(
+        "`{}` to `{}`: {} ({}) pushed to `{head}` for review",
+        release.deployment, release.environment, release.model_uri, release.digest
+    );
+    let repository = std::env::var("GITHUB_REPOSITORY").unwrap_or_default();
+    let token = std::env::var("GITHUB_TOKEN").unwrap_or_default();
+    if repository.is_empty() || token.is_empty() {
+        if std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true") {
+            return Err(format!(
+                "{pushed}, but GITHUB_TOKEN or GITHUB_REPOSITORY is not set, so no pull request was opened \
+                 (in the workflow: `env: GITHUB_TOKEN: ${{{{ github.token }}}}`)"
+            ));
+        }
+        return Ok(format!(
+            "{pushed}; open a pull request from `{head}` into `{base}`: its approving reviews are the approval"
+        ));
+    }
+    let title = project
+        .message(
+            release,
+            if release.rollback_of.is_some() {
+                "rollback"
+            } else {
+                "promote"
+            },
+        )
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let body = crate::promote::review_body(project, release, base);
+    let users: Vec<String> = project
+        .reviewers(&release.environment)
+        .into_iter()
+        .filter(|reviewer| !reviewer.contains('/'))
+        .map(|reviewer| reviewer.trim_start_matches('@').to_owned())
+        .collect();
+    let pull = open_pull_request(&repository, &token, head, base, &title, &body, &users)?;
+    Ok(format!(
+        "{pushed}: {} {}",
+        if pull.1 { "updated" } else { "opened" },
+        pull.0
+    ))
+}
+
+/// The pull request's page, and whether it was already open.
+#[cfg(feature = "github")]
+fn open_pull_request(
+    repository: &str,
+    token: &str,
+    head: &str,
+    base: &str,
+    title: &str,
+    body: &str,
+    users: &[String],
+) -> Result<(String, bool), String> {
+    let api_base = std::env::var("GITHUB_API_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+        .unwrap_or_else(|| "https://api.github.com".to_owned());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start the async runtime: {error}"))?;
+    runtime
+        .block_on(async {
+            let client = crate::github::Client::new(&api_base, token)?;
+            let pull = client
+                .open_pull_request(repository, head, base, title, body)
+                .await?;
+            if !pull.existed
+                && let Err(error) = client
+                    .request_reviewers(repository, pull.number, users)
+                    .await
+            {
+                // The pull request stands and CODEOWNERS requests the teams; say what failed.
+                eprintln!("warning: {error}");
+            }
+            Ok::<_, crate::github::Error>((pull.url, pull.existed))
+        })
+        .map_err(|error| error.to_string())
+}
+
+#[cfg(not(feature = "github"))]
+fn open_pull_request(
+    _repository: &str,
+    _token: &str,
+    head: &str,
+    base: &str,
+    _title: &str,
+    _body: &str,
+    _users: &[String],
+) -> Result<(String, bool), String> {
+    Err(format!(
+        "pushed `{head}`; this mlops was built without the GitHub client, so open the pull request \
+         into `{base}` by hand, or rebuild with `cargo install --features github`"
+    ))
+}
+
+fn rollback(
+    config_path: &Path,
+    name: &str,
+    dry_run: bool,
+    publication: &PublishArgs,
+    color: bool,
+) -> u8 {
     let loaded = match load_valid(config_path, color, "rolling back") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -1027,57 +1271,63 @@ fn rollback(config_path: &Path, name: &str, dry_run: bool, color: bool) -> u8 {
     let Some(config) = &loaded.validation.config else {
         return EXIT_INVALID;
     };
-    let deployment = match find_deployment(config, name) {
-        Ok(deployment) => deployment,
-        Err(code) => return code,
-    };
-    let relative = crate::release::path(&deployment.environment, name);
-    let history = match crate::release::history(&loaded.folder, &relative) {
-        Ok(history) => history,
-        Err(message) => return fail(&message),
-    };
-    let Some(current) = history.last() else {
-        eprintln!("error: `{name}` has never been promoted (`{relative}` has no history in git)");
-        eprintln!(
-            "  help: nothing to roll back; `mlops promote {name} ...` records the first release"
-        );
-        return EXIT_INVALID;
-    };
-    let Some(target) = crate::release::rollback_target(&history) else {
-        eprintln!(
-            "error: `{name}` serves its first release ({}): there is no earlier one to roll back to",
-            current.digest
-        );
-        eprintln!("  help: to stop serving it, remove the deployment from the config");
-        return EXIT_INVALID;
-    };
-    let restored = crate::release::Release {
-        rollback_of: Some(current.digest.clone()),
-        ..target.clone()
-    };
-    let summary = format!(
-        "roll back `{name}` in `{}` from {} ({}) to {} ({})",
-        deployment.environment, current.model_uri, current.digest, target.model_uri, target.digest
-    );
-    if dry_run {
-        return print_stdout(&format!("would {summary}; nothing written\n"));
+    if let Err(code) = find_deployment(config, name) {
+        return code;
     }
-    let text = crate::release::to_text(&restored);
-    if let Err(error) = outputs::write_atomically(&loaded.folder.join(&relative), &relative, &text)
-    {
-        return fail(&error.to_string());
-    }
-    let rendered = render(config_path, None, false, color);
-    if rendered != EXIT_OK {
-        return rendered;
-    }
-    let short = target.digest.get(..19).unwrap_or(&target.digest);
-    print_stdout(&format!(
-        "{summary}: written to {relative} and its manifest.\n\
-         It is a new commit, not a revert, so it applies whatever changed since; commit and push it:\n\n    \
-         git add -- deploy && git commit -m 'rollback {name} to {short}' && git push\n\n\
-         Argo CD then syncs it (by hand for an approval-gated environment). Run it again to go one more release back.\n",
-    ))
+    with_project(
+        &loaded,
+        |project, branches| {
+            let deployment = &project.config.deployments[name];
+            let branch = project.branch(&deployment.environment);
+            let relative = project.record_path(&deployment.environment, name);
+            if let Err(message) = branches.fetch(&branch) {
+                if publication.publish {
+                    return Err(message);
+                }
+                eprintln!("warning: working from this clone's view of `{branch}`: {message}");
+            }
+            let history = match branches.tip(&branch) {
+                Some(tip) => branches.history(&tip, &relative)?,
+                None => Vec::new(),
+            };
+            let Some(current) = history.last() else {
+                eprintln!(
+                    "error: `{name}` has never been released (`{relative}` is not on branch `{branch}`)"
+                );
+                eprintln!(
+                    "  help: nothing to roll back; `mlops promote {name} ... --publish` makes the first release"
+                );
+                return Ok(EXIT_INVALID);
+            };
+            let Some(target) = crate::release::rollback_target(&history) else {
+                eprintln!(
+                    "error: `{name}` serves its first release ({}): there is no earlier one to roll back to",
+                    current.digest
+                );
+                eprintln!("  help: to stop serving it, remove the deployment from the config");
+                return Ok(EXIT_INVALID);
+            };
+            crate::release::verify(target, name, &deployment.environment, &relative)?;
+            let restored = crate::release::Release {
+                rollback_of: Some(current.digest.clone()),
+                ..target.clone()
+            };
+            if dry_run {
+                return Ok(print_stdout(&format!(
+                    "would roll back `{name}` in `{}` from {} ({}) to {} ({}); nothing written\n",
+                    deployment.environment,
+                    current.model_uri,
+                    current.digest,
+                    target.model_uri,
+                    target.digest
+                )));
+            }
+            let route = project.route(&restored, publication.publish);
+            let published = project.publish(branches, &restored, "rollback", route)?;
+            Ok(announce(project, &restored, &published, "rolled back"))
+        },
+        &publication.remote,
+    )
 }
 
 /// The pull-request report of a validated config. Generated files name the config by its path
@@ -1088,7 +1338,7 @@ fn build_report(loaded: &Loaded, reader: &gate::BaseReader) -> Result<crate::rep
     };
     let config_path = config_path_under(&loaded.folder, loaded);
     let header_path = config_path_under(&repository_root(&loaded.folder), loaded);
-    crate::report::build(
+    let mut report = crate::report::build(
         config,
         graph,
         &loaded.folder,
@@ -1096,7 +1346,20 @@ fn build_report(loaded: &Loaded, reader: &gate::BaseReader) -> Result<crate::rep
         &header_path,
         reader,
     )
-    .map_err(|message| fail(&message))
+    .map_err(|message| fail(&message))?;
+    if crate::git::toplevel(&loaded.folder).is_some() {
+        let mut releases = Vec::new();
+        with_project(
+            loaded,
+            |project, branches| {
+                releases = project.next_release_diffs(branches)?;
+                Ok(EXIT_OK)
+            },
+            "origin",
+        );
+        report.generated_diffs.extend(releases);
+    }
+    Ok(report)
 }
 
 fn run_report(path: &Path, base: &gate::BaseSource, format: ReportFormat, color: bool) -> u8 {

@@ -493,8 +493,10 @@ fn production_metrics(
             format!("production: no deployment ships `{training}`"),
         );
     };
-    let relative = crate::release::path(&deployment.environment, name);
-    let Ok(bytes) = std::fs::read(folder.join(&relative)) else {
+    let branch = crate::publish::release_branch(config, &deployment.environment);
+    let record = crate::release::path(&deployment.environment, name);
+    let relative = format!("{record} on `{branch}`");
+    let Some(bytes) = read_released(folder, &branch, &record) else {
         return (
             None,
             format!("production: `{name}` has no release yet ({relative})"),
@@ -520,10 +522,7 @@ fn production_metrics(
                     )
                 })
                 .collect();
-            (
-                Some(metrics),
-                format!("production: the release in {relative}"),
-            )
+            (Some(metrics), format!("production: the release {relative}"))
         }
         Ok(_) => (None, format!("production: {relative} records no metrics")),
         Err(error) => (
@@ -531,6 +530,29 @@ fn production_metrics(
             format!("production: {relative} cannot be read: {error}"),
         ),
     }
+}
+
+/// The release record at `record` (relative to the config's `folder`) on `branch`, as this
+/// clone knows the branch (CI checks out with every branch).
+fn read_released(folder: &std::path::Path, branch: &str, record: &str) -> Option<Vec<u8>> {
+    let root = crate::git::toplevel(folder)?;
+    let inside = folder
+        .canonicalize()
+        .ok()?
+        .strip_prefix(root.canonicalize().ok()?)
+        .ok()?
+        .to_string_lossy()
+        .replace('\\', "/");
+    let branches = crate::publish::Branches {
+        root: &root,
+        remote: "origin",
+    };
+    let tip = branches.tip(branch)?;
+    branches
+        .read(&tip, &crate::emit::rebase(&inside, record))
+        .ok()
+        .flatten()
+        .map(String::into_bytes)
 }
 
 /// The baseline metrics at `path`, and where they came from in words.

@@ -383,6 +383,153 @@ impl Client {
     }
 }
 
+/// An opened (or found) pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequest {
+    /// Its number.
+    pub number: u64,
+    /// Its page.
+    pub url: String,
+    /// True when it was already open (its branch was pushed again), false when just created.
+    pub existed: bool,
+}
+
+impl Client {
+    /// The open pull request from `head` (a branch of `repository`) into `base`, or a new one
+    /// with `title` and `body`. Pushing a promotion again updates its pull request; it never
+    /// opens a second one.
+    ///
+    /// # Errors
+    /// API failures, with GitHub's message and what to set.
+    pub async fn open_pull_request(
+        &self,
+        repository: &str,
+        head: &str,
+        base: &str,
+        title: &str,
+        body: &str,
+    ) -> Result<PullRequest, Error> {
+        #[derive(Deserialize)]
+        struct Pull {
+            number: u64,
+            html_url: String,
+        }
+        let owner = repository.split('/').next().unwrap_or_default();
+        let query: String = format!("{owner}:{head}")
+            .bytes()
+            .map(|byte| match byte {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
+                    char::from(byte).to_string()
+                }
+                _ => format!("%{byte:02X}"),
+            })
+            .collect();
+        let path = format!("/repos/{repository}/pulls?state=open&head={query}&per_page=100");
+        let response = self.send("GET", &path, None).await?;
+        if response.status != 200 {
+            return Err(api_error("look for the promotion pull request", &response));
+        }
+        let open: Vec<Pull> = serde_json::from_str(&response.body)
+            .map_err(|error| Error(format!("GET {path}: unexpected answer: {error}")))?;
+        if let Some(pull) = open.into_iter().next() {
+            return Ok(PullRequest {
+                number: pull.number,
+                url: pull.html_url,
+                existed: true,
+            });
+        }
+        let path = format!("/repos/{repository}/pulls");
+        let payload =
+            serde_json::json!({ "title": title, "head": head, "base": base, "body": body });
+        // Not retried blindly: a create that failed may have landed, so look again first.
+        for attempt in 0..=self.max_retries {
+            let response = self.send_once("POST", &path, Some(&payload)).await;
+            match response {
+                Ok(response) if response.status == 201 => {
+                    let pull: Pull = serde_json::from_str(&response.body).map_err(|error| {
+                        Error(format!("POST {path}: unexpected answer: {error}"))
+                    })?;
+                    return Ok(PullRequest {
+                        number: pull.number,
+                        url: pull.html_url,
+                        existed: false,
+                    });
+                }
+                Ok(response)
+                    if response.status == 403
+                        && response.body.contains("not permitted to create") =>
+                {
+                    return Err(Error(
+                        "GitHub refused to let the workflow open the promotion pull request: turn on \
+                         \"Allow GitHub Actions to create and approve pull requests\" (Settings > Actions > \
+                         General > Workflow permissions)"
+                            .to_owned(),
+                    ));
+                }
+                Ok(response) => {
+                    let retry = self.retry_wait(&response, attempt);
+                    match retry {
+                        Some(wait) if attempt < self.max_retries => tokio::time::sleep(wait).await,
+                        _ => return Err(api_error("open the promotion pull request", &response)),
+                    }
+                }
+                Err(message) => {
+                    if attempt == self.max_retries {
+                        return Err(Error(message));
+                    }
+                    tokio::time::sleep(
+                        (self.backoff * 2u32.saturating_pow(attempt)).min(self.max_wait),
+                    )
+                    .await;
+                }
+            }
+            let response = self
+                .send(
+                    "GET",
+                    &format!("/repos/{repository}/pulls?state=open&head={query}&per_page=100"),
+                    None,
+                )
+                .await?;
+            if response.status == 200
+                && let Ok(open) = serde_json::from_str::<Vec<Pull>>(&response.body)
+                && let Some(pull) = open.into_iter().next()
+            {
+                return Ok(PullRequest {
+                    number: pull.number,
+                    url: pull.html_url,
+                    existed: false,
+                });
+            }
+        }
+        Err(Error(
+            "could not open the promotion pull request".to_owned(),
+        ))
+    }
+
+    /// Ask `users` (logins, not teams: an Actions token cannot request teams, so the release
+    /// branch's CODEOWNERS does that) to review pull request `number`.
+    ///
+    /// # Errors
+    /// API failures, with GitHub's message.
+    pub async fn request_reviewers(
+        &self,
+        repository: &str,
+        number: u64,
+        users: &[String],
+    ) -> Result<(), Error> {
+        if users.is_empty() {
+            return Ok(());
+        }
+        let path = format!("/repos/{repository}/pulls/{number}/requested_reviewers");
+        let payload = serde_json::json!({ "reviewers": users });
+        let response = self.send("POST", &path, Some(&payload)).await?;
+        match response.status {
+            201 | 200 => Ok(()),
+            _ => Err(api_error("request the reviewers", &response)),
+        }
+    }
+}
+
 fn api_error(what: &str, response: &Response) -> Error {
     let message = serde_json::from_str::<serde_json::Value>(&response.body)
         .ok()

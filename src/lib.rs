@@ -30,6 +30,8 @@ pub mod graph;
 pub mod init;
 pub mod metrics;
 pub mod outputs;
+pub mod promote;
+pub mod publish;
 pub mod release;
 pub mod repo;
 pub mod report;

@@ -1,16 +1,14 @@
 //! Release records: the one source of the model version a deployment serves.
 //!
 //! `mlops promote` writes `deploy/<environment>/<deployment>.release.json` (model URI, digest,
-//! metrics, the commit it was trained from); `render` derives the manifest from it; a promotion
-//! is therefore a small, reviewable diff in git. A rollback is a new record (the earlier
-//! release, marked `rollback_of`), not a revert: it applies whatever changed since.
+//! metrics, the commit it was trained from) and the manifest derived from it as one commit on
+//! the environment's release branch ([`crate::publish`]); a promotion is therefore a small,
+//! reviewable diff in git. A rollback is a new record (the earlier release, marked
+//! `rollback_of`), not a revert: it applies whatever changed in the config since.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-
-use crate::spec::Config;
 
 /// One promotion.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -78,84 +76,44 @@ pub fn is_digest(digest: &str) -> bool {
     })
 }
 
-/// Read every deployment's release record under `root` (deployments without one are absent).
+/// Refuse a record that does not belong where it was found (`path`, for deployment `name` in
+/// `environment`) or whose values could not reach a manifest as data: records on a release
+/// branch are read back, and anyone who can push there can write one.
 ///
 /// # Errors
-/// A record that exists but cannot be read, or that does not belong where it is.
-pub fn load_all(root: &Path, config: &Config) -> Result<BTreeMap<String, Release>, String> {
-    let mut releases = BTreeMap::new();
-    for (name, deployment) in &config.deployments {
-        let relative = path(&deployment.environment, name);
-        let bytes = match std::fs::read(root.join(&relative)) {
-            Ok(bytes) => bytes,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(error) => return Err(format!("cannot read `{relative}`: {error}")),
-        };
-        let release: Release = serde_json::from_slice(&bytes)
-            .map_err(|error| format!("`{relative}` is not a valid release record: {error}"))?;
-        if release.deployment != *name || release.environment != deployment.environment {
-            return Err(format!(
-                "`{relative}` records deployment `{}` in `{}`, not `{name}` in `{}`",
-                release.deployment, release.environment, deployment.environment
-            ));
-        }
-        if release.model_uri.is_empty()
-            || release
-                .model_uri
-                .chars()
-                .any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(format!(
-                "`{relative}`: model_uri {:?} is empty or contains whitespace",
-                release.model_uri
-            ));
-        }
-        if let Some(commit) = &release.commit
-            && !(commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit()))
-        {
-            return Err(format!(
-                "`{relative}`: commit `{commit}` is not a git commit id"
-            ));
-        }
-        if !is_digest(&release.digest) {
-            return Err(format!(
-                "`{relative}`: digest `{}` is not `sha256:` and 64 hex digits",
-                release.digest
-            ));
-        }
-        releases.insert(name.clone(), release);
+/// What is wrong with it.
+pub fn verify(release: &Release, name: &str, environment: &str, path: &str) -> Result<(), String> {
+    if release.deployment != name || release.environment != environment {
+        return Err(format!(
+            "`{path}` records deployment `{}` in `{}`, not `{name}` in `{environment}`",
+            release.deployment, release.environment
+        ));
     }
-    Ok(releases)
-}
-
-/// Every version of the record at `relative` (under `root`), oldest first: each commit that
-/// changed it, then the working tree's when it differs from the last commit. Versions that are
-/// missing (the file deleted) or unreadable are skipped.
-///
-/// # Errors
-/// git failed.
-pub fn history(root: &Path, relative: &str) -> Result<Vec<Release>, String> {
-    let mut versions: Vec<Release> = Vec::new();
-    for commit in crate::git::changes(root, relative)?.iter().rev() {
-        if let Ok(bytes) = crate::git::show_at(root, commit, relative)
-            && let Ok(release) = serde_json::from_slice::<Release>(&bytes)
-        {
-            versions.push(release);
-        }
+    if release.model_uri.is_empty()
+        || release
+            .model_uri
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "`{path}`: model_uri {:?} is empty or contains whitespace",
+            release.model_uri
+        ));
     }
-    match std::fs::read(root.join(relative)) {
-        Ok(bytes) => {
-            let current: Release = serde_json::from_slice(&bytes)
-                .map_err(|error| format!("`{relative}` is not a valid release record: {error}"))?;
-            if versions.last() != Some(&current) {
-                versions.push(current);
-            }
-        }
-        // Deleted in the working tree: nothing is served, nothing to roll back from.
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => versions.clear(),
-        Err(error) => return Err(format!("cannot read `{relative}`: {error}")),
+    if let Some(commit) = &release.commit
+        && !(commit.len() >= 7 && commit.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Err(format!(
+            "`{path}`: commit `{commit}` is not a git commit id"
+        ));
     }
-    Ok(versions)
+    if !is_digest(&release.digest) {
+        return Err(format!(
+            "`{path}`: digest `{}` is not `sha256:` and 64 hex digits",
+            release.digest
+        ));
+    }
+    Ok(())
 }
 
 /// The record as written to disk: pretty JSON, keys in a fixed order, a final newline.

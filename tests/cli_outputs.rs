@@ -63,7 +63,9 @@ fn render_writes_the_workflow_then_check_passes() {
     assert!(
         check
             .stderr
-            .contains("2 generated files match a fresh render")
+            .contains("4 generated files match a fresh render"),
+        "{}",
+        check.stderr
     );
 
     let again = mlops(project.path(), &["render"]);
@@ -255,9 +257,9 @@ fn the_format_reference_example_renders_as_written() {
     assert_eq!(render.code, 0, "{}", render.stderr);
     assert!(dir.path().join(WORKFLOW).exists());
     assert!(
-        render
-            .stderr
-            .contains("not written until the first `mlops promote churn-production`"),
+        render.stderr.contains(
+            "deploy/production/: churn-production released to branch `mlops/release/production`"
+        ),
         "{}",
         render.stderr
     );
@@ -277,13 +279,18 @@ fn a_comment_in_the_config_leaves_every_generated_file_as_it_is() {
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
 }
 
-/// A change to one deployment changes only that deployment's files.
+/// A change to one deployment changes no file of the default branch (its manifest is on the
+/// release branch), and its next release changes only that deployment's manifest there.
 #[test]
 fn a_change_to_one_deployment_touches_only_its_files() {
     let project = example_project();
-    for deployment in ["churn-staging", "churn-production"] {
-        let digest = format!("sha256:{}", "ab".repeat(32));
-        let promote = mlops(
+    git_project(project.path());
+    assert_eq!(mlops(project.path(), &["render"]).code, 0);
+    git(project.path(), &["add", "-A"]);
+    git(project.path(), &["commit", "-q", "-m", "render"]);
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let promote = |deployment: &str| {
+        let run = mlops(
             project.path(),
             &[
                 "promote",
@@ -292,10 +299,15 @@ fn a_change_to_one_deployment_touches_only_its_files() {
                 "s3://acme-ml/models/churn/ab/churn.joblib",
                 "--digest",
                 &digest,
+                "--commit",
+                "4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090",
             ],
         );
-        assert_eq!(promote.code, 0, "{}", promote.stderr);
-    }
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        run.stdout
+    };
+    promote("churn-staging");
+    promote("churn-production");
     let config = project.path().join("mlops.yaml");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "replicas: { min: 2, max: 10 }",
@@ -303,15 +315,30 @@ fn a_change_to_one_deployment_touches_only_its_files() {
     );
     std::fs::write(&config, text).unwrap();
     let check = mlops(project.path(), &["check"]);
-    assert_eq!(check.code, 1);
-    let stale: Vec<&str> = check
-        .stderr
-        .lines()
-        .filter_map(|line| line.strip_prefix("stale: "))
-        .collect();
     assert_eq!(
-        stale,
-        ["deploy/production/churn-production.yaml (differs from a fresh render)"]
+        check.code, 0,
+        "nothing on the default branch depends on replicas: {}",
+        check.stderr
+    );
+    let before = git(project.path(), &["rev-parse", "mlops/release/staging"]);
+    promote("churn-staging");
+    promote("churn-production");
+    assert_eq!(
+        git(project.path(), &["rev-parse", "mlops/release/staging"]),
+        before,
+        "staging's release is unchanged"
+    );
+    assert_eq!(
+        git(
+            project.path(),
+            &[
+                "diff",
+                "--name-only",
+                "mlops/release/production~1",
+                "mlops/release/production"
+            ]
+        ),
+        "deploy/production/churn-production.yaml\n"
     );
 }
 
@@ -697,7 +724,8 @@ fn the_first_render_lists_the_repository_settings_the_workflow_needs() {
         "The workflow relies on these repository settings",
         "Settings > Environments: create `staging`, `production`",
         "allow GitHub Actions to create and approve pull requests (the deploy jobs of `production`",
-        "add `/deploy/<environment>/ @org/team` to .github/CODEOWNERS",
+        "protect branch `mlops/release/production` (no bypass): require a pull request with at least 1 approving review (`min_approvals`) and review from Code Owners",
+        "branch `mlops/release/staging`: leave without a rule that requires pull requests",
         "Settings > Secrets and variables > Actions: `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `WANDB_API_KEY`",
     ] {
         assert!(
@@ -724,6 +752,7 @@ fn configs_in_subfolders_of_one_repository_render_side_by_side() {
     git(repo.path(), &["init", "-q", "-b", "main"]);
     let churn = repo.path().join("ml/churn");
     let digest = format!("sha256:{}", "ab".repeat(32));
+    assert_eq!(mlops(&churn, &["render"]).code, 0);
     // From inside the config's folder, and from the root with a path: the same files.
     let promote = mlops(
         &churn,
@@ -777,8 +806,19 @@ fn configs_in_subfolders_of_one_repository_render_side_by_side() {
         !churn.join(".github").exists(),
         "GitHub reads workflows only at the root"
     );
-    let manifest = churn.join("deploy/staging/churn-staging.yaml");
-    assert!(manifest.exists());
+    assert!(
+        !churn.join("deploy/staging").exists(),
+        "released to its branch"
+    );
+    let on_branch = git(
+        repo.path(),
+        &["ls-tree", "-r", "--name-only", "mlops/release/staging"],
+    );
+    assert_eq!(
+        on_branch,
+        "ml/churn/deploy/staging/churn-staging.release.json\nml/churn/deploy/staging/churn-staging.yaml\n",
+        "paths from the root, as Argo CD reads them"
+    );
     let application = std::fs::read_to_string(churn.join("deploy/argocd/staging.yaml")).unwrap();
     assert!(
         application.contains("path: \"ml/churn/deploy/staging\""),
@@ -813,6 +853,9 @@ fn the_report_of_a_config_in_a_subfolder_shows_its_generated_diffs() {
     copy_dir(Path::new(EXAMPLE_DIR), &churn);
     git(repo.path(), &["init", "-q", "-b", "main"]);
     let digest = format!("sha256:{}", "ab".repeat(32));
+    assert_eq!(mlops(repo.path(), &["render", "ml/churn"]).code, 0);
+    git(repo.path(), &["add", "-A"]);
+    git(repo.path(), &["commit", "-q", "-m", "base"]);
     let promote = mlops(
         &churn,
         &[
@@ -825,13 +868,14 @@ fn the_report_of_a_config_in_a_subfolder_shows_its_generated_diffs() {
         ],
     );
     assert_eq!(promote.code, 0, "{}", promote.stderr);
-    git(repo.path(), &["add", "-A"]);
-    git(repo.path(), &["commit", "-q", "-m", "base"]);
     let config = churn.join("mlops.yaml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "replicas: { min: 1, max: 3 }",
-        "replicas: { min: 2, max: 3 }",
-    );
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace(
+            "replicas: { min: 1, max: 3 }",
+            "replicas: { min: 2, max: 3 }",
+        )
+        .replace("namespace: ml-staging", "namespace: ml-staging-2");
     std::fs::write(&config, text).unwrap();
     assert_eq!(mlops(repo.path(), &["render", "ml/churn"]).code, 0);
     let report = mlops(repo.path(), &["report", "ml/churn", "--base", "HEAD"]);
@@ -839,17 +883,24 @@ fn the_report_of_a_config_in_a_subfolder_shows_its_generated_diffs() {
     assert!(
         report
             .stdout
-            .contains("<code>deploy/staging/churn-staging.yaml</code>")
+            .contains("<code>deploy/staging/churn-staging.yaml on mlops/release/staging</code>")
             && report
                 .stdout
                 .contains("-    minReplicas: 1\n+    minReplicas: 2\n"),
-        "{}",
+        "the next release's change to the served manifest: {}",
+        report.stdout
+    );
+    assert!(
+        report
+            .stdout
+            .contains("<code>deploy/argocd/staging.yaml</code>"),
+        "a generated file of the default branch: {}",
         report.stdout
     );
 }
 
-/// `min_approvals` reaches the outputs: the promotion pull request says how many approving
-/// reviews it needs, and `render` asks for the branch rule that enforces it.
+/// `min_approvals` reaches the outputs: `render` asks for the branch rule that enforces it
+/// (the promotion pull request says it too: tests/github.rs).
 #[test]
 fn min_approvals_takes_effect() {
     let project = example_project();
@@ -862,14 +913,9 @@ fn min_approvals_takes_effect() {
     assert_eq!(render.code, 0, "{}", render.stderr);
     assert!(
         render.stderr.contains(
-            "require a pull request with at least 2 approving reviews (`min_approvals` for `production`)"
+            "protect branch `mlops/release/production` (no bypass): require a pull request with at least 2 approving reviews (`min_approvals`)"
         ),
         "{}",
         render.stderr
-    );
-    let workflow = std::fs::read_to_string(project.path().join(WORKFLOW)).unwrap();
-    assert!(
-        workflow.contains("It needs 2 approving reviews."),
-        "{workflow}"
     );
 }

@@ -101,15 +101,15 @@ fn no_expression_comes_from_the_config() {
         ("github.event.schedule", 1),
         ("github.event_name == 'pull_request'", 1),
         ("github.event_name", 1),
-        ("github.token", 3),
+        ("github.token", 2),
         ("runner.temp", 12),
         ("secrets.TOKEN", 2),
         ("steps.affected.outputs.data-raw", 1),
         ("steps.affected.outputs.deploy-model-staging", 1),
         ("steps.affected.outputs.gate-quality", 1),
         ("steps.affected.outputs.train-model", 1),
-        ("steps.upload.outputs.digest", 2),
-        ("steps.upload.outputs.uri", 2),
+        ("steps.upload.outputs.digest", 1),
+        ("steps.upload.outputs.uri", 1),
     ]
     .into_iter()
     .collect();

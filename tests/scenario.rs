@@ -1,9 +1,11 @@
 //! The delivery loop in a real git repository with a bare remote, as a team lives it: two
 //! models, two environments (production behind an approval). Each step is what the generated
-//! workflow runs (`mlops affected`, `mlops render`, `mlops check`, `mlops promote`,
-//! `mlops rollback`) followed by the git a person or a deploy job does (branch, merge, pull
-//! --rebase, push). What is not here yet: the workflow's own upload and push steps are shell in
-//! the workflow (this test runs the same git commands), and GitHub itself.
+//! workflow runs (`mlops affected`, `mlops check`, `mlops promote --publish`, `mlops rollback
+//! --publish`), or what a person does (branch, merge, push, and merging a promotion pull
+//! request, which is what GitHub's merge button does to the release branch). Releases go to
+//! `mlops/release/<environment>`; the default branch is written by people alone, so it can
+//! require pull requests, reviews and checks. What is not here: GitHub itself (the pull request
+//! API is tested against a local server in tests/github.rs).
 
 use std::path::{Path, PathBuf};
 
@@ -81,6 +83,43 @@ impl Repo {
         );
         path
     }
+
+    /// The remote's `path` on `branch`.
+    fn show(&self, branch: &str, path: &str) -> String {
+        common::git(&self.remote, &["show", &format!("{branch}:{path}")])
+    }
+
+    fn log(&self, branch: &str) -> Vec<String> {
+        common::git(&self.remote, &["log", "--format=%s", branch])
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// What GitHub's merge button does to an approved pull request from `head` into `base`.
+    fn merge_pull_request(&self, head: &str, base: &str) {
+        let reviewer = self.remote.parent().unwrap().join("reviewer");
+        if !reviewer.exists() {
+            self.clone_into("reviewer");
+        }
+        common::git(&reviewer, &["fetch", "-q", "origin"]);
+        common::git(
+            &reviewer,
+            &["switch", "-q", "-C", base, &format!("origin/{base}")],
+        );
+        common::git(
+            &reviewer,
+            &[
+                "merge",
+                "-q",
+                "--no-ff",
+                "-m",
+                &format!("Merge {head}"),
+                &format!("origin/{head}"),
+            ],
+        );
+        common::git(&reviewer, &["push", "-q", "origin", base]);
+    }
 }
 
 fn mlops(dir: &Path, args: &[&str]) -> (i32, String, String) {
@@ -88,6 +127,9 @@ fn mlops(dir: &Path, args: &[&str]) -> (i32, String, String) {
         .unwrap()
         .current_dir(dir)
         .env("NO_COLOR", "1")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GITHUB_STEP_SUMMARY")
         .args(args)
         .output()
         .unwrap();
@@ -135,44 +177,50 @@ fn digest(version: char) -> String {
     format!("sha256:{}", version.to_string().repeat(64))
 }
 
-/// What a deploy job does for `deployment` at release `version`: record and render
-/// (`mlops promote`), commit, and publish: straight to `main`, or, approval-gated, a branch
-/// whose merge is the approval.
-fn deploy(work: &Path, deployment: &str, version: char, gated: bool) {
-    common::git(work, &["pull", "-q", "--rebase", "origin", "main"]);
-    let uri = format!("s3://acme/models/{deployment}/{version}/model.joblib");
-    ok(
-        work,
+fn uri(deployment: &str, version: char) -> String {
+    format!("s3://acme/models/{deployment}/{version}/model.joblib")
+}
+
+/// What a deploy job does for `deployment` at release `version`: a fresh checkout of `main`
+/// (CI clones with every branch), then `mlops promote --publish`. An approval-gated release is
+/// pushed for review; the reviewers approve and merge its pull request.
+fn deploy(repo: &Repo, deployment: &str, version: char) {
+    let job = repo
+        .remote
+        .parent()
+        .unwrap()
+        .join(format!("job-{deployment}-{version}"));
+    repo.clone_into(job.file_name().unwrap().to_str().unwrap());
+    let stdout = ok(
+        &job,
         &[
             "promote",
             deployment,
             "--model-uri",
-            &uri,
+            &uri(deployment, version),
             "--digest",
             &digest(version),
+            "--publish",
         ],
     );
-    let message = format!("promote {deployment} ({version})");
-    if gated {
-        let branch = format!("mlops/promote-{deployment}-{version}");
-        common::git(work, &["switch", "-q", "-c", &branch]);
-        common::git(work, &["add", "--", "deploy"]);
-        common::git(work, &["commit", "-q", "-m", &message]);
-        common::git(
-            work,
-            &["push", "-q", "origin", &format!("HEAD:refs/heads/{branch}")],
+    if deployment.ends_with("production") {
+        let head = format!(
+            "mlops/promote/production/{deployment}-{}",
+            version.to_string().repeat(12)
         );
-        // The reviewers approve: the pull request is merged.
-        common::git(work, &["switch", "-q", "main"]);
-        common::git(
-            work,
-            &["merge", "-q", "--no-ff", "-m", "merge promotion", &branch],
+        assert!(
+            stdout.contains(&format!(
+                "pushed to `{head}` for review; open a pull request from `{head}` into `mlops/release/production`"
+            )),
+            "{stdout}"
         );
+        repo.merge_pull_request(&head, "mlops/release/production");
     } else {
-        common::git(work, &["add", "--", "deploy"]);
-        common::git(work, &["commit", "-q", "-m", &message]);
+        assert!(
+            stdout.contains("pushed to `mlops/release/staging`"),
+            "{stdout}"
+        );
     }
-    common::git(work, &["push", "-q", "origin", "main"]);
 }
 
 /// The jobs `mlops affected --base BASE [EXTRA...]` says run.
@@ -190,9 +238,43 @@ fn running(work: &Path, base: &str) -> Vec<String> {
     running_with(work, base, &[])
 }
 
+/// Makes the next push to `branch` lose a race: while it is being received, another deploy's
+/// commit lands on the branch first (the hook moves the ref), so the push is refused as GitHub
+/// refuses the loser of two simultaneous pushes.
+fn race_the_next_push(repo: &Repo, branch: &str) {
+    let hook = repo.remote.join("hooks/pre-receive");
+    let script = format!(
+        r#"#!/bin/sh
+# Objects and refs outside the push's quarantine: this is another push, landing first.
+unset GIT_QUARANTINE_PATH GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES
+[ -e "$GIT_DIR/raced" ] && exit 0
+while read -r old new ref; do
+  if [ "$ref" = "refs/heads/{branch}" ]; then
+    touch "$GIT_DIR/raced"
+    blob=$(printf 'another deploy
+' | git hash-object -w --stdin)
+    tree=$( (git ls-tree "$old"; printf '100644 blob %s	another-deploy.txt
+' "$blob") | git mktree)
+    commit=$(printf 'another deploy
+' | GIT_AUTHOR_NAME=o GIT_AUTHOR_EMAIL=o@o GIT_COMMITTER_NAME=o GIT_COMMITTER_EMAIL=o@o git commit-tree "$tree" -p "$old")
+    git update-ref "$ref" "$commit" "$old"
+  fi
+done
+exit 0
+"#
+    );
+    std::fs::write(&hook, script).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
 #[test]
 fn from_a_pull_request_to_a_production_rollback() {
     let (repo, work) = project();
+    let main_log = |repo: &Repo| repo.log("main");
 
     // A pull request that changes alpha's input runs alpha alone.
     common::git(&work, &["switch", "-q", "-c", "pr-alpha"]);
@@ -223,27 +305,41 @@ fn from_a_pull_request_to_a_production_rollback() {
     ok(&work, &["render"]);
     common::git(&work, &["commit", "-q", "-am", "beta: more replicas"]);
 
-    // The alpha pull request merges; its deploy jobs promote staging, then production through
-    // the approval.
+    // The alpha pull request merges; its deploy jobs release staging, then production through
+    // the approval. Neither writes to main.
     common::git(&work, &["switch", "-q", "main"]);
     common::git(
         &work,
         &["merge", "-q", "--no-ff", "-m", "merge pr-alpha", "pr-alpha"],
     );
     common::git(&work, &["push", "-q", "origin", "main"]);
-    deploy(&work, "alpha-staging", '1', false);
-    deploy(&work, "alpha-production", '1', true);
+    let before = main_log(&repo);
+    deploy(&repo, "alpha-staging", '1');
+    deploy(&repo, "alpha-production", '1');
+    assert_eq!(main_log(&repo), before, "no release writes to main");
     assert!(
-        work.join("deploy/production/alpha-production.yaml")
-            .exists()
+        repo.show(
+            "mlops/release/production",
+            "deploy/production/alpha-production.yaml"
+        )
+        .contains(&uri("alpha-production", '1'))
+    );
+    assert_eq!(
+        repo.show("mlops/release/production", ".github/CODEOWNERS"),
+        "# Written by mlops: who must approve a release into this branch.\n/deploy/production/ @acme/ml-leads\n",
+        "GitHub requests the team and counts its review"
     );
     assert!(
-        !work.join("deploy/production/beta-production.yaml").exists(),
-        "never promoted"
+        !common::git(
+            &repo.remote,
+            &["ls-tree", "-r", "--name-only", "mlops/release/production"]
+        )
+        .contains("beta-production"),
+        "never released"
     );
-    assert_eq!(mlops(&work, &["check"]).0, 0);
 
     // The beta pull request, opened before all that, merges without a conflict.
+    common::git(&work, &["pull", "-q", "--ff-only", "origin", "main"]);
     common::git(
         &work,
         &["merge", "-q", "--no-ff", "-m", "merge pr-beta", "pr-beta"],
@@ -255,12 +351,26 @@ fn from_a_pull_request_to_a_production_rollback() {
     );
     common::git(&work, &["push", "-q", "origin", "main"]);
 
-    // Two more production releases of alpha.
-    deploy(&work, "alpha-staging", '2', false);
-    deploy(&work, "alpha-production", '2', true);
+    // Another release of alpha; staging's push loses a race with another deploy, fetches the
+    // new tip and lands on top of it, keeping the other deploy's commit.
+    race_the_next_push(&repo, "mlops/release/staging");
+    deploy(&repo, "alpha-staging", '2');
+    assert_eq!(
+        repo.log("mlops/release/staging")[..2],
+        [
+            format!("promote alpha-staging to staging ({})", &digest('2')[..19]),
+            "another deploy".to_owned()
+        ]
+    );
+    assert!(
+        repo.show("mlops/release/staging", "another-deploy.txt")
+            .contains("another deploy")
+    );
+    deploy(&repo, "alpha-production", '2');
 
     // A push whose run is cancelled before it deploys: the next push, which changes nothing of
     // alpha, still retrains and deploys alpha, because alpha changed since its release.
+    common::git(&work, &["fetch", "-q", "origin"]);
     std::fs::write(work.join("alpha/train.py"), "print('cancelled run')\n").unwrap();
     common::git(
         &work,
@@ -288,8 +398,9 @@ fn from_a_pull_request_to_a_production_rollback() {
         assert!(caught_up.contains(&job.to_owned()), "{job}: {caught_up:?}");
     }
     common::git(&work, &["push", "-q", "origin", "main"]);
-    deploy(&work, "alpha-staging", '3', false);
-    deploy(&work, "alpha-production", '3', true);
+    deploy(&repo, "alpha-staging", '3');
+    deploy(&repo, "alpha-production", '3');
+    common::git(&work, &["fetch", "-q", "origin"]);
     let after = running_with(&work, "HEAD", &["--since-release"]);
     assert!(
         !after.contains(&"deploy-alpha-staging".to_owned()),
@@ -308,53 +419,64 @@ fn from_a_pull_request_to_a_production_rollback() {
     common::git(&work, &["commit", "-q", "-am", "a comment"]);
     common::git(&work, &["push", "-q", "origin", "main"]);
 
-    // Someone else edits beta in another clone and pushes first.
+    // Someone else edits alpha-production's replicas in another clone and pushes.
     let other = repo.clone_into("other");
     let config = std::fs::read_to_string(other.join("mlops.yaml"))
         .unwrap()
         .replace(
-            "replicas: { min: 2, max: 4 } }\ngitops",
-            "replicas: { min: 3, max: 4 } }\ngitops",
+            "    after: [alpha-staging, prod-ok]\n    target: { kind: kserve, replicas: { min: 2, max: 4 } }",
+            "    after: [alpha-staging, prod-ok]\n    target: { kind: kserve, replicas: { min: 3, max: 4 } }",
         );
     std::fs::write(other.join("mlops.yaml"), config).unwrap();
     ok(&other, &["render"]);
     common::git(
         &other,
-        &["commit", "-q", "-am", "beta-production: 3 replicas"],
+        &["commit", "-q", "-am", "alpha-production: 3 replicas"],
     );
     common::git(&other, &["push", "-q", "origin", "main"]);
 
-    // Production rolls back: a new change that applies on top of everything since.
-    let served = |work: &Path| {
-        std::fs::read_to_string(work.join("deploy/production/alpha-production.yaml")).unwrap()
+    // Production rolls back, twice: each a new release (today's config, an earlier model),
+    // reviewed like a promotion, each one release further back.
+    let served = || {
+        repo.show(
+            "mlops/release/production",
+            "deploy/production/alpha-production.yaml",
+        )
     };
-    for (expected, message) in [('2', "rollback to 2"), ('1', "rollback to 1")] {
+    for expected in ['2', '1'] {
         common::git(&work, &["pull", "-q", "--rebase", "origin", "main"]);
-        let stdout = ok(&work, &["rollback", "alpha-production"]);
+        let stdout = ok(&work, &["rollback", "alpha-production", "--publish"]);
+        let head = format!(
+            "mlops/rollback/production/alpha-production-{}",
+            expected.to_string().repeat(12)
+        );
         assert!(
-            stdout.contains("git add -- deploy && git commit"),
+            stdout.contains(&format!("pushed to `{head}` for review")),
             "{stdout}"
         );
+        repo.merge_pull_request(&head, "mlops/release/production");
+        let manifest = served();
         assert!(
-            served(&work).contains(&format!("s3://acme/models/alpha-production/{expected}/")),
-            "rolled back to release {expected}"
+            manifest.contains(&uri("alpha-production", expected)),
+            "rolled back to {expected}: {manifest}"
+        );
+        assert!(
+            manifest.contains("minReplicas: 3"),
+            "with the config as it is now: {manifest}"
         );
         assert_eq!(mlops(&work, &["check"]).0, 0);
-        common::git(&work, &["add", "--", "deploy"]);
-        common::git(&work, &["commit", "-q", "-m", message]);
-        common::git(&work, &["push", "-q", "origin", "main"]);
     }
-    // The other clone's edit survived, and the remote holds the rolled-back release.
+    let (code, _, stderr) = mlops(&work, &["rollback", "alpha-production", "--publish"]);
+    assert_eq!(code, 1, "release 1 was the first: {stderr}");
+
+    // A fresh clone of the remote is consistent, and main holds people's commits only.
     let last = repo.clone_into("last");
-    assert!(served(&last).contains("s3://acme/models/alpha-production/1/"));
+    assert_eq!(mlops(&last, &["check"]).0, 0);
     assert!(
-        std::fs::read_to_string(last.join("mlops.yaml"))
-            .unwrap()
-            .contains("replicas: { min: 3, max: 4 } }\ngitops")
-    );
-    assert_eq!(
-        mlops(&last, &["check"]).0,
-        0,
-        "a fresh clone of the remote is consistent"
+        main_log(&repo)
+            .iter()
+            .all(|subject| !subject.starts_with("promote") && !subject.starts_with("rollback")),
+        "{:?}",
+        main_log(&repo)
     );
 }

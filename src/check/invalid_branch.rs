@@ -4,8 +4,8 @@ use super::{CheckCtx, Rule};
 use crate::codes::Code;
 use crate::diag::Diag;
 
-/// `ci.branch` is a git branch name that reads the same as a GitHub branch filter, a YAML
-/// scalar and a string inside a GitHub expression.
+/// `ci.branch` and `gitops.release_branch` are git branch names that read the same as a
+/// GitHub branch filter, a YAML scalar and a string inside a GitHub expression.
 pub struct InvalidBranch;
 
 impl Rule for InvalidBranch {
@@ -25,6 +25,28 @@ impl Rule for InvalidBranch {
                 .with_help(
                     "write the default branch as git shows it, such as `main` or `release/v2` \
                      (letters, digits, `.`, `_`, `-` and `/` between parts)",
+                ),
+            );
+        }
+        let prefix = cx
+            .config
+            .gitops
+            .as_ref()
+            .and_then(|gitops| gitops.release_branch.as_deref());
+        if let Some(prefix) = prefix
+            && let Some(problem) = branch_problem(prefix)
+        {
+            out.push(
+                Diag::error(
+                    Code::InvalidBranch,
+                    format!(
+                        "`gitops.release_branch` {prefix:?} is not a branch name mlops can use: {problem}"
+                    ),
+                    cx.value_label("/gitops/release_branch", "not a plain branch name"),
+                )
+                .with_help(
+                    "write a branch prefix such as `mlops/release` (each environment's releases go \
+                     to `<prefix>/<environment>`; letters, digits, `.`, `_`, `-` and `/`)",
                 ),
             );
         }

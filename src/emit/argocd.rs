@@ -1,6 +1,9 @@
 //! Argo CD: `deploy/argocd/<environment>.yaml`, one `Application` per environment that has
-//! deployments, following `deploy/<environment>` in git. Environments that require approval
-//! sync by hand; the others sync on their own, with prune and self-heal.
+//! deployments, following `deploy/<environment>` on the environment's release branch
+//! (`mlops/release/<environment>`, written by `mlops promote --publish` alone: see
+//! [`crate::publish`]). Before the first release the branch does not exist and the
+//! application applies nothing. Environments that require approval sync by hand; the others
+//! sync on their own, with prune and self-heal.
 
 use serde::Serialize;
 
@@ -37,11 +40,10 @@ impl Emitter for ArgoCd {
         let config = input.config;
         let mut artifacts = Vec::new();
         for (environment_name, environment) in &config.environments {
-            // Only once something here is released: before that, the folder holds no manifest
-            // (a manifest without a model would serve nothing) and there is nothing to sync.
-            let deploys_here = config.deployments.iter().any(|(name, deployment)| {
-                deployment.environment == *environment_name && input.releases.contains_key(name)
-            });
+            let deploys_here = config
+                .deployments
+                .values()
+                .any(|deployment| deployment.environment == *environment_name);
             if !deploys_here {
                 continue;
             }
@@ -72,10 +74,7 @@ impl Emitter for ArgoCd {
                 part_of: label_value(&config.project),
                 project: gitops.project.clone(),
                 repo_url: gitops.repo_url.clone(),
-                revision: gitops
-                    .revision
-                    .clone()
-                    .unwrap_or_else(|| config.ci.branch.clone()),
+                revision: crate::publish::release_branch(config, environment_name),
                 server,
                 cluster,
                 namespace: environment.namespace.clone(),

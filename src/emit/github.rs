@@ -132,8 +132,8 @@ struct Job {
     promotion: Option<Promotion>,
 }
 
-/// A deploy job's promotion: upload the trained model, record the release, commit it (or open
-/// a pull request for an approval-gated environment).
+/// A deploy job's promotion: upload the trained model, then `mlops promote --publish`, which
+/// pushes the release to its release branch (or, approval-gated, opens its pull request).
 #[derive(Debug, Serialize)]
 struct Promotion {
     deployment: String,
@@ -145,13 +145,6 @@ struct Promotion {
     upload_tool: &'static str,
     secrets: Vec<String>,
     requires_approval: bool,
-    /// GitHub users asked to review an approval-gated promotion.
-    reviewers: Vec<String>,
-    /// `org/team`s of the approval, named in the pull request (a token cannot request them).
-    team_reviewers: Vec<String>,
-    /// The most `min_approvals` of the environment's approvals: said in the pull request, and
-    /// enforced by the branch rule the README and `render` ask for.
-    min_approvals: u32,
 }
 
 impl Emitter for GithubActions {
@@ -335,7 +328,8 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                     promotion: None,
                 });
             }
-            // Approvals are the environment's required reviewers on the deploy job.
+            // Approvals have no job: an approval-gated release is a pull request into the
+            // environment's release branch, and its required reviews are the approval.
             NodeKind::Approval => {}
             NodeKind::Deployment => {
                 let Some(deployment) = config.deployments.get(name) else {
@@ -455,28 +449,6 @@ fn promotion(
     };
     let environment = config.environments.get(&deployment.environment);
     let requires_approval = environment.is_some_and(|environment| environment.requires_approval);
-    // `GITHUB_TOKEN` can request users but not teams (cli/cli#6395): `gh pr create
-    // --reviewer org/team` fails the job. Teams are named in the pull request instead, and the
-    // README tells how CODEOWNERS on `deploy/<environment>/` makes GitHub request them.
-    let mut reviewers: Vec<String> = Vec::new();
-    let mut team_reviewers: Vec<String> = Vec::new();
-    let mut min_approvals = 0;
-    for approval in config.approvals.values() {
-        if approval.environment == deployment.environment {
-            min_approvals = min_approvals.max(approval.min_approvals);
-            for reviewer in &approval.reviewers {
-                let reviewer = reviewer.trim_start_matches('@').to_owned();
-                let list = if reviewer.contains('/') {
-                    &mut team_reviewers
-                } else {
-                    &mut reviewers
-                };
-                if !list.contains(&reviewer) {
-                    list.push(reviewer);
-                }
-            }
-        }
-    }
     Ok(Promotion {
         deployment: name.to_owned(),
         environment: deployment.environment.clone(),
@@ -488,12 +460,6 @@ fn promotion(
         upload_tool,
         secrets: deployment.secrets.clone(),
         requires_approval,
-        reviewers,
-        team_reviewers: team_reviewers
-            .iter()
-            .map(|team| gha_literal(team))
-            .collect(),
-        min_approvals,
     })
 }
 
@@ -591,8 +557,8 @@ pub fn repository_settings(config: &crate::spec::Config) -> Vec<String> {
             .max()
             .unwrap_or(1);
         settings.push(format!(
-            "Settings > Branches (or Rules), default branch `{}`: require a pull request with at least {wanted} approving review{} (`min_approvals` for `{environment}`): the promotion pull request of `{environment}` merges only then",
-            config.ci.branch,
+            "Settings > Rules > Rulesets: protect branch `{}` (no bypass): require a pull request with at least {wanted} approving review{} (`min_approvals`) and review from Code Owners; its .github/CODEOWNERS, written by mlops from the approvals' reviewers, names who must approve, teams included",
+            crate::publish::release_branch(config, environment),
             if wanted == 1 { "" } else { "s" }
         ));
     }
@@ -603,10 +569,7 @@ pub fn repository_settings(config: &crate::spec::Config) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(", ");
         settings.push(format!(
-            "Settings > Actions > General > Workflow permissions: allow GitHub Actions to create and approve pull requests (the deploy jobs of {names} open the promotion pull request)"
-        ));
-        settings.push(format!(
-            "team reviewers cannot be requested with GITHUB_TOKEN: for {names}, add `/deploy/<environment>/ @org/team` to .github/CODEOWNERS and require code-owner review, so that the team's review is the approval"
+            "Settings > Actions > General > Workflow permissions: allow GitHub Actions to create and approve pull requests (the deploy jobs of {names} open the promotion pull request into the release branch; the code-owner review is what a bot approval cannot give)"
         ));
     }
     let ungated: Vec<&String> = deployed
@@ -616,10 +579,11 @@ pub fn repository_settings(config: &crate::spec::Config) -> Vec<String> {
         .collect();
     if !ungated.is_empty() {
         settings.push(format!(
-            "the deploy jobs of {} push the release record to `{}` with GITHUB_TOKEN: a rule there that requires pull requests refuses that push (see the README, \"Repository settings\")",
+            "branch{} {}: leave without a rule that requires pull requests (the deploy jobs push releases there with GITHUB_TOKEN, which no rule lets bypass); the default branch `{}` can require anything: no job pushes to it",
+            if ungated.len() == 1 { "" } else { "es" },
             ungated
                 .iter()
-                .map(|environment| format!("`{environment}`"))
+                .map(|environment| format!("`{}`", crate::publish::release_branch(config, environment)))
                 .collect::<Vec<_>>()
                 .join(", "),
             config.ci.branch

@@ -424,8 +424,11 @@ pub struct Gitops {
     /// The git repository Argo CD reads `deploy/` from.
     #[schemars(example = &"https://github.com/acme/churn.git")]
     pub repo_url: String,
-    /// The branch or tag Argo CD follows. Default: `ci.branch`.
-    pub revision: Option<String>,
+    /// The prefix of the release branches: each environment's manifests and release records
+    /// are published to `<release_branch>/<environment>`, which its Argo CD application
+    /// follows and only CI writes. Default: `mlops/release`.
+    #[schemars(example = &"mlops/release")]
+    pub release_branch: Option<String>,
     /// The namespace Argo CD runs in. Default: `argocd`.
     #[serde(default = "default_argocd_namespace")]
     pub argocd_namespace: String,
