@@ -689,6 +689,27 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     let artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
     let planned =
         outputs::plan(&root, &config_path, &artifacts).map_err(|error| fail(&error.to_string()))?;
+    // Records on this branch are from before release branches: say so rather than ignore them.
+    for (name, deployment) in &config.deployments {
+        let record = crate::release::path(&deployment.environment, name);
+        if let Ok(text) = std::fs::read_to_string(folder.join(&record)) {
+            let carry = serde_json::from_str::<crate::release::Release>(&text).map_or_else(
+                |_| format!("mlops promote {name} --model-uri URI --digest sha256:HEX --publish"),
+                |release| {
+                    format!(
+                        "mlops promote {name} --model-uri {} --digest {} --publish",
+                        release.model_uri, release.digest
+                    )
+                },
+            );
+            eprintln!(
+                "warning: {}: release records on this branch are no longer read; releases live on `{}`",
+                emit::rebase(&config_dir, &record),
+                crate::publish::release_branch(config, &deployment.environment)
+            );
+            eprintln!("  help: carry it over with `{carry}`, then delete the file");
+        }
+    }
     let mut unreleased: Vec<String> = Vec::new();
     for (environment, _) in &config.environments {
         let names: Vec<&str> = config

@@ -919,3 +919,30 @@ fn min_approvals_takes_effect() {
         render.stderr
     );
 }
+
+/// A release record left on the default branch from before release branches is not silently
+/// ignored: `render` says it is no longer read and how to carry it over.
+#[test]
+fn a_release_record_on_the_default_branch_is_named_not_ignored() {
+    let project = example_project();
+    std::fs::create_dir_all(project.path().join("deploy/staging")).unwrap();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    std::fs::write(
+        project.path().join("deploy/staging/churn-staging.release.json"),
+        format!(
+            r#"{{"deployment":"churn-staging","environment":"staging","training":"churn","model_uri":"s3://a/b","digest":"{digest}","commit":null}}"#
+        ),
+    )
+    .unwrap();
+    let run = mlops(project.path(), &["render"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "warning: deploy/staging/churn-staging.release.json: release records on this branch are no longer read; releases live on `mlops/release/staging`"
+        ) && run.stderr.contains(&format!(
+            "help: carry it over with `mlops promote churn-staging --model-uri s3://a/b --digest {digest} --publish`"
+        )),
+        "{}",
+        run.stderr
+    );
+}

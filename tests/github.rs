@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+mod common;
+
 use mlops::github::{Client, Outcome, Target};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, query_param, query_param_is_missing};
@@ -531,5 +533,250 @@ async fn the_command_posts_a_rendered_report_for_a_fork() {
     assert_eq!(
         sent["body"],
         "<!-- mlops-report key=\"mlops.yaml\" sha=\"beef\" -->\n### ✅ the gate passed: churn-quality\n"
+    );
+}
+
+/// A bare remote and a clone of it holding the example, `min_approvals: 2`, committed on main.
+fn promotion_project() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let remote = dir.path().join("remote.git");
+    let work = dir.path().join("work");
+    common::git(
+        dir.path(),
+        &["init", "-q", "--bare", "-b", "main", "remote.git"],
+    );
+    common::git(
+        dir.path(),
+        &["clone", "-q", remote.to_str().unwrap(), "work"],
+    );
+    common::copy_dir(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn")),
+        &work,
+    );
+    let config = work.join("mlops.yaml");
+    let text = std::fs::read_to_string(&config)
+        .unwrap()
+        .replace("min_approvals: 1", "min_approvals: 2");
+    std::fs::write(&config, text).unwrap();
+    common::git(&work, &["add", "-A"]);
+    common::git(&work, &["commit", "-q", "-m", "the pipeline"]);
+    common::git(&work, &["push", "-q", "origin", "main"]);
+    (dir, remote, work)
+}
+
+/// What the production deploy job runs: `mlops promote --publish`, in a checkout whose remote
+/// is a bare repository, against a local server answering as GitHub's pull-request API.
+async fn publish_production(server: &MockServer, work: &std::path::Path) -> std::process::Output {
+    let uri = server.uri();
+    let work = work.to_path_buf();
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    tokio::task::spawn_blocking(move || {
+        assert_cmd::Command::cargo_bin("mlops")
+            .unwrap()
+            .current_dir(&work)
+            .env("GITHUB_API_URL", uri)
+            .env("GITHUB_TOKEN", "t0ken")
+            .env("GITHUB_REPOSITORY", "acme/churn")
+            .env("GITHUB_ACTIONS", "true")
+            .env_remove("GITHUB_STEP_SUMMARY")
+            .args([
+                "promote",
+                "churn-production",
+                "--model-uri",
+                "s3://acme-ml/models/churn/ab/churn.joblib",
+                "--digest",
+                &digest,
+                "--publish",
+            ])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+const HEAD: &str = "mlops/promote/production/churn-production-abababababab";
+
+/// An approval-gated release: pushed to its own branch, then one pull request into the
+/// release branch that says what approval it needs, with the users asked to review (the team
+/// is requested by the release branch's CODEOWNERS, which an Actions token cannot do).
+/// Publishing the same release again updates that pull request; it never opens a second.
+#[tokio::test]
+async fn an_approval_gated_release_opens_one_pull_request_into_the_release_branch() {
+    let (_dir, remote, work) = promotion_project();
+    let server = MockServer::start().await;
+    let pull = json!({ "number": 12, "html_url": "https://github.com/acme/churn/pull/12" });
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/pulls"))
+        .and(query_param("state", "open"))
+        .and(query_param("head", format!("acme:{HEAD}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/pulls"))
+        .and(query_param("head", format!("acme:{HEAD}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([pull.clone()])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/pulls"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(pull))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/pulls/12/requested_reviewers"))
+        .and(body_json(json!({ "reviewers": ["alice"] })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({})))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let first = publish_production(&server, &work).await;
+    let stdout = String::from_utf8_lossy(&first.stdout);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(
+        stdout.contains(&format!(
+            "pushed to `{HEAD}` for review: opened https://github.com/acme/churn/pull/12"
+        )),
+        "{stdout}"
+    );
+    let received = server.received_requests().await.unwrap();
+    let create = received
+        .iter()
+        .find(|request| request.method.as_str() == "POST" && request.url.path().ends_with("/pulls"))
+        .unwrap();
+    let sent: serde_json::Value = serde_json::from_slice(&create.body).unwrap();
+    assert_eq!(sent["head"], HEAD);
+    assert_eq!(sent["base"], "mlops/release/production");
+    assert_eq!(
+        sent["title"],
+        format!(
+            "promote churn-production to production (sha256:{})",
+            &"ab".repeat(6)[..12]
+        )
+    );
+    let body = sent["body"].as_str().unwrap();
+    assert!(
+        body.contains(
+            "It needs 2 approving reviews from `@acme/ml-leads`, `alice` (the branch's CODEOWNERS requests them)."
+        ),
+        "{body}"
+    );
+    // The release branch was created with its CODEOWNERS alone; the release waits on HEAD.
+    assert_eq!(
+        common::git(
+            &remote,
+            &["ls-tree", "-r", "--name-only", "mlops/release/production"]
+        ),
+        ".github/CODEOWNERS\n"
+    );
+    assert_eq!(
+        common::git(
+            &remote,
+            &["show", "mlops/release/production:.github/CODEOWNERS"]
+        ),
+        "# Written by mlops: who must approve a release into this branch.\n/deploy/production/ @acme/ml-leads @alice\n"
+    );
+    assert!(
+        common::git(&remote, &["ls-tree", "-r", "--name-only", HEAD])
+            .contains("deploy/production/churn-production.yaml")
+    );
+    assert_eq!(
+        common::git(&remote, &["log", "--format=%s", "main"]).trim(),
+        "the pipeline",
+        "nothing is pushed to the default branch"
+    );
+
+    let again = publish_production(&server, &work).await;
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout)
+            .contains("updated https://github.com/acme/churn/pull/12"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    // `expect(1)` on the create and the reviewer request: checked when the server drops.
+}
+
+/// Without "Allow GitHub Actions to create and approve pull requests", GitHub refuses the pull
+/// request; the job fails and says which setting to turn on.
+#[tokio::test]
+async fn a_refused_pull_request_names_the_repository_setting() {
+    let (_dir, _remote, work) = promotion_project();
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/pulls"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/pulls"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "message": "GitHub Actions is not permitted to create or approve pull requests."
+        })))
+        .mount(&server)
+        .await;
+    let output = publish_production(&server, &work).await;
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("turn on \"Allow GitHub Actions to create and approve pull requests\""),
+        "{stderr}"
+    );
+}
+
+/// A 502 on the pull request's create may hide one that landed: the client looks before
+/// posting again, and finds it.
+#[tokio::test]
+async fn a_502_on_a_pull_request_create_is_not_resent_when_it_landed() {
+    let server = MockServer::start().await;
+    let (client, _) = connect(&server, "");
+    let pull = json!({ "number": 4, "html_url": "https://github.com/acme/churn/pull/4" });
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/pulls"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/churn/pulls"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([pull])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/pulls"))
+        .respond_with(ResponseTemplate::new(502))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let opened = client
+        .open_pull_request(
+            "acme/churn",
+            "mlops/promote/p/x-1",
+            "mlops/release/p",
+            "t",
+            "b",
+        )
+        .await
+        .unwrap();
+    assert_eq!(opened.number, 4);
+    assert_eq!(
+        requests(&server).await,
+        [
+            "GET /repos/acme/churn/pulls?state=open&head=acme:mlops%2Fpromote%2Fp%2Fx-1&per_page=100",
+            "POST /repos/acme/churn/pulls",
+            "GET /repos/acme/churn/pulls?state=open&head=acme:mlops%2Fpromote%2Fp%2Fx-1&per_page=100",
+        ]
     );
 }
