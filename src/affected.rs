@@ -199,8 +199,9 @@ fn changes_since(
     reasons: &mut BTreeMap<NodeIndex, String>,
 ) -> Result<Vec<String>, String> {
     let changed_paths = snapshot.changed_paths()?.to_vec();
+    let readers = readers(config, graph);
     for path in &changed_paths {
-        for (node, reason) in nodes_reading(config, graph, path) {
+        for (node, reason) in nodes_reading(&readers, path) {
             reasons.entry(node).or_insert(reason);
         }
     }
@@ -260,53 +261,62 @@ fn settle(
     }
 }
 
-/// Nodes whose `inputs` or `params` include `path`.
-fn nodes_reading(config: &Config, graph: &Graph, path: &str) -> Vec<(NodeIndex, String)> {
-    let mut found = Vec::new();
-    let mut check = |kind, name: &str, inputs: &[String], params: Option<&String>| {
-        let Some(node) = graph.find(kind, name) else {
-            return;
-        };
-        if let Some(pattern) = inputs.iter().find(|pattern| path_matches(pattern, path)) {
-            found.push((node, format!("`{path}` changed (inputs `{pattern}`)")));
-        } else if params.is_some_and(|params| params == path) {
-            found.push((node, format!("`{path}` changed (params)")));
+/// One reading node: its `inputs`, compiled once, and its `params` file.
+struct Reader<'c> {
+    node: NodeIndex,
+    inputs: &'c [String],
+    set: crate::paths::PathSet,
+    params: Option<&'c String>,
+}
+
+/// Every node that reads repository files, with its patterns compiled.
+fn readers<'c>(config: &'c Config, graph: &Graph) -> Vec<Reader<'c>> {
+    let mut readers = Vec::new();
+    let mut add = |kind, name: &str, inputs: &'c [String], params: Option<&'c String>| {
+        if let Some(node) = graph.find(kind, name) {
+            readers.push(Reader {
+                node,
+                inputs,
+                set: crate::paths::PathSet::new(inputs),
+                params,
+            });
         }
     };
     for (name, data) in &config.data {
-        check(NodeKind::Data, name, &data.inputs, None);
+        add(NodeKind::Data, name, &data.inputs, None);
     }
     for (name, training) in &config.training {
-        check(
+        add(
             NodeKind::Training,
             name,
             &training.inputs,
             training.params.as_ref(),
         );
     }
+    readers
+}
+
+/// Nodes whose `inputs` or `params` include `path`.
+fn nodes_reading(readers: &[Reader<'_>], path: &str) -> Vec<(NodeIndex, String)> {
+    let mut found = Vec::new();
+    for reader in readers {
+        if let Some(index) = reader.set.first_match(path) {
+            let pattern = &reader.inputs[index];
+            found.push((
+                reader.node,
+                format!("`{path}` changed (inputs `{pattern}`)"),
+            ));
+        } else if reader.params.is_some_and(|params| params == path) {
+            found.push((reader.node, format!("`{path}` changed (params)")));
+        }
+    }
     found
 }
 
-/// Whether `path` is one of the files `pattern` names: a glob (a trailing `**` means everything
-/// below, as in GitHub's `paths` filters), a file, or a folder and everything in it.
+/// Whether `path` is one of the files `pattern` names: the one matcher of [`crate::paths`].
 #[must_use]
 pub fn path_matches(pattern: &str, path: &str) -> bool {
-    let pattern = pattern.strip_prefix("./").unwrap_or(pattern);
-    if !pattern.contains(['*', '?', '[']) {
-        let folder = pattern.trim_end_matches('/');
-        return path == folder || path.starts_with(&format!("{folder}/"));
-    }
-    let pattern = if pattern == "**" || pattern.ends_with("/**") {
-        format!("{pattern}/*")
-    } else {
-        pattern.to_owned()
-    };
-    let options = glob::MatchOptions {
-        case_sensitive: true,
-        require_literal_separator: true,
-        require_literal_leading_dot: false,
-    };
-    glob::Pattern::new(&pattern).is_ok_and(|glob| glob.matches_with(path, options))
+    crate::paths::matches(pattern, path)
 }
 
 /// Nodes whose entry differs from the base config (or all of them, if the base cannot be read
@@ -428,6 +438,6 @@ mod tests {
         assert!(path_matches("src/model", "src/model/x.py"));
         assert!(path_matches("src/*.py", "src/a.py"));
         assert!(!path_matches("src/*.py", "src/sub/a.py"));
-        assert!(path_matches("./params.yaml", "params.yaml"));
+        assert!(path_matches("**/*.py", "deep/down/a.py"));
     }
 }

@@ -66,6 +66,7 @@ codes! {
     UnknownMetric => "unknown-metric", "a gate judges a metric the training's metrics file does not have (warning)";
     UnknownRef => "unknown-ref", "a reference names something that does not exist";
     UnpinnedAction => "unpinned-action", "`ci.github_action` names a branch or tag instead of a commit";
+    UnportablePattern => "unportable-pattern", "an `inputs` pattern or `params` path that GitHub, GitLab and git read differently";
     UnsupportedTarget => "unsupported-target", "a CI target or deployment kind this version cannot render";
     UnsupportedYaml => "unsupported-yaml", "a YAML feature this format does not accept (tags, merge keys, several documents)";
     WrongRefKind => "wrong-ref-kind", "a reference names something of the wrong kind";

@@ -195,6 +195,9 @@ impl Snapshot {
             .args([
                 "diff",
                 "--name-only",
+                // NUL-separated and unquoted: without it git quotes a non-ASCII path
+                // (`"donn\303\251es/x.csv"`), which no pattern matches.
+                "-z",
                 "--no-renames",
                 "--relative",
                 &self.revision,
@@ -246,10 +249,11 @@ impl Snapshot {
                         String::from_utf8_lossy(&output.stderr).trim()
                     ));
                 }
-                let mut paths: Vec<String> = String::from_utf8_lossy(&output.stdout)
-                    .lines()
-                    .filter(|line| !line.is_empty())
-                    .map(str::to_owned)
+                let mut paths: Vec<String> = output
+                    .stdout
+                    .split(|byte| *byte == 0)
+                    .filter(|path| !path.is_empty())
+                    .map(|path| String::from_utf8_lossy(path).into_owned())
                     .collect();
                 paths.sort();
                 Ok(paths)

@@ -30,6 +30,7 @@ pub mod graph;
 pub mod init;
 pub mod metrics;
 pub mod outputs;
+pub mod paths;
 pub mod promote;
 pub mod publish;
 pub mod release;

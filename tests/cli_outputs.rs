@@ -946,3 +946,92 @@ fn a_release_record_on_the_default_branch_is_named_not_ignored() {
         run.stderr
     );
 }
+
+/// A project of one training whose inputs are `inputs` (YAML flow list), committed in git.
+fn one_training(inputs: &str, files: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mlops.yaml"),
+        format!(
+            "version: 1\nproject: demo\ntraining:\n  model:\n    run: python train.py\n    inputs: {inputs}\n"
+        ),
+    )
+    .unwrap();
+    for file in files {
+        let path = dir.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, "v1\n").unwrap();
+    }
+    git_project(dir.path());
+    dir
+}
+
+fn runs_training(dir: &Path) -> bool {
+    affected(dir, &["--base", "HEAD"]).contains(&("train-model".to_owned(), true))
+}
+
+/// Regression: git quotes a non-ASCII path in `git diff --name-only` (`"donn\303\251es/x.csv"`)
+/// unless asked for NUL-separated output, and the quoted path matched no input.
+#[test]
+fn a_change_to_a_non_ascii_path_runs_what_reads_it() {
+    let dir = one_training("[\"donn\u{e9}es/**\"]", &["donn\u{e9}es/x.csv"]);
+    assert!(!runs_training(dir.path()));
+    std::fs::write(dir.path().join("donn\u{e9}es/x.csv"), "v2\n").unwrap();
+    assert!(runs_training(dir.path()), "the change is seen");
+}
+
+/// Regression: a bare folder in `inputs` was matched as a folder by `affected` but written
+/// as-is into GitHub's `paths`, which match files: a change inside it never started the run.
+#[test]
+fn a_bare_folder_input_reaches_github_as_the_folder_and_everything_in_it() {
+    let dir = one_training("[src/features]", &["src/features/build.py"]);
+    assert_eq!(mlops(dir.path(), &["render"]).code, 0);
+    let workflow = std::fs::read_to_string(dir.path().join(WORKFLOW)).unwrap();
+    assert!(
+        workflow.contains("      - \"src/features\"\n      - \"src/features/**\"\n"),
+        "{workflow}"
+    );
+    std::fs::write(dir.path().join("src/features/build.py"), "v2\n").unwrap();
+    assert!(runs_training(dir.path()));
+}
+
+/// Regression: `**.py` is "any depth" to GitHub and nothing to the old matcher, so the
+/// workflow started and the job was skipped. It is refused, with the portable spelling, and
+/// that spelling matches at any depth, the root included.
+#[test]
+fn a_pattern_github_reads_differently_is_refused_with_its_portable_spelling() {
+    let dir = one_training("[\"**.py\"]", &["train.py", "src/deep/x.py"]);
+    let run = mlops(dir.path(), &["validate"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("mlops::unportable-pattern")
+            && run.stderr.contains("help: write `**/*.py`"),
+        "{}",
+        run.stderr
+    );
+    let dir = one_training("[\"**/*.py\"]", &["train.py", "src/deep/x.py"]);
+    for file in ["train.py", "src/deep/x.py"] {
+        git(dir.path(), &["checkout", "-q", "--", "."]);
+        std::fs::write(dir.path().join(file), "v2\n").unwrap();
+        assert!(runs_training(dir.path()), "{file}");
+    }
+}
+
+/// An input that matches only files git does not track is seen locally and never in CI.
+#[test]
+fn an_input_matching_only_untracked_files_is_a_warning() {
+    let dir = one_training("[\"data/**\"]", &["train.py"]);
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(dir.path().join("data/new.csv"), "x\n").unwrap();
+    let run = mlops(dir.path(), &["validate"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("`inputs` pattern `data/**` matches only files git does not track"),
+        "{}",
+        run.stderr
+    );
+    git(dir.path(), &["add", "data/new.csv"]);
+    let run = mlops(dir.path(), &["validate"]);
+    assert!(!run.stderr.contains("does not track"), "{}", run.stderr);
+}

@@ -59,7 +59,28 @@ impl Rule for MissingFile {
 
 fn check_inputs(cx: &CheckCtx<'_>, base: &str, inputs: &[String], out: &mut Vec<Diag>) {
     for (position, pattern) in inputs.iter().enumerate() {
+        // An unportable pattern is an error of its own (`unportable-pattern`).
+        if crate::paths::portability_problem(pattern).is_some() {
+            continue;
+        }
         if cx.repo.matches_any(pattern) {
+            if cx.repo.matches_untracked_only(pattern) {
+                out.push(
+                    Diag::warning(
+                        Code::MissingFile,
+                        format!(
+                            "`inputs` pattern `{pattern}` matches only files git does not track"
+                        ),
+                        cx.value_label(
+                            &format!("{base}/inputs/{position}"),
+                            "untracked files only",
+                        ),
+                    )
+                    .with_help(
+                        "CI sees the committed files only: `git add` them, or fix the pattern",
+                    ),
+                );
+            }
             continue;
         }
         out.push(

@@ -23,6 +23,7 @@ mod render_requirements;
 mod ungated_deployment;
 mod unknown_metric;
 mod unknown_ref;
+mod unportable_pattern;
 mod wrong_ref_kind;
 
 use crate::codes::Code;
@@ -59,6 +60,7 @@ pub const RULES: &[&dyn Rule] = &[
     &credential_literal::CredentialLiteral,
     &missing_image::MissingImage,
     &consistent_values::ConsistentValues,
+    &unportable_pattern::UnportablePattern,
     &missing_file::MissingFile,
     &render_requirements::RenderRequirements,
 ];
@@ -70,6 +72,10 @@ pub trait Repo {
     fn exists(&self, path: &str) -> bool;
     /// Whether the glob `pattern` (relative to the config's folder) matches at least one path.
     fn matches_any(&self, pattern: &str) -> bool;
+    /// Whether `pattern` matches files, but none that git tracks (so CI will not see them).
+    fn matches_untracked_only(&self, _pattern: &str) -> bool {
+        false
+    }
     /// The bytes of the file at `path` (relative to the config's folder), when it exists and
     /// is small enough to be a metrics file; `None` otherwise, and by default.
     fn read(&self, _path: &str) -> Option<Vec<u8>> {

@@ -236,7 +236,11 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                     schedules.push(cron.clone());
                 }
                 let Some(run) = &data.run else { continue };
-                paths.extend(data.inputs.iter().cloned());
+                paths.extend(
+                    data.inputs
+                        .iter()
+                        .flat_map(|input| crate::paths::github_filters(input)),
+                );
                 let id = job_id(node.kind, name);
                 jobs.push(Job {
                     id: id.clone(),
@@ -265,7 +269,13 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                 let Some(training) = config.training.get(name) else {
                     continue;
                 };
-                paths.extend(training.inputs.iter().cloned());
+                // A folder is written as itself and `folder/**`: GitHub's filters match files.
+                paths.extend(
+                    training
+                        .inputs
+                        .iter()
+                        .flat_map(|input| crate::paths::github_filters(input)),
+                );
                 paths.extend(training.params.iter().cloned());
                 let id = job_id(node.kind, name);
                 let mut files: Vec<String> = Vec::new();

@@ -1,0 +1,248 @@
+//! The one path matcher. A config's `inputs` are read by four parties that must agree on what
+//! they mean: GitHub's `paths` filters (which start a run), `mlops affected` (which decides what
+//! runs), the `missing-file` rule, and the fingerprints. So a pattern is accepted only in the
+//! subset that means the same to all of them, and every one of them matches through
+//! [`PathSet`] (globset, compiled once).
+//!
+//! The subset: `/`-separated paths from the config's folder; `*` (any run of characters within
+//! one path segment), `?` (one character) and `**` as a whole segment (any depth, zero
+//! included). A pattern without wildcards names a file or a folder and everything in it.
+//! Refused, each with the portable spelling where there is one: `**` inside a segment
+//! (`**.py`, which GitHub reads as "any depth" and most globbers do not), character classes and
+//! braces, a leading `!` (GitHub's negation), `+` (one-or-more in GitHub's filters), `\`, a
+//! leading `./` or `/`, and `..`.
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+
+/// Why `pattern` is not portable, and the spelling to use instead when there is one.
+#[must_use]
+pub fn portability_problem(pattern: &str) -> Option<(String, Option<String>)> {
+    if pattern.is_empty() {
+        return Some(("it is empty".to_owned(), None));
+    }
+    if let Some(rest) = pattern.strip_prefix("./") {
+        return Some((
+            "GitHub's filters do not strip a leading `./`, so it would never match there"
+                .to_owned(),
+            Some(rest.to_owned()),
+        ));
+    }
+    if pattern.starts_with('/') {
+        return Some((
+            "paths are relative to the config's folder".to_owned(),
+            Some(pattern.trim_start_matches('/').to_owned()),
+        ));
+    }
+    if pattern.starts_with('!') {
+        return Some((
+            "a leading `!` is a negation in GitHub's filters and a file name elsewhere".to_owned(),
+            None,
+        ));
+    }
+    if pattern.contains('\\') {
+        return Some((
+            "write paths with `/`: `\\` escapes in GitHub's filters".to_owned(),
+            Some(pattern.replace('\\', "/")),
+        ));
+    }
+    if let Some(bad) = pattern
+        .chars()
+        .find(|c| matches!(c, '[' | ']' | '{' | '}' | '+'))
+    {
+        return Some((
+            format!(
+                "`{bad}` means something different to GitHub's filters, GitLab's `changes` and git"
+            ),
+            None,
+        ));
+    }
+    let segments: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
+    if segments.contains(&"..") {
+        return Some((
+            "`..` leaves the config's folder, where CI does not look".to_owned(),
+            None,
+        ));
+    }
+    if segments.iter().any(|segment| segment.is_empty()) {
+        return Some(("it has an empty segment (`//`)".to_owned(), None));
+    }
+    if let Some(segment) = segments
+        .iter()
+        .find(|segment| segment.contains("**") && **segment != "**")
+    {
+        // `**.py` is "any depth" to GitHub, a plain `*` to others: spell the depth out.
+        let fixed = segment.starts_with("**").then(|| {
+            let mut star = (*segment).to_owned();
+            while star.contains("**") {
+                star = star.replace("**", "*");
+            }
+            segments
+                .iter()
+                .map(|part| {
+                    if part == segment {
+                        format!("**/{star}")
+                    } else {
+                        (*part).to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        });
+        return Some((
+            format!(
+                "`**` is a whole path segment or nothing (`{segment}` is read differently by GitHub and by git)"
+            ),
+            fixed,
+        ));
+    }
+    None
+}
+
+/// Whether `pattern` has wildcards (else it names a file or a folder).
+#[must_use]
+pub fn is_glob(pattern: &str) -> bool {
+    pattern.contains(['*', '?'])
+}
+
+/// `pattern` as GitHub's `paths` filters must be written to mean the same: a name without
+/// wildcards is a file or a folder, so it becomes the name and everything below it.
+#[must_use]
+pub fn github_filters(pattern: &str) -> Vec<String> {
+    let pattern = pattern.trim_end_matches('/');
+    if is_glob(pattern) {
+        vec![pattern.to_owned()]
+    } else {
+        vec![pattern.to_owned(), format!("{pattern}/**")]
+    }
+}
+
+/// A set of patterns, compiled once, each remembered by its index.
+#[derive(Debug, Clone)]
+pub struct PathSet {
+    set: GlobSet,
+    /// Which pattern each compiled glob came from (a literal compiles to two).
+    owners: Vec<usize>,
+}
+
+impl PathSet {
+    /// Compile `patterns`. A pattern that does not compile (only an unportable one can fail:
+    /// `validate` refuses those) matches nothing.
+    #[must_use]
+    pub fn new<S: AsRef<str>>(patterns: &[S]) -> PathSet {
+        let mut builder = GlobSetBuilder::new();
+        let mut owners = Vec::new();
+        for (index, pattern) in patterns.iter().enumerate() {
+            for glob in github_filters(pattern.as_ref()) {
+                if let Ok(glob) = GlobBuilder::new(&glob)
+                    .literal_separator(true)
+                    .backslash_escape(false)
+                    .build()
+                {
+                    builder.add(glob);
+                    owners.push(index);
+                }
+            }
+        }
+        let set = builder.build().unwrap_or_else(|_| GlobSet::empty());
+        PathSet { set, owners }
+    }
+
+    /// The first pattern (by index) that matches `path`, if any.
+    #[must_use]
+    pub fn first_match(&self, path: &str) -> Option<usize> {
+        self.set
+            .matches(path)
+            .into_iter()
+            .map(|glob| self.owners[glob])
+            .min()
+    }
+
+    /// Whether any pattern matches `path`.
+    #[must_use]
+    pub fn is_match(&self, path: &str) -> bool {
+        self.set.is_match(path)
+    }
+}
+
+/// Whether `path` is one of the files `pattern` names (one-off; sets are faster for many).
+#[must_use]
+pub fn matches(pattern: &str, path: &str) -> bool {
+    PathSet::new(&[pattern]).is_match(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_files_and_folders() {
+        assert!(matches("src/**", "src/a/b.py"));
+        assert!(matches("src/**/*.py", "src/a/b.py"));
+        assert!(
+            matches("**/*.py", "top.py"),
+            "`**/` is zero or more folders"
+        );
+        assert!(matches("*.py", "train.py"));
+        assert!(!matches("*.py", "src/train.py"), "`*` stays in its segment");
+        assert!(matches("src/features", "src/features/x.py"), "a folder");
+        assert!(matches("src/features/", "src/features/x.py"));
+        assert!(matches("train.py", "train.py"), "a file");
+        assert!(!matches("train.py", "train.pyc"));
+        assert!(!matches("src/feat", "src/features/x.py"));
+        assert!(matches(
+            "data/donn\u{e9}es/*.csv",
+            "data/donn\u{e9}es/x.csv"
+        ));
+    }
+
+    #[test]
+    fn literals_reach_github_as_file_or_folder() {
+        assert_eq!(
+            github_filters("src/features"),
+            ["src/features", "src/features/**"]
+        );
+        assert_eq!(
+            github_filters("src/features/"),
+            ["src/features", "src/features/**"]
+        );
+        assert_eq!(github_filters("src/**/*.py"), ["src/**/*.py"]);
+    }
+
+    #[test]
+    fn unportable_patterns_are_refused_with_the_portable_spelling() {
+        let fix = |pattern: &str| portability_problem(pattern).and_then(|(_, fix)| fix);
+        assert_eq!(fix("**.py").as_deref(), Some("**/*.py"));
+        assert_eq!(fix("src/**.py").as_deref(), Some("src/**/*.py"));
+        assert_eq!(fix("./src/**").as_deref(), Some("src/**"));
+        assert_eq!(fix("/src").as_deref(), Some("src"));
+        assert_eq!(fix("src\\a.py").as_deref(), Some("src/a.py"));
+        for refused in [
+            "src/[ab].py",
+            "src/{a,b}.py",
+            "!src",
+            "c++/x",
+            "../x",
+            "a//b",
+            "",
+        ] {
+            assert!(portability_problem(refused).is_some(), "{refused}");
+        }
+        for fine in [
+            "src/**",
+            "**/*.py",
+            "*.py",
+            "src/features",
+            "src/a?.py",
+            "params.yaml",
+        ] {
+            assert_eq!(portability_problem(fine), None, "{fine}");
+        }
+    }
+
+    #[test]
+    fn the_first_matching_pattern_is_named() {
+        let set = PathSet::new(&["docs/**", "src/**", "src/model"]);
+        assert_eq!(set.first_match("src/model/net.py"), Some(1));
+        assert_eq!(set.first_match("README.md"), None);
+    }
+}
