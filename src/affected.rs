@@ -201,7 +201,7 @@ fn changes_since(
     let changed_paths = snapshot.changed_paths()?.to_vec();
     let readers = readers(config, graph);
     for path in &changed_paths {
-        for (node, reason) in nodes_reading(&readers, path) {
+        for (node, reason) in nodes_reading(&readers, snapshot, path) {
             reasons.entry(node).or_insert(reason);
         }
     }
@@ -266,22 +266,23 @@ struct Reader<'c> {
     node: NodeIndex,
     inputs: &'c [String],
     set: crate::paths::PathSet,
-    params: Option<&'c String>,
+    params: Option<&'c crate::spec::model::Params>,
 }
 
 /// Every node that reads repository files, with its patterns compiled.
 fn readers<'c>(config: &'c Config, graph: &Graph) -> Vec<Reader<'c>> {
     let mut readers = Vec::new();
-    let mut add = |kind, name: &str, inputs: &'c [String], params: Option<&'c String>| {
-        if let Some(node) = graph.find(kind, name) {
-            readers.push(Reader {
-                node,
-                inputs,
-                set: crate::paths::PathSet::new(inputs),
-                params,
-            });
-        }
-    };
+    let mut add =
+        |kind, name: &str, inputs: &'c [String], params: Option<&'c crate::spec::model::Params>| {
+            if let Some(node) = graph.find(kind, name) {
+                readers.push(Reader {
+                    node,
+                    inputs,
+                    set: crate::paths::PathSet::new(inputs),
+                    params,
+                });
+            }
+        };
     for (name, data) in &config.data {
         add(NodeKind::Data, name, &data.inputs, None);
     }
@@ -296,9 +297,15 @@ fn readers<'c>(config: &'c Config, graph: &Graph) -> Vec<Reader<'c>> {
     readers
 }
 
-/// Nodes whose `inputs` or `params` include `path`.
-fn nodes_reading(readers: &[Reader<'_>], path: &str) -> Vec<(NodeIndex, String)> {
+/// Nodes whose `inputs` include `path`, or whose `params` values in it changed since the
+/// snapshot.
+fn nodes_reading(
+    readers: &[Reader<'_>],
+    snapshot: &git::Snapshot,
+    path: &str,
+) -> Vec<(NodeIndex, String)> {
     let mut found = Vec::new();
+    let mut values: Option<Option<ParamValues>> = None;
     for reader in readers {
         if let Some(index) = reader.set.first_match(path) {
             let pattern = &reader.inputs[index];
@@ -306,11 +313,58 @@ fn nodes_reading(readers: &[Reader<'_>], path: &str) -> Vec<(NodeIndex, String)>
                 reader.node,
                 format!("`{path}` changed (inputs `{pattern}`)"),
             ));
-        } else if reader.params.is_some_and(|params| params == path) {
-            found.push((reader.node, format!("`{path}` changed (params)")));
+        } else if let Some(params) = reader.params.filter(|params| params.file() == path) {
+            let values = values.get_or_insert_with(|| ParamValues::read(snapshot, path));
+            match values {
+                // Unreadable on either side: count it as changed (re-running is safe).
+                None => found.push((reader.node, format!("`{path}` changed (params)"))),
+                Some(values) => {
+                    if let Some(name) = values.first_change(params) {
+                        found.push((reader.node, format!("`{path}` changed (params `{name}`)")));
+                    }
+                }
+            }
         }
     }
     found
+}
+
+/// A params file's flattened values before and after, as written.
+struct ParamValues {
+    before: BTreeMap<String, String>,
+    after: BTreeMap<String, String>,
+}
+
+impl ParamValues {
+    /// Both sides of `path`: the snapshot's and the working tree's. A side that is missing
+    /// reads as empty; one that cannot be parsed makes the answer unknown (`None`).
+    fn read(snapshot: &git::Snapshot, path: &str) -> Option<ParamValues> {
+        let format = crate::metrics::Format::of(path);
+        let parse = |bytes: Option<Vec<u8>>| -> Option<BTreeMap<String, String>> {
+            match bytes {
+                None => Some(BTreeMap::new()),
+                Some(bytes) => crate::metrics::parse(&bytes, format).ok().map(|values| {
+                    values
+                        .into_iter()
+                        .map(|(name, metric)| (name, metric.text))
+                        .collect()
+                }),
+            }
+        };
+        let before = parse(snapshot.show(path).ok().flatten())?;
+        let after = parse(std::fs::read(snapshot.root().join(path)).ok())?;
+        Some(ParamValues { before, after })
+    }
+
+    /// The first parameter `params` reads whose value differs, if any.
+    fn first_change(&self, params: &crate::spec::model::Params) -> Option<&str> {
+        self.before
+            .keys()
+            .chain(self.after.keys())
+            .filter(|name| params.reads(name))
+            .find(|name| self.before.get(*name) != self.after.get(*name))
+            .map(String::as_str)
+    }
 }
 
 /// Whether `path` is one of the files `pattern` names: the one matcher of [`crate::paths`].
@@ -427,6 +481,22 @@ impl Affected {
 #[cfg(test)]
 mod tests {
     use super::path_matches;
+    use crate::spec::model::{Params, ScopedParams};
+
+    #[test]
+    fn scoped_params_read_their_keys_and_everything_under_them() {
+        let scoped = Params::Scoped(ScopedParams {
+            file: "params.yaml".to_owned(),
+            keys: vec!["churn".to_owned(), "common.seed".to_owned()],
+        });
+        for name in ["churn", "churn.lr", "churn.layers.0", "common.seed"] {
+            assert!(scoped.reads(name), "{name}");
+        }
+        for name in ["churner", "churn_lr", "common", "common.seeds", "fraud.lr"] {
+            assert!(!scoped.reads(name), "{name}");
+        }
+        assert!(Params::File("params.yaml".to_owned()).reads("anything.at.all"));
+    }
 
     #[test]
     fn globs_files_and_folders() {

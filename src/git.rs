@@ -211,6 +211,12 @@ impl Snapshot {
         *self.diff.borrow_mut() = child;
     }
 
+    /// The folder it was opened in: paths are relative to it.
+    #[must_use]
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// The revision, as given.
     #[must_use]
     pub fn revision(&self) -> &str {

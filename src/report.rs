@@ -186,8 +186,8 @@ pub fn build(
                 report.metrics.push(row);
             }
         }
-        if let Some(path) = &training.params {
-            report.params = param_changes(folder, path, reader);
+        if let Some(params) = &training.params {
+            report.params = param_changes(folder, params, reader);
             report.changed |= !report.params.is_empty();
         }
         report.changed |= report.new;
@@ -295,7 +295,12 @@ fn metric_row(
     }
 }
 
-fn param_changes(folder: &Path, path: &str, base: &gate::BaseReader) -> Vec<ParamChange> {
+fn param_changes(
+    folder: &Path,
+    params: &crate::spec::model::Params,
+    base: &gate::BaseReader,
+) -> Vec<ParamChange> {
+    let path = params.file();
     let format = metrics::Format::of(path);
     let head = std::fs::read(folder.join(path))
         .ok()
@@ -308,6 +313,7 @@ fn param_changes(folder: &Path, path: &str, base: &gate::BaseReader) -> Vec<Para
     let names: BTreeSet<&String> = head.keys().chain(base_params.keys()).collect();
     names
         .into_iter()
+        .filter(|name| params.reads(name))
         .filter_map(|name| {
             let old = base_params.get(name).map(|metric| metric.text.clone());
             let new = head.get(name).map(|metric| metric.text.clone());

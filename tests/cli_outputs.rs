@@ -1035,3 +1035,67 @@ fn an_input_matching_only_untracked_files_is_a_warning() {
     let run = mlops(dir.path(), &["validate"]);
     assert!(!run.stderr.contains("does not track"), "{}", run.stderr);
 }
+
+/// Regression: two models sharing `params.yaml` retrained together whatever key changed. A
+/// training scoped to keys re-runs when one of its values changes; a comment or a reordering
+/// changes no value and re-runs nothing (as DVC compares params by value).
+#[test]
+fn a_shared_params_file_retrains_only_the_models_whose_keys_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mlops.yaml"),
+        "version: 1\nproject: demo\ntraining:\n  alpha:\n    run: python a.py\n    params: { file: params.yaml, keys: [alpha, common.seed] }\n  beta:\n    run: python b.py\n    params: { file: params.yaml, keys: [beta] }\n  whole:\n    run: python w.py\n    params: params.yaml\n",
+    )
+    .unwrap();
+    let params = dir.path().join("params.yaml");
+    std::fs::write(
+        &params,
+        "alpha: { lr: 0.1, layers: [64, 32] }\nbeta: { lr: 0.2 }\ncommon: { seed: 1, workers: 4 }\n",
+    )
+    .unwrap();
+    git_project(dir.path());
+    let running = |dir: &Path| -> Vec<String> {
+        affected(dir, &["--base", "HEAD"])
+            .into_iter()
+            .filter(|(_, runs)| *runs)
+            .map(|(job, _)| job)
+            .collect()
+    };
+    let edit = |text: &str| {
+        git(dir.path(), &["checkout", "-q", "--", "params.yaml"]);
+        let now = std::fs::read_to_string(&params).unwrap();
+        std::fs::write(&params, text.replace("{now}", &now)).unwrap();
+    };
+    edit("# tuned last week\n{now}");
+    assert!(running(dir.path()).is_empty(), "a comment changes no value");
+    edit(
+        "common: { workers: 4, seed: 1 }\nbeta: { lr: 0.2 }\nalpha: { layers: [64, 32], lr: 0.1 }\n",
+    );
+    assert!(
+        running(dir.path()).is_empty(),
+        "a reordering changes no value"
+    );
+    edit(
+        "alpha: { lr: 0.1, layers: [64, 32] }\nbeta: { lr: 0.3 }\ncommon: { seed: 1, workers: 4 }\n",
+    );
+    assert_eq!(running(dir.path()), ["train-beta", "train-whole"]);
+    edit(
+        "alpha: { lr: 0.1, layers: [64, 32] }\nbeta: { lr: 0.2 }\ncommon: { seed: 2, workers: 4 }\n",
+    );
+    assert_eq!(running(dir.path()), ["train-alpha", "train-whole"]);
+    edit(
+        "alpha: { lr: 0.1, layers: [64, 16] }\nbeta: { lr: 0.2 }\ncommon: { seed: 1, workers: 4 }\n",
+    );
+    assert_eq!(
+        running(dir.path()),
+        ["train-alpha", "train-whole"],
+        "a list value"
+    );
+    let why = mlops(dir.path(), &["affected", "--base", "HEAD"]);
+    assert!(
+        why.stdout
+            .contains("training alpha (`params.yaml` changed (params `alpha.layers"),
+        "{}",
+        why.stdout
+    );
+}

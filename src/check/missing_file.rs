@@ -23,14 +23,15 @@ impl Rule for MissingFile {
         for (name, training) in &cx.config.training {
             let base = format!("/training/{}", escape_pointer_token(name));
             check_inputs(cx, &base, &training.inputs, out);
-            if let Some(params) = &training.params
-                && !cx.repo.exists(params)
+            if let Some(scoped) = &training.params
+                && !cx.repo.exists(scoped.file())
             {
+                let params = scoped.file();
                 out.push(
                         Diag::warning(
                             Code::MissingFile,
                             format!("params file `{params}` of training `{name}` does not exist"),
-                            cx.value_label(&format!("{base}/params"), "not found next to mlops.yaml"),
+                            cx.value_label(&scoped.file_pointer(&base), "not found next to mlops.yaml"),
                         )
                         .with_help("paths are relative to the folder of mlops.yaml; create the file or fix the path"),
                     );

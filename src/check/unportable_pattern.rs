@@ -44,14 +44,16 @@ impl Rule for UnportablePattern {
             for (index, pattern) in training.inputs.iter().enumerate() {
                 check(out, format!("{base}/inputs/{index}"), "input", pattern);
             }
-            if let Some(params) = &training.params {
-                check(out, format!("{base}/params"), "params file", params);
+            if let Some(scoped) = &training.params {
+                let params = scoped.file();
+                let pointer = scoped.file_pointer(&base);
+                check(out, pointer.clone(), "params file", params);
                 if crate::paths::is_glob(params) {
                     out.push(
                         Diag::error(
                             Code::UnportablePattern,
                             format!("params file `{params}` is a pattern: `params` names one file"),
-                            cx.value_label(&format!("{base}/params"), "not one file"),
+                            cx.value_label(&pointer, "not one file"),
                         )
                         .with_help("name the file, such as `params.yaml`; patterns go in `inputs`"),
                     );

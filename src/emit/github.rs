@@ -276,7 +276,12 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                         .iter()
                         .flat_map(|input| crate::paths::github_filters(input)),
                 );
-                paths.extend(training.params.iter().cloned());
+                paths.extend(
+                    training
+                        .params
+                        .iter()
+                        .map(|params| params.file().to_owned()),
+                );
                 let id = job_id(node.kind, name);
                 let mut files: Vec<String> = Vec::new();
                 files.extend(training.model.iter().map(|model| model.path.clone()));

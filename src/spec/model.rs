@@ -205,6 +205,70 @@ pub struct Data {
     pub secrets: Vec<String>,
 }
 
+/// A training's hyper-parameters: a file, or the keys of a file that several trainings share.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Params {
+    /// The whole file.
+    File(String),
+    /// Some keys of it.
+    Scoped(ScopedParams),
+}
+
+/// The keys of a params file a training reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ScopedParams {
+    /// The file (YAML or JSON).
+    #[schemars(example = &"params.yaml")]
+    pub file: String,
+    /// The keys this training reads, each with everything under it (`churn` covers
+    /// `churn.lr`); dotted for nested keys (`common.seed`).
+    #[schemars(length(min = 1), example = &["churn", "common.seed"])]
+    pub keys: Vec<String>,
+}
+
+impl Params {
+    /// The file.
+    #[must_use]
+    pub fn file(&self) -> &str {
+        match self {
+            Params::File(file) | Params::Scoped(ScopedParams { file, .. }) => file,
+        }
+    }
+
+    /// The keys it is scoped to, if it is.
+    #[must_use]
+    pub fn keys(&self) -> Option<&[String]> {
+        match self {
+            Params::File(_) => None,
+            Params::Scoped(scoped) => Some(&scoped.keys),
+        }
+    }
+
+    /// The JSON pointer of the file's path, under the training's pointer `base`.
+    #[must_use]
+    pub fn file_pointer(&self, base: &str) -> String {
+        match self {
+            Params::File(_) => format!("{base}/params"),
+            Params::Scoped(_) => format!("{base}/params/file"),
+        }
+    }
+
+    /// Whether the flattened parameter `name` is one this training reads.
+    #[must_use]
+    pub fn reads(&self, name: &str) -> bool {
+        self.keys().is_none_or(|keys| {
+            keys.iter().any(|key| {
+                name == key
+                    || name
+                        .strip_prefix(key.as_str())
+                        .is_some_and(|rest| rest.starts_with('.'))
+            })
+        })
+    }
+}
+
 /// A training step: produces a model and a metrics file.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
@@ -218,9 +282,11 @@ pub struct Training {
     /// Repository paths or globs whose change re-runs this step.
     #[serde(default)]
     pub inputs: Vec<String>,
-    /// Hyper-parameter file (YAML or JSON); a change to it re-runs this step.
+    /// Hyper-parameter file (YAML or JSON): a change to one of its values re-runs this step
+    /// (a comment or a reordering does not). `{ file, keys }` scopes it to some keys, for a
+    /// file that several steps share.
     #[schemars(example = &"params.yaml")]
-    pub params: Option<String>,
+    pub params: Option<Params>,
     /// The metrics file `run` writes (JSON, YAML or CSV); gates read it.
     #[schemars(example = &"metrics/churn.json")]
     pub metrics: Option<String>,
