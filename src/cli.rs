@@ -658,6 +658,18 @@ struct Outputs {
     unreleased: Vec<String>,
     /// The repository settings the GitHub workflow relies on (empty without that target).
     settings: Vec<String>,
+    /// The fresh lock, and what `check` needs to explain a stale one.
+    lock: LockContext,
+}
+
+/// A fresh `mlops.lock` with what explains a difference from the one on disk.
+struct LockContext {
+    lock: crate::lock::Lock,
+    /// Its path from the output root.
+    path: String,
+    config: spec::Config,
+    /// The config's folder.
+    folder: PathBuf,
 }
 
 /// Render every output in memory and compare it with the files under the root.
@@ -686,7 +698,16 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         templates: &templates,
         releases: &releases,
     };
-    let artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
+    let mut artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
+    let lock = crate::lock::compute(
+        config,
+        graph,
+        &crate::lock::WorkingTree::new(&loaded.folder),
+    );
+    artifacts.push(emit::Artifact {
+        path: emit::rebase(&config_dir, crate::lock::FILE_NAME),
+        contents: lock.to_toml(&emit::yaml_header(&input)),
+    });
     let planned =
         outputs::plan(&root, &config_path, &artifacts).map_err(|error| fail(&error.to_string()))?;
     // Records on this branch are from before release branches: say so rather than ignore them.
@@ -741,6 +762,12 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         planned,
         unreleased,
         settings,
+        lock: LockContext {
+            lock,
+            path: emit::rebase(&config_dir, crate::lock::FILE_NAME),
+            config: config.clone(),
+            folder: loaded.folder.clone(),
+        },
     })
 }
 
@@ -781,6 +808,7 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
         planned,
         unreleased,
         settings,
+        ..
     } = match plan_outputs(path, out, color) {
         Ok(outputs) => outputs,
         Err(code) => return code,
@@ -832,10 +860,26 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
 }
 
 fn check(path: &Path, out: Option<&Path>, color: bool) -> u8 {
-    let Outputs { planned, .. } = match plan_outputs(path, out, color) {
+    let Outputs { planned, lock, .. } = match plan_outputs(path, out, color) {
         Ok(outputs) => outputs,
         Err(code) => return code,
     };
+    if let Some(file) = planned.iter().find(|file| file.path == lock.path)
+        && let outputs::Change::Update(old) = &file.change
+    {
+        let changed = files_changed_since_lock(&lock.folder);
+        let lines = crate::lock::explain(old, &lock.lock, &lock.config, &changed);
+        eprintln!(
+            "error[lock-stale]: {} is out of date for {} of {} nodes",
+            lock.path,
+            lines.len(),
+            lock.lock.entries.len()
+        );
+        for line in lines {
+            eprintln!("  {line}");
+        }
+        eprintln!("  help: run `mlops render` and commit {}", lock.path);
+    }
     let stale: Vec<&outputs::PlannedFile> = planned.iter().filter(|file| file.is_stale()).collect();
     if stale.is_empty() {
         eprintln!("{} generated files match a fresh render", planned.len());
@@ -1349,6 +1393,58 @@ fn rollback(
         },
         &publication.remote,
     )
+}
+
+/// The files changed (status letter, path from `folder`) since the last commit that wrote the
+/// lock in `folder`, to name them when the lock is stale; empty when git cannot say.
+fn files_changed_since_lock(folder: &Path) -> Vec<(char, String)> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(folder)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| output.stdout)
+    };
+    let Some(commit) = git(&["log", "-1", "--format=%H", "--", crate::lock::FILE_NAME])
+        .map(|out| String::from_utf8_lossy(&out).trim().to_owned())
+        .filter(|commit| !commit.is_empty())
+    else {
+        return Vec::new();
+    };
+    let Some(out) = git(&[
+        "diff",
+        "--name-status",
+        "--no-renames",
+        "--relative",
+        "-z",
+        &commit,
+    ]) else {
+        return Vec::new();
+    };
+    let fields: Vec<String> = out
+        .split(|byte| *byte == 0)
+        .filter(|field| !field.is_empty())
+        .map(|field| String::from_utf8_lossy(field).into_owned())
+        .collect();
+    let mut changed: Vec<(char, String)> = fields
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [status, path] => Some((status.chars().next().unwrap_or('M'), path.clone())),
+            _ => None,
+        })
+        .collect();
+    // New files git does not track yet are also what a render would read.
+    if let Some(out) = git(&["ls-files", "-z", "--others", "--exclude-standard"]) {
+        for path in out.split(|byte| *byte == 0).filter(|path| !path.is_empty()) {
+            changed.push(('A', String::from_utf8_lossy(path).into_owned()));
+        }
+    }
+    changed
 }
 
 /// The pull-request report of a validated config. Generated files name the config by its path

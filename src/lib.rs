@@ -28,6 +28,7 @@ pub mod git;
 pub mod github;
 pub mod graph;
 pub mod init;
+pub mod lock;
 pub mod metrics;
 pub mod outputs;
 pub mod paths;

@@ -164,6 +164,90 @@ impl PathSet {
     }
 }
 
+/// The files under a folder, as CI will see them.
+pub struct Listed {
+    /// Every file, relative and `/`-separated, sorted: tracked, and untracked but not ignored
+    /// (what a commit of the folder would hold).
+    pub all: Vec<String>,
+    /// The tracked ones, when the folder is in a git checkout.
+    pub tracked: Option<std::collections::BTreeSet<String>>,
+}
+
+/// At most this many files are listed outside git (a config in a home folder must not walk
+/// the whole disk).
+const WALK_LIMIT: usize = 200_000;
+
+/// The files under `folder`: `git ls-files -z --cached --others --exclude-standard`, which
+/// applies git's own rules (a tracked file that `.gitignore` matches is still listed, as CI
+/// sees it); outside git, a walk of the folder that skips `.git`.
+#[must_use]
+pub fn list_files(folder: &std::path::Path) -> Listed {
+    let list = |args: &[&str]| -> Option<Vec<String>> {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(folder)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()?;
+        output.status.success().then(|| {
+            output
+                .stdout
+                .split(|byte| *byte == 0)
+                .filter(|path| !path.is_empty())
+                .map(|path| String::from_utf8_lossy(path).into_owned())
+                .collect()
+        })
+    };
+    let (mut all, tracked) = match list(&[
+        "ls-files",
+        "-z",
+        "--cached",
+        "--others",
+        "--exclude-standard",
+    ]) {
+        Some(all) => (
+            all,
+            list(&["ls-files", "-z", "--cached"]).map(|tracked| tracked.into_iter().collect()),
+        ),
+        None => (walk(folder), None),
+    };
+    // A file deleted in the working tree but still in the index is listed by `--cached`.
+    all.retain(|path| folder.join(path).is_file());
+    all.sort();
+    all.dedup();
+    Listed { all, tracked }
+}
+
+/// Every file under `root`, relative and `/`-separated, skipping `.git` (bounded).
+fn walk(root: &std::path::Path) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut folders = vec![std::path::PathBuf::new()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(root.join(&folder)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let relative = folder.join(entry.file_name());
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
+            if kind.is_dir() {
+                if entry.file_name() != ".git" {
+                    folders.push(relative);
+                }
+            } else {
+                files.push(relative.to_string_lossy().replace('\\', "/"));
+                if files.len() >= WALK_LIMIT {
+                    return files;
+                }
+            }
+        }
+    }
+    files
+}
+
 /// Whether `path` is one of the files `pattern` names (one-off; sets are faster for many).
 #[must_use]
 pub fn matches(pattern: &str, path: &str) -> bool {

@@ -63,7 +63,7 @@ fn render_writes_the_workflow_then_check_passes() {
     assert!(
         check
             .stderr
-            .contains("4 generated files match a fresh render"),
+            .contains("5 generated files match a fresh render"),
         "{}",
         check.stderr
     );
@@ -279,8 +279,9 @@ fn a_comment_in_the_config_leaves_every_generated_file_as_it_is() {
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
 }
 
-/// A change to one deployment changes no file of the default branch (its manifest is on the
-/// release branch), and its next release changes only that deployment's manifest there.
+/// A change to one deployment changes two lines of the default branch (its entry in
+/// `mlops.lock`; its manifest is on the release branch), and its next release changes only
+/// that deployment's manifest there.
 #[test]
 fn a_change_to_one_deployment_touches_only_its_files() {
     let project = example_project();
@@ -315,11 +316,27 @@ fn a_change_to_one_deployment_touches_only_its_files() {
     );
     std::fs::write(&config, text).unwrap();
     let check = mlops(project.path(), &["check"]);
-    assert_eq!(
-        check.code, 0,
-        "nothing on the default branch depends on replicas: {}",
+    assert_eq!(check.code, 1, "{}", check.stderr);
+    assert!(
+        check.stderr.contains(
+            "error[lock-stale]: mlops.lock is out of date for 1 of 7 nodes\n  deployment churn-production: its entry in the config changed\n"
+        ) && check.stderr.contains("stale: mlops.lock (differs from a fresh render)\nerror: 1 of 5"),
+        "only the lock, and in it only that deployment: {}",
         check.stderr
     );
+    let diff: Vec<&str> = check
+        .stdout
+        .lines()
+        .filter(|line| {
+            line.starts_with(['-', '+']) && !line.starts_with("---") && !line.starts_with("+++")
+        })
+        .collect();
+    assert_eq!(
+        diff.len(),
+        4,
+        "its fingerprint and definition lines: {diff:?}"
+    );
+    assert_eq!(mlops(project.path(), &["render"]).code, 0);
     let before = git(project.path(), &["rev-parse", "mlops/release/staging"]);
     promote("churn-staging");
     promote("churn-production");

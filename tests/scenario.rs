@@ -279,6 +279,13 @@ fn from_a_pull_request_to_a_production_rollback() {
     // A pull request that changes alpha's input runs alpha alone.
     common::git(&work, &["switch", "-q", "-c", "pr-alpha"]);
     std::fs::write(work.join("alpha/train.py"), "print('better')\n").unwrap();
+    let (code, _, stderr) = mlops(&work, &["check"]);
+    assert_eq!(code, 1, "an input changed: the lock is stale");
+    assert!(
+        stderr.contains("training alpha: inputs changed (modified alpha/train.py)"),
+        "{stderr}"
+    );
+    ok(&work, &["render"]);
     common::git(&work, &["commit", "-q", "-am", "alpha: better features"]);
     assert_eq!(
         running(&work, "main"),
@@ -340,6 +347,7 @@ fn from_a_pull_request_to_a_production_rollback() {
 
     // The beta pull request, opened before all that, merges without a conflict.
     common::git(&work, &["pull", "-q", "--ff-only", "origin", "main"]);
+    // Both changed mlops.lock, in different tables: git merges it without a conflict.
     common::git(
         &work,
         &["merge", "-q", "--no-ff", "-m", "merge pr-beta", "pr-beta"],
@@ -372,6 +380,7 @@ fn from_a_pull_request_to_a_production_rollback() {
     // alpha, still retrains and deploys alpha, because alpha changed since its release.
     common::git(&work, &["fetch", "-q", "origin"]);
     std::fs::write(work.join("alpha/train.py"), "print('cancelled run')\n").unwrap();
+    ok(&work, &["render"]);
     common::git(
         &work,
         &[

@@ -1,0 +1,505 @@
+//! `mlops.lock`: the content fingerprint of every node, derived like every other output (a
+//! pure function of the commit: `mlops render` rewrites it, `mlops check` fails when it is
+//! stale), so a merge conflict in it is resolved by rendering again, never by re-training.
+//!
+//! A node's fingerprint is the SHA-256 of a line-based preimage:
+//!
+//! ```text
+//! mlops-fingerprint/v1
+//! definition sha256:<canonical JSON of the resolved entry: defaults applied, no timeout>
+//! inputs sha256:<manifest of "<sha256> <path>" lines, sorted by path>
+//! params sha256:<"key\tvalue" lines of the values it reads, sorted>
+//! pin sha256:<the data pin>
+//! upstream <name> <fingerprint>          (one line per dependency, sorted)
+//! ```
+//!
+//! The file is TOML, one table per node sorted by kind then name, one value per line, every
+//! digest prefixed with its algorithm, no whole-file digest: reordering the config changes
+//! nothing, and two branches that change different models change different tables.
+//! Secrets count by name, never by value; `timeout_minutes` does not count. Files are hashed
+//! streamed, each once however many nodes read it, across files in parallel.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::path::Path;
+
+use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
+
+use crate::graph::{EdgeKind, Graph, NodeKind};
+use crate::paths::PathSet;
+use crate::spec::Config;
+
+/// The lock's file name, beside its config.
+pub const FILE_NAME: &str = "mlops.lock";
+
+const ALL_EDGES: &[EdgeKind] = &[
+    EdgeKind::Needs,
+    EdgeKind::Judges,
+    EdgeKind::Ships,
+    EdgeKind::After,
+];
+
+/// One node's entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Its kind.
+    pub kind: NodeKind,
+    /// Its name.
+    pub name: String,
+    /// The digest of everything below.
+    pub fingerprint: String,
+    /// The resolved entry of the config.
+    pub definition: String,
+    /// The manifest of the files its `inputs` match, and how many.
+    pub inputs: Option<(String, usize)>,
+    /// The values of the params it reads.
+    pub params: Option<String>,
+    /// A data set's pin.
+    pub pin: Option<String>,
+    /// Each dependency's fingerprint, by name.
+    pub upstream: BTreeMap<String, String>,
+}
+
+/// Every node's entry, sorted by kind then name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lock {
+    /// The entries.
+    pub entries: Vec<Entry>,
+}
+
+/// `sha256:` and the hex digest of `bytes`.
+#[must_use]
+pub fn digest(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(7 + bytes.len() * 2);
+    text.push_str("sha256:");
+    for byte in bytes {
+        let _ = write!(text, "{byte:02x}");
+    }
+    text
+}
+
+/// The digest of the file at `path`, streamed in 1 MiB reads.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn digest_file(path: &Path) -> std::io::Result<String> {
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    loop {
+        let read = file.read(&mut buffer)?;
+        if read == 0 {
+            break;
+        }
+        hasher.update(&buffer[..read]);
+    }
+    Ok(hex(&hasher.finalize()))
+}
+
+/// `value` as JSON with every object's keys sorted: the same entry always gives the same
+/// bytes, whatever order the config wrote it in.
+fn canonical(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => {
+            let sorted: BTreeMap<&String, &serde_json::Value> = map.iter().collect();
+            let fields: Vec<String> = sorted
+                .into_iter()
+                .filter(|(_, value)| !value.is_null())
+                .map(|(key, value)| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::String(key.clone()),
+                        canonical(value)
+                    )
+                })
+                .collect();
+            format!("{{{}}}", fields.join(","))
+        }
+        serde_json::Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(canonical).collect();
+            format!("[{}]", items.join(","))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// A node's resolved entry: its section's entry with `defaults` applied where it sets
+/// nothing, without what does not change its result (`timeout_minutes`).
+fn definition(config: &Config, kind: NodeKind, name: &str) -> serde_json::Value {
+    let entry = match kind {
+        NodeKind::Data => config.data.get(name).map(serde_json::to_value),
+        NodeKind::Training => config.training.get(name).map(serde_json::to_value),
+        NodeKind::Gate => config.gates.get(name).map(serde_json::to_value),
+        NodeKind::Approval => config.approvals.get(name).map(serde_json::to_value),
+        NodeKind::Deployment => config.deployments.get(name).map(serde_json::to_value),
+    };
+    let mut value = entry
+        .and_then(Result::ok)
+        .unwrap_or(serde_json::Value::Null);
+    if let serde_json::Value::Object(map) = &mut value {
+        map.remove("timeout_minutes");
+        if matches!(kind, NodeKind::Data | NodeKind::Training) {
+            let defaults = serde_json::to_value(&config.defaults).unwrap_or_default();
+            for key in ["runner", "image", "setup"] {
+                let unset = map.get(key).is_none_or(serde_json::Value::is_null);
+                if unset && let Some(default) = defaults.get(key).filter(|value| !value.is_null()) {
+                    map.insert(key.to_owned(), default.clone());
+                }
+            }
+        }
+    }
+    value
+}
+
+/// What the fingerprints read from the repository.
+pub trait Files: Sync {
+    /// Every file under the config's folder, relative and sorted.
+    fn list(&self) -> &[String];
+    /// The digest of the file at `path` (relative), if it can be read.
+    fn digest(&self, path: &str) -> Option<String>;
+    /// The bytes of the file at `path` (relative), if it exists.
+    fn read(&self, path: &str) -> Option<Vec<u8>>;
+}
+
+/// The working tree of a config's folder, as CI will see it.
+pub struct WorkingTree {
+    folder: std::path::PathBuf,
+    listed: Vec<String>,
+}
+
+impl WorkingTree {
+    /// The files under `folder` ([`crate::paths::list_files`]).
+    #[must_use]
+    pub fn new(folder: &Path) -> WorkingTree {
+        WorkingTree {
+            folder: folder.to_path_buf(),
+            listed: crate::paths::list_files(folder).all,
+        }
+    }
+}
+
+impl Files for WorkingTree {
+    fn list(&self) -> &[String] {
+        &self.listed
+    }
+    fn digest(&self, path: &str) -> Option<String> {
+        digest_file(&self.folder.join(path)).ok()
+    }
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.folder.join(path)).ok()
+    }
+}
+
+/// The lock of `config`, reading files through `files`.
+#[must_use]
+pub fn compute(config: &Config, graph: &Graph, files: &dyn Files) -> Lock {
+    // Which files each node reads, then each of those files hashed once, in parallel.
+    let mut matched: BTreeMap<(NodeKind, String), Vec<&str>> = BTreeMap::new();
+    let mut readers: Vec<(NodeKind, &String, &Vec<String>)> = Vec::new();
+    for (name, data) in &config.data {
+        readers.push((NodeKind::Data, name, &data.inputs));
+    }
+    for (name, training) in &config.training {
+        readers.push((NodeKind::Training, name, &training.inputs));
+    }
+    for (kind, name, inputs) in readers {
+        if inputs.is_empty() {
+            continue;
+        }
+        let set = PathSet::new(inputs);
+        let hits: Vec<&str> = files
+            .list()
+            .iter()
+            .filter(|path| set.is_match(path))
+            .map(String::as_str)
+            .collect();
+        matched.insert((kind, name.clone()), hits);
+    }
+    let unique: BTreeSet<&str> = matched.values().flatten().copied().collect();
+    let digests: BTreeMap<&str, String> = unique
+        .into_par_iter()
+        .map(|path| {
+            let digest = files
+                .digest(path)
+                .unwrap_or_else(|| "unreadable".to_owned());
+            (path, digest)
+        })
+        .collect();
+
+    let order = graph
+        .topological_order()
+        .unwrap_or_else(|| graph.nodes().collect());
+    let mut fingerprints: BTreeMap<petgraph::graph::NodeIndex, String> = BTreeMap::new();
+    let mut entries = Vec::new();
+    for index in order {
+        let node = graph.node(index);
+        let (kind, name) = (node.kind, node.name.clone());
+        let definition = digest(canonical(&definition(config, kind, &name)).as_bytes());
+        let inputs = matched.get(&(kind, name.clone())).map(|paths| {
+            let manifest: String = paths
+                .iter()
+                .map(|path| format!("{} {path}\n", digests[path]))
+                .collect();
+            (digest(manifest.as_bytes()), paths.len())
+        });
+        let params = (kind == NodeKind::Training)
+            .then(|| config.training.get(&name).and_then(|t| t.params.as_ref()))
+            .flatten()
+            .map(|params| params_digest(params, files));
+        let pin = (kind == NodeKind::Data)
+            .then(|| config.data.get(&name).and_then(|data| data.sha256.clone()))
+            .flatten()
+            .map(|pin| format!("sha256:{}", pin.to_ascii_lowercase()));
+        let upstream: BTreeMap<String, String> = graph
+            .dependencies(index, ALL_EDGES)
+            .into_iter()
+            .filter_map(|dependency| {
+                fingerprints
+                    .get(&dependency)
+                    .map(|print| (graph.node(dependency).name.clone(), print.clone()))
+            })
+            .collect();
+        let mut preimage = format!("mlops-fingerprint/v1\ndefinition {definition}\n");
+        if let Some((manifest, _)) = &inputs {
+            preimage.push_str(&format!("inputs {manifest}\n"));
+        }
+        if let Some(params) = &params {
+            preimage.push_str(&format!("params {params}\n"));
+        }
+        if let Some(pin) = &pin {
+            preimage.push_str(&format!("pin {pin}\n"));
+        }
+        for (upstream_name, print) in &upstream {
+            preimage.push_str(&format!("upstream {upstream_name} {print}\n"));
+        }
+        let fingerprint = digest(preimage.as_bytes());
+        fingerprints.insert(index, fingerprint.clone());
+        entries.push(Entry {
+            kind,
+            name,
+            fingerprint,
+            definition,
+            inputs,
+            params,
+            pin,
+            upstream,
+        });
+    }
+    entries.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    Lock { entries }
+}
+
+/// The values a training reads from its params file, as `key\tvalue` lines; a file that is
+/// missing or does not parse counts by its bytes.
+fn params_digest(params: &crate::spec::model::Params, files: &dyn Files) -> String {
+    let path = params.file();
+    let Some(bytes) = files.read(path) else {
+        return digest(b"missing");
+    };
+    match crate::metrics::parse(&bytes, crate::metrics::Format::of(path)) {
+        Ok(values) => {
+            let lines: BTreeSet<String> = values
+                .into_iter()
+                .filter(|(name, _)| params.reads(name))
+                .map(|(name, metric)| format!("{name}\t{}\n", metric.text))
+                .collect();
+            digest(lines.into_iter().collect::<String>().as_bytes())
+        }
+        Err(_) => digest(&bytes),
+    }
+}
+
+/// The section name of `kind` in the lock.
+fn table(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Data => "data",
+        NodeKind::Training => "training",
+        NodeKind::Gate => "gate",
+        NodeKind::Approval => "approval",
+        NodeKind::Deployment => "deployment",
+    }
+}
+
+impl Lock {
+    /// The file, after `header` (the generated-file header, `#` comments).
+    #[must_use]
+    pub fn to_toml(&self, header: &str) -> String {
+        let mut out = String::from(header);
+        out.push_str(
+            "# A merge conflict here is resolved by `mlops render`, never by hand.\nversion = 1\n",
+        );
+        for entry in &self.entries {
+            out.push_str(&format!("\n[{}.{}]\n", table(entry.kind), entry.name));
+            out.push_str(&format!("fingerprint = \"{}\"\n", entry.fingerprint));
+            out.push_str(&format!("definition = \"{}\"\n", entry.definition));
+            if let Some((manifest, count)) = &entry.inputs {
+                out.push_str(&format!("inputs = \"{manifest}\"\nfiles = {count}\n"));
+            }
+            if let Some(params) = &entry.params {
+                out.push_str(&format!("params = \"{params}\"\n"));
+            }
+            if let Some(pin) = &entry.pin {
+                out.push_str(&format!("pin = \"{pin}\"\n"));
+            }
+            if !entry.upstream.is_empty() {
+                let pairs: Vec<String> = entry
+                    .upstream
+                    .iter()
+                    .map(|(name, print)| format!("{name} = \"{print}\""))
+                    .collect();
+                out.push_str(&format!("upstream = {{ {} }}\n", pairs.join(", ")));
+            }
+        }
+        out
+    }
+}
+
+/// A lock file read back: `[kind.name]` -> key -> the value as written. Lines it does not
+/// understand are skipped (it only serves to explain what changed).
+#[must_use]
+pub fn read(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut tables: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(name) = line
+            .strip_prefix('[')
+            .and_then(|rest| rest.strip_suffix(']'))
+        {
+            current = Some(name.to_owned());
+            tables.entry(name.to_owned()).or_default();
+        } else if let (Some(table), Some((key, value))) = (&current, line.split_once(" = ")) {
+            tables
+                .entry(table.clone())
+                .or_default()
+                .insert(key.to_owned(), value.to_owned());
+        }
+    }
+    tables
+}
+
+/// What changed between the lock on disk (`old`) and a fresh one, node by node, in words:
+/// `training churn: inputs changed (modified src/model/net.py); upstream `features` changed`.
+/// `changed_files` are the repository files changed since the lock was last written, when
+/// known, to name the ones each node reads.
+#[must_use]
+pub fn explain(
+    old: &str,
+    new: &Lock,
+    config: &Config,
+    changed_files: &[(char, String)],
+) -> Vec<String> {
+    let old = read(old);
+    let mut lines = Vec::new();
+    for entry in &new.entries {
+        let key = format!("{}.{}", table(entry.kind), entry.name);
+        let what = format!("{} {}", entry.kind.noun(), entry.name);
+        let Some(before) = old.get(&key) else {
+            lines.push(format!("{what}: new"));
+            continue;
+        };
+        let quoted = |value: &str| format!("\"{value}\"");
+        if before.get("fingerprint") == Some(&quoted(&entry.fingerprint)) {
+            continue;
+        }
+        let mut why = Vec::new();
+        if before.get("definition") != Some(&quoted(&entry.definition)) {
+            why.push("its entry in the config changed".to_owned());
+        }
+        let inputs_now = entry.inputs.as_ref().map(|(manifest, _)| quoted(manifest));
+        if before.get("inputs") != inputs_now.as_ref() {
+            let patterns: &[String] = match entry.kind {
+                NodeKind::Data => config.data.get(&entry.name).map_or(&[], |d| &d.inputs),
+                NodeKind::Training => config.training.get(&entry.name).map_or(&[], |t| &t.inputs),
+                _ => &[],
+            };
+            let set = PathSet::new(patterns);
+            let named: Vec<String> = changed_files
+                .iter()
+                .filter(|(_, path)| set.is_match(path))
+                .map(|(status, path)| {
+                    let verb = match status {
+                        'A' => "added",
+                        'D' => "deleted",
+                        _ => "modified",
+                    };
+                    format!("{verb} {path}")
+                })
+                .collect();
+            if named.is_empty() {
+                why.push("inputs changed".to_owned());
+            } else {
+                why.push(format!("inputs changed ({})", named.join(", ")));
+            }
+        }
+        if before.get("params") != entry.params.as_ref().map(|params| quoted(params)).as_ref() {
+            why.push("params changed".to_owned());
+        }
+        if before.get("pin") != entry.pin.as_ref().map(|pin| quoted(pin)).as_ref() {
+            why.push("its pin changed".to_owned());
+        }
+        let upstream_before = before.get("upstream").cloned().unwrap_or_default();
+        for (name, print) in &entry.upstream {
+            if !upstream_before.contains(&format!("{name} = \"{print}\"")) {
+                why.push(format!("upstream `{name}` changed"));
+            }
+        }
+        if why.is_empty() {
+            why.push("its fingerprint changed".to_owned());
+        }
+        lines.push(format!("{what}: {}", why.join("; ")));
+    }
+    let known: BTreeSet<String> = new
+        .entries
+        .iter()
+        .map(|entry| format!("{}.{}", table(entry.kind), entry.name))
+        .collect();
+    for key in old.keys().filter(|key| !known.contains(*key)) {
+        lines.push(format!("{key}: no longer in the config"));
+    }
+    lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digests_match_sha256sum() {
+        assert_eq!(
+            digest(b"abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_and_drops_nulls() {
+        let value =
+            serde_json::json!({ "b": 1, "a": { "d": [1, { "y": 2, "x": null }], "c": "s" } });
+        assert_eq!(
+            canonical(&value),
+            r#"{"a":{"c":"s","d":[1,{"y":2}]},"b":1}"#
+        );
+    }
+
+    #[test]
+    fn the_file_reads_back() {
+        let text = "# header\nversion = 1\n\n[training.churn]\nfingerprint = \"sha256:ab\"\nupstream = { features = \"sha256:cd\" }\n";
+        let tables = read(text);
+        assert_eq!(tables["training.churn"]["fingerprint"], "\"sha256:ab\"");
+        assert_eq!(
+            tables["training.churn"]["upstream"],
+            "{ features = \"sha256:cd\" }"
+        );
+    }
+}

@@ -1,0 +1,220 @@
+//! `mlops.lock` as a user meets it: derived (rendered, checked), stable under reordering,
+//! local to what changed, and merged by git without a conflict when two branches change
+//! different models.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+mod common;
+
+const CONFIG: &str = "\
+version: 1
+project: two-models
+defaults:
+  image: python:3.12-slim
+training:
+  alpha:
+    run: python alpha/train.py
+    inputs: [alpha/**, shared/**]
+    params: { file: params.yaml, keys: [alpha] }
+    metrics: metrics/alpha.json
+  beta:
+    run: python beta/train.py
+    inputs: [beta/**, shared/**]
+    params: { file: params.yaml, keys: [beta] }
+    metrics: metrics/beta.json
+gates:
+  alpha-quality:
+    training: alpha
+    rules: [{ metric: auc, min: 0.8 }]
+  beta-quality:
+    training: beta
+    rules: [{ metric: auc, min: 0.8 }]
+";
+
+fn mlops(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code().unwrap(),
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+fn write(dir: &Path, path: &str, text: &str) {
+    let path = dir.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// The project in a git repository on `main`, rendered and committed.
+fn project(config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "mlops.yaml", config);
+    write(dir.path(), "alpha/train.py", "print('alpha')\n");
+    write(dir.path(), "beta/train.py", "print('beta')\n");
+    write(dir.path(), "shared/util.py", "X = 1\n");
+    write(
+        dir.path(),
+        "params.yaml",
+        "alpha: { lr: 0.1 }\nbeta: { lr: 0.2 }\n",
+    );
+    common::git(dir.path(), &["init", "-q", "-b", "main"]);
+    render(dir.path());
+    common::git(dir.path(), &["add", "-A"]);
+    common::git(dir.path(), &["commit", "-q", "-m", "base"]);
+    dir
+}
+
+fn render(dir: &Path) -> String {
+    let (code, _, stderr) = mlops(dir, &["render"]);
+    assert_eq!(code, 0, "{stderr}");
+    std::fs::read_to_string(dir.join("mlops.lock")).unwrap()
+}
+
+/// The tables (`[kind.name]`) whose lines differ between two locks.
+fn changed_tables(before: &str, after: &str) -> Vec<String> {
+    let tables = |text: &str| mlops::lock::read(text);
+    let (before, after) = (tables(before), tables(after));
+    let mut names: Vec<String> = before
+        .keys()
+        .chain(after.keys())
+        .filter(|name| before.get(*name) != after.get(*name))
+        .cloned()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+#[test]
+fn the_lock_is_the_same_bytes_across_runs_and_reorderings_of_the_config() {
+    let dir = project(CONFIG);
+    let first = render(dir.path());
+    assert_eq!(render(dir.path()), first, "byte-identical across runs");
+    assert!(
+        first.contains("[training.alpha]\nfingerprint = \"sha256:"),
+        "{first}"
+    );
+    // Sections swapped, and entries within them.
+    let (head, rest) = CONFIG.split_once("training:\n").unwrap();
+    let (training, gates) = rest.split_once("gates:\n").unwrap();
+    let (alpha, beta) = training.split_once("  beta:\n").unwrap();
+    let reordered = format!("{head}gates:\n{gates}training:\n  beta:\n{beta}{alpha}");
+    write(dir.path(), "mlops.yaml", &reordered);
+    assert_eq!(render(dir.path()), first, "reordered sections and entries");
+}
+
+#[test]
+fn a_change_to_one_file_changes_the_nodes_that_read_it_and_what_follows_them() {
+    let dir = project(CONFIG);
+    let before = render(dir.path());
+    write(dir.path(), "alpha/train.py", "print('alpha v2')\n");
+    let after = render(dir.path());
+    assert_eq!(
+        changed_tables(&before, &after),
+        ["gate.alpha-quality", "training.alpha"]
+    );
+    write(dir.path(), "shared/util.py", "X = 2\n");
+    let shared = render(dir.path());
+    assert_eq!(
+        changed_tables(&after, &shared),
+        [
+            "gate.alpha-quality",
+            "gate.beta-quality",
+            "training.alpha",
+            "training.beta"
+        ],
+        "a file both read"
+    );
+    write(
+        dir.path(),
+        "params.yaml",
+        "alpha: { lr: 0.1 }\nbeta: { lr: 0.3 }\n",
+    );
+    assert_eq!(
+        changed_tables(&shared, &render(dir.path())),
+        ["gate.beta-quality", "training.beta"],
+        "params by key"
+    );
+}
+
+#[test]
+fn timeouts_and_comments_change_no_fingerprint_and_a_moved_default_does() {
+    let dir = project(CONFIG);
+    let before = render(dir.path());
+    let timed = CONFIG.replace(
+        "    run: python alpha/train.py\n",
+        "    run: python alpha/train.py\n    timeout_minutes: 30   # a longer run\n",
+    );
+    write(dir.path(), "mlops.yaml", &timed);
+    assert_eq!(render(dir.path()), before, "timeout_minutes and a comment");
+    // The default image is part of each training's resolved entry.
+    write(
+        dir.path(),
+        "mlops.yaml",
+        &CONFIG.replace("python:3.12-slim", "python:3.13-slim"),
+    );
+    assert_eq!(
+        changed_tables(&before, &render(dir.path())),
+        [
+            "gate.alpha-quality",
+            "gate.beta-quality",
+            "training.alpha",
+            "training.beta"
+        ]
+    );
+}
+
+/// `mlops check` says per node what made the lock stale, then shows the diff.
+#[test]
+fn check_explains_a_stale_lock_node_by_node() {
+    let dir = project(CONFIG);
+    write(dir.path(), "alpha/new_feature.py", "Y = 1\n");
+    write(dir.path(), "alpha/train.py", "print('alpha v2')\n");
+    let (code, stdout, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains(
+            "error[lock-stale]: mlops.lock is out of date for 2 of 4 nodes\n  \
+             training alpha: inputs changed (modified alpha/train.py, added alpha/new_feature.py)\n  \
+             gate alpha-quality: upstream `alpha` changed\n  \
+             help: run `mlops render` and commit mlops.lock\n"
+        ),
+        "{stderr}"
+    );
+    assert!(stdout.contains("--- a/mlops.lock"), "{stdout}");
+}
+
+/// Two branches that change different models each render; git merges the two locks with no
+/// conflict, and the merge is what a fresh render gives.
+#[test]
+fn two_branches_that_change_different_models_merge_without_a_conflict() {
+    let dir = project(CONFIG);
+    let git = |args: &[&str]| common::git(dir.path(), args);
+    git(&["switch", "-q", "-c", "alpha-work"]);
+    write(dir.path(), "alpha/train.py", "print('alpha v2')\n");
+    render(dir.path());
+    git(&["commit", "-q", "-am", "alpha"]);
+    git(&["switch", "-q", "-c", "beta-work", "main"]);
+    write(dir.path(), "beta/train.py", "print('beta v2')\n");
+    write(
+        dir.path(),
+        "params.yaml",
+        "alpha: { lr: 0.1 }\nbeta: { lr: 0.25 }\n",
+    );
+    render(dir.path());
+    git(&["commit", "-q", "-am", "beta"]);
+    git(&["switch", "-q", "main"]);
+    git(&["merge", "-q", "--no-ff", "-m", "alpha", "alpha-work"]);
+    git(&["merge", "-q", "--no-ff", "-m", "beta", "beta-work"]);
+    let (code, _, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 0, "the merged lock is a fresh render's: {stderr}");
+}
