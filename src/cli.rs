@@ -704,6 +704,15 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         graph,
         &crate::lock::WorkingTree::new(&loaded.folder),
     );
+    for image in crate::lock::unpinned_images(config) {
+        eprintln!(
+            "warning: image `{image}` is a tag, which moves: {} cannot say what ran in it",
+            crate::lock::FILE_NAME
+        );
+        eprintln!(
+            "  help: pin it as `{image}@sha256:<digest>` (`docker buildx imagetools inspect {image}` prints the digest)"
+        );
+    }
     artifacts.push(emit::Artifact {
         path: emit::rebase(&config_dir, crate::lock::FILE_NAME),
         contents: lock.to_toml(&emit::yaml_header(&input)),

@@ -222,15 +222,18 @@ pub fn compute(config: &Config, graph: &Graph, files: &dyn Files) -> Lock {
         matched.insert((kind, name.clone()), hits);
     }
     let unique: BTreeSet<&str> = matched.values().flatten().copied().collect();
+    let progress = Progress::new(unique.len());
     let digests: BTreeMap<&str, String> = unique
         .into_par_iter()
         .map(|path| {
             let digest = files
                 .digest(path)
                 .unwrap_or_else(|| "unreadable".to_owned());
+            progress.tick();
             (path, digest)
         })
         .collect();
+    progress.finish();
 
     let order = graph
         .topological_order()
@@ -313,6 +316,78 @@ fn params_digest(params: &crate::spec::model::Params, files: &dyn Files) -> Stri
         }
         Err(_) => digest(&bytes),
     }
+}
+
+/// A progress bar for hashing, drawn only when it takes longer than a second and stderr is a
+/// terminal (never in CI or a pipe), and cleared when done.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    started: std::time::Instant,
+    shown: std::sync::atomic::AtomicBool,
+    terminal: bool,
+}
+
+impl Progress {
+    fn new(files: usize) -> Progress {
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(files as u64),
+            indicatif::ProgressDrawTarget::hidden(),
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "hashing inputs {bar:30} {pos}/{len} files {elapsed}",
+        ) {
+            bar.set_style(style);
+        }
+        Progress {
+            bar,
+            started: std::time::Instant::now(),
+            shown: std::sync::atomic::AtomicBool::new(false),
+            terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+        }
+    }
+
+    fn tick(&self) {
+        self.bar.inc(1);
+        if self.terminal
+            && self.started.elapsed() > std::time::Duration::from_secs(1)
+            && !self.shown.swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            self.bar
+                .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// Whether `image` names its content: `...@sha256:` and 64 hex digits. A tag moves, so the
+/// fingerprint of a step that runs in a tagged image cannot say what ran.
+#[must_use]
+pub fn is_pinned(image: &str) -> bool {
+    image
+        .rsplit_once("@sha256:")
+        .is_some_and(|(_, hex)| hex.len() == 64 && hex.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// The images steps run in that are tags, not digests (`defaults.image`, trainings' `image`),
+/// each once, in the order written.
+#[must_use]
+pub fn unpinned_images(config: &Config) -> Vec<&str> {
+    let mut images: Vec<&str> = Vec::new();
+    let all = config.defaults.image.iter().chain(
+        config
+            .training
+            .values()
+            .filter_map(|training| training.image.as_ref()),
+    );
+    for image in all {
+        if !is_pinned(image) && !images.contains(&image.as_str()) {
+            images.push(image);
+        }
+    }
+    images
 }
 
 /// The section name of `kind` in the lock.
@@ -469,6 +544,21 @@ pub fn explain(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_digest_pins_an_image_and_a_tag_does_not() {
+        let digest = "2b0079146a74e23bf4ae8f6a28e1b484c6292f6fb904cbb51825b4a19812fcd8";
+        assert!(is_pinned(&format!("python:3.12-slim@sha256:{digest}")));
+        assert!(is_pinned(&format!("ghcr.io/acme/train@sha256:{digest}")));
+        for image in [
+            "python:3.12-slim",
+            "python",
+            "python@sha256:abc",
+            "python:latest",
+        ] {
+            assert!(!is_pinned(image), "{image}");
+        }
+    }
 
     #[test]
     fn digests_match_sha256sum() {

@@ -218,3 +218,22 @@ fn two_branches_that_change_different_models_merge_without_a_conflict() {
     let (code, _, stderr) = mlops(dir.path(), &["check"]);
     assert_eq!(code, 0, "the merged lock is a fresh render's: {stderr}");
 }
+
+/// The lock fingerprints the image's name; a tag moves under it, so `render` says so.
+#[test]
+fn an_image_given_by_tag_is_flagged() {
+    let dir = project(CONFIG);
+    let (_, _, stderr) = mlops(dir.path(), &["render"]);
+    assert!(
+        stderr.contains("warning: image `python:3.12-slim` is a tag, which moves: mlops.lock cannot say what ran in it"),
+        "{stderr}"
+    );
+    let pinned = CONFIG.replace(
+        "python:3.12-slim",
+        "python:3.12-slim@sha256:2b0079146a74e23bf4ae8f6a28e1b484c6292f6fb904cbb51825b4a19812fcd8",
+    );
+    write(dir.path(), "mlops.yaml", &pinned);
+    let (code, _, stderr) = mlops(dir.path(), &["render"]);
+    assert_eq!(code, 0);
+    assert!(!stderr.contains("is a tag"), "{stderr}");
+}
