@@ -14,6 +14,27 @@ use crate::codes::Code;
 use crate::diag::{self, FileReport, SourceFile};
 use crate::emit::{self, EmitError, EmitInput};
 use crate::graph::GraphFormat;
+
+/// `mlops graph --format`: the command line's names for [`GraphFormat`] (only `cli` knows clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum GraphFormatArg {
+    /// A Mermaid flowchart (GitHub renders it in Markdown).
+    Mermaid,
+    /// Graphviz DOT.
+    Dot,
+    /// JSON: nodes and edges.
+    Json,
+}
+
+impl From<GraphFormatArg> for GraphFormat {
+    fn from(format: GraphFormatArg) -> GraphFormat {
+        match format {
+            GraphFormatArg::Mermaid => GraphFormat::Mermaid,
+            GraphFormatArg::Dot => GraphFormat::Dot,
+            GraphFormatArg::Json => GraphFormat::Json,
+        }
+    }
+}
 use crate::repo::DiskRepo;
 use crate::{Validation, affected, gate, init, outputs, spec, suggest};
 
@@ -67,8 +88,8 @@ enum Command {
         #[arg(default_value = "mlops.yaml")]
         path: PathBuf,
         /// Graph format.
-        #[arg(long, value_enum, default_value_t = GraphFormat::Mermaid)]
-        format: GraphFormat,
+        #[arg(long, value_enum, default_value_t = GraphFormatArg::Mermaid)]
+        format: GraphFormatArg,
     },
     /// Write the generated files (the GitHub workflow, ...) from a valid config.
     Render {
@@ -309,7 +330,7 @@ pub fn main() -> ExitCode {
         Command::Validate { paths, format } => validate(&paths, format, color),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => print_stdout(&spec::schema::generate()),
-        Command::Graph { path, format } => graph(&path, format, color),
+        Command::Graph { path, format } => graph(&path, format.into(), color),
         Command::Render { path, out, dry_run } => render(&path, out.as_deref(), dry_run, color),
         Command::Check { path, out } => check(&path, out.as_deref(), color),
         Command::Affected {

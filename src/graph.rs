@@ -420,7 +420,7 @@ impl Graph {
 }
 
 /// Output formats of `mlops graph`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GraphFormat {
     /// A Mermaid flowchart (GitHub renders it in Markdown).
     Mermaid,

@@ -324,3 +324,28 @@ fn version_and_help_exit_0() {
         );
     }
 }
+
+/// The layering rule "`cli` only parses and dispatches" has a mirror: nothing but `cli` knows
+/// the argument parser, so the stages stay usable as a library.
+#[test]
+fn only_the_cli_module_knows_clap() {
+    let mut folders = vec![std::path::PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src"
+    ))];
+    let mut offenders = Vec::new();
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|ext| ext == "rs")
+                && path.file_name().is_some_and(|name| name != "cli.rs")
+                && std::fs::read_to_string(&path).unwrap().contains("clap::")
+            {
+                offenders.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "{offenders:?}");
+}
