@@ -1290,7 +1290,19 @@ fn open_review(
         .filter(|reviewer| !reviewer.contains('/'))
         .map(|reviewer| reviewer.trim_start_matches('@').to_owned())
         .collect();
-    let pull = open_pull_request(&repository, &token, head, base, &title, &body, &users)?;
+    let min_approvals = project.min_approvals(&release.environment);
+    let pull = open_pull_request(
+        &repository,
+        &token,
+        &PullRequestAsk {
+            head,
+            base,
+            title: &title,
+            body: &body,
+            users: &users,
+            min_approvals,
+        },
+    )?;
     Ok(format!(
         "{pushed}: {} {}",
         if pull.1 { "updated" } else { "opened" },
@@ -1298,17 +1310,34 @@ fn open_review(
     ))
 }
 
+/// A promotion pull request to open.
+#[cfg_attr(not(feature = "github"), allow(dead_code))] // without the client, only its branches
+struct PullRequestAsk<'a> {
+    head: &'a str,
+    base: &'a str,
+    title: &'a str,
+    body: &'a str,
+    /// Users to request (teams come from CODEOWNERS).
+    users: &'a [String],
+    /// What the branch's rules must require for the review to be the approval.
+    min_approvals: u32,
+}
+
 /// The pull request's page, and whether it was already open.
 #[cfg(feature = "github")]
 fn open_pull_request(
     repository: &str,
     token: &str,
-    head: &str,
-    base: &str,
-    title: &str,
-    body: &str,
-    users: &[String],
+    ask: &PullRequestAsk<'_>,
 ) -> Result<(String, bool), String> {
+    let PullRequestAsk {
+        head,
+        base,
+        title,
+        body,
+        users,
+        min_approvals,
+    } = *ask;
     let api_base = std::env::var("GITHUB_API_URL")
         .ok()
         .filter(|url| !url.is_empty())
@@ -1331,6 +1360,25 @@ fn open_pull_request(
                 // The pull request stands and CODEOWNERS requests the teams; say what failed.
                 eprintln!("warning: {error}");
             }
+            // The approval is only as strong as the branch's rules: say when they are weaker.
+            match client.review_rules(repository, base).await {
+                Ok(Some((count, owners))) if count >= u64::from(min_approvals) && owners => {}
+                Ok(rules) => {
+                    let (count, owners) = rules.unwrap_or((0, false));
+                    let message = format!(
+                        "the rules of `{base}` require {count} approving review{} and {}code-owner review, \
+                         but the approval asks for {min_approvals}: this pull request can be merged without it \
+                         (add a ruleset on `{base}`: README, \"Repository settings\")",
+                        if count == 1 { "" } else { "s" },
+                        if owners { "" } else { "no " },
+                    );
+                    println!("::warning title=mlops: approval not enforced::{message}");
+                    eprintln!("warning: {message}");
+                }
+                Err(error) => {
+                    eprintln!("warning: cannot check that `{base}` enforces the approval: {error}");
+                }
+            }
             Ok::<_, crate::github::Error>((pull.url, pull.existed))
         })
         .map_err(|error| error.to_string())
@@ -1340,12 +1388,9 @@ fn open_pull_request(
 fn open_pull_request(
     _repository: &str,
     _token: &str,
-    head: &str,
-    base: &str,
-    _title: &str,
-    _body: &str,
-    _users: &[String],
+    ask: &PullRequestAsk<'_>,
 ) -> Result<(String, bool), String> {
+    let (head, base) = (ask.head, ask.base);
     Err(format!(
         "pushed `{head}`; this mlops was built without the GitHub client, so open the pull request \
          into `{base}` by hand, or rebuild with `cargo install --features github`"

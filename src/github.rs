@@ -506,6 +506,39 @@ impl Client {
         ))
     }
 
+    /// What the rulesets on `branch` require of a pull request into it: the most approving
+    /// reviews any `pull_request` rule asks for, and whether one asks for code-owner review;
+    /// `None` when no ruleset rule applies. (Classic branch protection cannot be read with an
+    /// Actions token; rulesets can.)
+    ///
+    /// # Errors
+    /// API failures, with GitHub's message.
+    pub async fn review_rules(
+        &self,
+        repository: &str,
+        branch: &str,
+    ) -> Result<Option<(u64, bool)>, Error> {
+        let path = format!("/repos/{repository}/rules/branches/{branch}");
+        let response = self.send("GET", &path, None).await?;
+        if response.status != 200 {
+            return Err(api_error("read the release branch's rules", &response));
+        }
+        let rules: Vec<serde_json::Value> = serde_json::from_str(&response.body)
+            .map_err(|error| Error(format!("GET {path}: unexpected answer: {error}")))?;
+        let mut found: Option<(u64, bool)> = None;
+        for rule in rules.iter().filter(|rule| rule["type"] == "pull_request") {
+            let count = rule["parameters"]["required_approving_review_count"]
+                .as_u64()
+                .unwrap_or(0);
+            let owners = rule["parameters"]["require_code_owner_review"]
+                .as_bool()
+                .unwrap_or(false);
+            let (before, owned) = found.unwrap_or((0, false));
+            found = Some((before.max(count), owned || owners));
+        }
+        Ok(found)
+    }
+
     /// Ask `users` (logins, not teams: an Actions token cannot request teams, so the release
     /// branch's CODEOWNERS does that) to review pull request `number`.
     ///

@@ -634,6 +634,27 @@ async fn an_approval_gated_release_opens_one_pull_request_into_the_release_branc
         .mount(&server)
         .await;
 
+    // The first time the release branch asks for fewer reviews than the approval; then enough.
+    let rules = "/repos/acme/churn/rules/branches/mlops/release/production";
+    Mock::given(method("GET"))
+        .and(path(rules))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            { "type": "deletion" },
+            { "type": "pull_request", "parameters": {
+                "required_approving_review_count": 1, "require_code_owner_review": true } }
+        ])))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(rules))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            { "type": "pull_request", "parameters": {
+                "required_approving_review_count": 2, "require_code_owner_review": true } }
+        ])))
+        .mount(&server)
+        .await;
+
     let first = publish_production(&server, &work).await;
     let stdout = String::from_utf8_lossy(&first.stdout);
     assert!(
@@ -645,6 +666,12 @@ async fn an_approval_gated_release_opens_one_pull_request_into_the_release_branc
         stdout.contains(&format!(
             "pushed to `{HEAD}` for review: opened https://github.com/acme/churn/pull/12"
         )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "::warning title=mlops: approval not enforced::the rules of `mlops/release/production` require 1 approving review and code-owner review, but the approval asks for 2"
+        ),
         "{stdout}"
     );
     let received = server.received_requests().await.unwrap();
@@ -699,6 +726,10 @@ async fn an_approval_gated_release_opens_one_pull_request_into_the_release_branc
         again.status.success(),
         "{}",
         String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        !String::from_utf8_lossy(&again.stdout).contains("::warning"),
+        "the rules now enforce the approval"
     );
     assert!(
         String::from_utf8_lossy(&again.stdout)
