@@ -897,7 +897,7 @@ fn check(path: &Path, out: Option<&Path>, color: bool) -> u8 {
     if let Some(file) = planned.iter().find(|file| file.path == lock.path)
         && let outputs::Change::Update(old) = &file.change
     {
-        let changed = files_changed_since_lock(&lock.folder);
+        let changed = crate::lock::changed_since_written(&lock.folder);
         let lines = crate::lock::explain(old, &lock.lock, &lock.config, &changed);
         eprintln!(
             "error[lock-stale]: {} is out of date for {} of {} nodes",
@@ -1468,58 +1468,6 @@ fn rollback(
         },
         &publication.remote,
     )
-}
-
-/// The files changed (status letter, path from `folder`) since the last commit that wrote the
-/// lock in `folder`, to name them when the lock is stale; empty when git cannot say.
-fn files_changed_since_lock(folder: &Path) -> Vec<(char, String)> {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(folder)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|output| output.status.success())
-            .map(|output| output.stdout)
-    };
-    let Some(commit) = git(&["log", "-1", "--format=%H", "--", crate::lock::FILE_NAME])
-        .map(|out| String::from_utf8_lossy(&out).trim().to_owned())
-        .filter(|commit| !commit.is_empty())
-    else {
-        return Vec::new();
-    };
-    let Some(out) = git(&[
-        "diff",
-        "--name-status",
-        "--no-renames",
-        "--relative",
-        "-z",
-        &commit,
-    ]) else {
-        return Vec::new();
-    };
-    let fields: Vec<String> = out
-        .split(|byte| *byte == 0)
-        .filter(|field| !field.is_empty())
-        .map(|field| String::from_utf8_lossy(field).into_owned())
-        .collect();
-    let mut changed: Vec<(char, String)> = fields
-        .chunks(2)
-        .filter_map(|pair| match pair {
-            [status, path] => Some((status.chars().next().unwrap_or('M'), path.clone())),
-            _ => None,
-        })
-        .collect();
-    // New files git does not track yet are also what a render would read.
-    if let Some(out) = git(&["ls-files", "-z", "--others", "--exclude-standard"]) {
-        for path in out.split(|byte| *byte == 0).filter(|path| !path.is_empty()) {
-            changed.push(('A', String::from_utf8_lossy(path).into_owned()));
-        }
-    }
-    changed
 }
 
 /// The pull-request report of a validated config. Generated files name the config by its path

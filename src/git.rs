@@ -20,6 +20,32 @@ fn run(root: &Path, args: &[&str]) -> Result<std::process::Output, String> {
         .map_err(|error| format!("cannot run git: {error}"))
 }
 
+/// git's standard output in `folder` when it succeeds (its messages dropped): for questions
+/// whose answer may simply be "not in git".
+#[must_use]
+pub fn quiet_output(folder: &Path, args: &[&str]) -> Option<Vec<u8>> {
+    Command::new("git")
+        .arg("-C")
+        .arg(folder)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| output.stdout)
+}
+
+/// The fields of git's `-z` output (NUL-separated, never quoted).
+#[must_use]
+pub fn nul_separated(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|byte| *byte == 0)
+        .filter(|field| !field.is_empty())
+        .map(|field| String::from_utf8_lossy(field).into_owned())
+        .collect()
+}
+
 /// Make sure `base` is in the clone: CI checkouts are shallow, so fetch just that commit once.
 ///
 /// # Errors

@@ -260,15 +260,7 @@ impl Client {
         struct Head {
             sha: String,
         }
-        let encoded: String = head
-            .bytes()
-            .map(|byte| match byte {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
-                    char::from(byte).to_string()
-                }
-                _ => format!("%{byte:02X}"),
-            })
-            .collect();
+        let encoded = query_value(head);
         let path = format!("/repos/{repository}/pulls?state=open&head={encoded}&per_page=100");
         let response = self.send("GET", &path, None).await?;
         if response.status != 200 {
@@ -415,15 +407,7 @@ impl Client {
             html_url: String,
         }
         let owner = repository.split('/').next().unwrap_or_default();
-        let query: String = format!("{owner}:{head}")
-            .bytes()
-            .map(|byte| match byte {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
-                    char::from(byte).to_string()
-                }
-                _ => format!("%{byte:02X}"),
-            })
-            .collect();
+        let query = query_value(&format!("{owner}:{head}"));
         let path = format!("/repos/{repository}/pulls?state=open&head={query}&per_page=100");
         let response = self.send("GET", &path, None).await?;
         if response.status != 200 {
@@ -561,6 +545,18 @@ impl Client {
             _ => Err(api_error("request the reviewers", &response)),
         }
     }
+}
+
+/// `text` percent-encoded for a query string (`owner:branch`, with its `/`s).
+fn query_value(text: &str) -> String {
+    text.bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b':' => {
+                char::from(byte).to_string()
+            }
+            _ => format!("%{byte:02X}"),
+        })
+        .collect()
 }
 
 fn api_error(what: &str, response: &Response) -> Error {

@@ -459,6 +459,49 @@ pub fn read(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {
     tables
 }
 
+/// The files changed (status letter, path from `folder`) since the last commit that wrote the
+/// lock in `folder`, and the untracked ones, to name them when the lock is stale; empty when
+/// git cannot say.
+#[must_use]
+pub fn changed_since_written(folder: &Path) -> Vec<(char, String)> {
+    use crate::git::{nul_separated, quiet_output};
+    let Some(commit) = quiet_output(folder, &["log", "-1", "--format=%H", "--", FILE_NAME])
+        .map(|out| String::from_utf8_lossy(&out).trim().to_owned())
+        .filter(|commit| !commit.is_empty())
+    else {
+        return Vec::new();
+    };
+    let Some(out) = quiet_output(
+        folder,
+        &[
+            "diff",
+            "--name-status",
+            "--no-renames",
+            "--relative",
+            "-z",
+            &commit,
+        ],
+    ) else {
+        return Vec::new();
+    };
+    let fields = nul_separated(&out);
+    let mut changed: Vec<(char, String)> = fields
+        .chunks(2)
+        .filter_map(|pair| match pair {
+            [status, path] => Some((status.chars().next().unwrap_or('M'), path.clone())),
+            _ => None,
+        })
+        .collect();
+    // New files git does not track yet are also what a render reads.
+    if let Some(out) = quiet_output(
+        folder,
+        &["ls-files", "-z", "--others", "--exclude-standard"],
+    ) {
+        changed.extend(nul_separated(&out).into_iter().map(|path| ('A', path)));
+    }
+    changed
+}
+
 /// What changed between the lock on disk (`old`) and a fresh one, node by node, in words:
 /// `training churn: inputs changed (modified src/model/net.py); upstream `features` changed`.
 /// `changed_files` are the repository files changed since the lock was last written, when

@@ -182,23 +182,8 @@ const WALK_LIMIT: usize = 200_000;
 /// sees it); outside git, a walk of the folder that skips `.git`.
 #[must_use]
 pub fn list_files(folder: &std::path::Path) -> Listed {
-    let list = |args: &[&str]| -> Option<Vec<String>> {
-        let output = std::process::Command::new("git")
-            .arg("-C")
-            .arg(folder)
-            .args(args)
-            .stdin(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()?;
-        output.status.success().then(|| {
-            output
-                .stdout
-                .split(|byte| *byte == 0)
-                .filter(|path| !path.is_empty())
-                .map(|path| String::from_utf8_lossy(path).into_owned())
-                .collect()
-        })
+    let list = |args: &[&str]| {
+        crate::git::quiet_output(folder, args).map(|out| crate::git::nul_separated(&out))
     };
     let (mut all, tracked) = match list(&[
         "ls-files",
