@@ -32,6 +32,7 @@ pub mod lock;
 pub mod metrics;
 pub mod outputs;
 pub mod paths;
+pub mod plan;
 pub mod promote;
 pub mod publish;
 pub mod release;

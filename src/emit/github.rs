@@ -10,8 +10,7 @@ use serde::Serialize;
 
 use super::templates::gha_literal;
 use super::{Artifact, EmitError, EmitInput, Emitter, render_yaml, yaml_header};
-use crate::graph::{EdgeKind, NodeKind};
-use crate::spec::model::Runner;
+use crate::graph::NodeKind;
 
 /// Where the workflow of a config at the repository root goes.
 pub const WORKFLOW_PATH: &str = ".github/workflows/mlops.yml";
@@ -58,7 +57,6 @@ const DOWNLOAD_ARTIFACT: &str =
 const DEFAULT_RUNNER: &str = "ubuntu-latest";
 /// The job that validates the config and checks that every generated file is fresh.
 const CHECK_JOB: &str = "check";
-const DEFAULT_TIMEOUT_MINUTES: u32 = 60;
 
 /// The GitHub Actions emitter.
 pub struct GithubActions;
@@ -168,6 +166,8 @@ impl Emitter for GithubActions {
     }
 }
 
+/// The workflow's view of the engine-neutral plan: job ids, `needs` with the plan and check
+/// jobs, and every config string defused for GitHub.
 fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
     let config = input.config;
     let graph = input.graph;
@@ -183,17 +183,6 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
             help: "add `github_action: OWNER/mlops@<full commit sha>` under `ci:`".to_owned(),
             pointer: "/ci".to_owned(),
         })?;
-    let order = graph.topological_order().unwrap_or_default();
-    let default_runner = runner_labels(config.defaults.runner.as_ref());
-    let default_timeout = config
-        .defaults
-        .timeout_minutes
-        .unwrap_or(DEFAULT_TIMEOUT_MINUTES);
-    let setup = config.defaults.setup.as_deref().map(gha_literal);
-
-    let mut jobs = Vec::new();
-    let mut report_needs = Vec::new();
-    let mut metrics = Vec::new();
     if input.config_path.chars().any(char::is_control) {
         return Err(EmitError::Config {
             message: format!(
@@ -204,198 +193,98 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
             pointer: String::new(),
         });
     }
-    // `paths` filters are matched from the repository root; everything else in the workflow
-    // runs in the config's folder (`defaults.run.working-directory`).
-    let mut paths: Vec<String> = vec![
-        input.config_path.to_owned(),
-        workflow_path(input.config_dir),
-    ];
+    let plan = crate::plan::build(config, graph, input.config_path, input.config_dir).map_err(
+        |missing| EmitError::Config {
+            message: missing.message,
+            help: missing.help,
+            pointer: missing.pointer,
+        },
+    )?;
+    let id = |node: petgraph::graph::NodeIndex| {
+        let node = graph.node(node);
+        job_id(node.kind, &node.name)
+    };
+    let ids = |nodes: &[petgraph::graph::NodeIndex]| {
+        nodes.iter().map(|&node| id(node)).collect::<Vec<_>>()
+    };
+    let runs_on = |runner: &Option<Vec<String>>| {
+        runner.as_ref().map_or_else(
+            || vec![DEFAULT_RUNNER.to_owned()],
+            |labels| labels.iter().map(|label| gha_literal(label)).collect(),
+        )
+    };
+    let mut jobs = Vec::new();
+    let mut report_needs = Vec::new();
+    let mut metrics = Vec::new();
+    for step in &plan.steps {
+        let job_id = id(step.node);
+        let (kind, name) = match step.kind {
+            NodeKind::Data => ("data", format!("data: {}", step.name)),
+            NodeKind::Training => ("training", format!("train: {}", step.name)),
+            NodeKind::Gate => ("gate", format!("gate: {}", step.name)),
+            NodeKind::Deployment => (
+                "deployment",
+                format!(
+                    "deploy: {} to {}",
+                    step.name,
+                    step.promotion
+                        .as_ref()
+                        .map_or("", |promotion| promotion.environment.as_str())
+                ),
+            ),
+            NodeKind::Approval => continue,
+        };
+        if matches!(step.kind, NodeKind::Training | NodeKind::Gate) {
+            report_needs.push(job_id.clone());
+        }
+        if let Some(path) = &step.metrics {
+            metrics.push(MetricsArtifact {
+                artifact: job_id.clone(),
+                path: path.clone(),
+            });
+        }
+        let mut needs = ids(&step.needs);
+        if step.kind == NodeKind::Deployment {
+            // Nothing stale or invalid is ever deployed: the deploy waits for `check`.
+            needs.push(CHECK_JOB.to_owned());
+        }
+        jobs.push(Job {
+            id: job_id.clone(),
+            kind,
+            name,
+            needs: with_plan(needs),
+            deploy_only: step.kind == NodeKind::Deployment,
+            runs_on: runs_on(&step.runner),
+            image: step.image.as_deref().map(gha_literal),
+            timeout_minutes: step.timeout_minutes,
+            environment: step
+                .promotion
+                .as_ref()
+                .map(|promotion| promotion.environment.clone()),
+            downloads: ids(&step.downloads),
+            setup: step.setup.as_deref().map(gha_literal),
+            run: step.run.as_deref().map(gha_literal),
+            secrets: step.secrets.clone(),
+            upload: (!step.outputs.is_empty()).then(|| job_id.clone()),
+            files: step.outputs.clone(),
+            gate: step.gate.clone(),
+            promotion: step.promotion.as_ref().map(promotion),
+        });
+    }
+    let mut paths: Vec<String> = plan.watch_files.clone();
+    paths.push(workflow_path(input.config_dir));
+    paths.extend(
+        plan.watch
+            .iter()
+            .flat_map(|pattern| crate::paths::github_filters(pattern)),
+    );
+    paths.sort();
+    paths.dedup();
     let config_file = input
         .config_path
         .rsplit_once('/')
         .map_or(input.config_path, |(_, file)| file)
         .to_owned();
-    let mut schedules = Vec::new();
-    for &index in &order {
-        let node = graph.node(index);
-        let name = node.name.as_str();
-        // Upstream jobs (data steps with a command, trainings) whose files this job needs.
-        let producers: Vec<String> = graph
-            .dependencies(index, &[EdgeKind::Needs, EdgeKind::Judges, EdgeKind::Ships])
-            .into_iter()
-            .filter_map(|dependency| producer_job(input, dependency))
-            .collect();
-        match node.kind {
-            NodeKind::Data => {
-                let Some(data) = config.data.get(name) else {
-                    continue;
-                };
-                if let Some(cron) = &data.refresh
-                    && !schedules.contains(cron)
-                {
-                    schedules.push(cron.clone());
-                }
-                let Some(run) = &data.run else { continue };
-                paths.extend(
-                    data.inputs
-                        .iter()
-                        .flat_map(|input| crate::paths::github_filters(input)),
-                );
-                let id = job_id(node.kind, name);
-                jobs.push(Job {
-                    id: id.clone(),
-                    kind: "data",
-                    name: format!("data: {name}"),
-                    needs: with_plan(producers.clone()),
-                    deploy_only: false,
-                    runs_on: data.runner.as_ref().map_or_else(
-                        || default_runner.clone(),
-                        |runner| runner_labels(Some(runner)),
-                    ),
-                    image: config.defaults.image.as_deref().map(gha_literal),
-                    timeout_minutes: default_timeout,
-                    environment: None,
-                    downloads: producers,
-                    setup: setup.clone(),
-                    run: Some(gha_literal(run)),
-                    secrets: data.secrets.clone(),
-                    upload: (!data.outputs.is_empty()).then(|| id.clone()),
-                    files: data.outputs.clone(),
-                    gate: None,
-                    promotion: None,
-                });
-            }
-            NodeKind::Training => {
-                let Some(training) = config.training.get(name) else {
-                    continue;
-                };
-                // A folder is written as itself and `folder/**`: GitHub's filters match files.
-                paths.extend(
-                    training
-                        .inputs
-                        .iter()
-                        .flat_map(|input| crate::paths::github_filters(input)),
-                );
-                paths.extend(
-                    training
-                        .params
-                        .iter()
-                        .map(|params| params.file().to_owned()),
-                );
-                let id = job_id(node.kind, name);
-                let mut files: Vec<String> = Vec::new();
-                files.extend(training.model.iter().map(|model| model.path.clone()));
-                files.extend(training.metrics.iter().cloned());
-                if let Some(metrics_path) = &training.metrics {
-                    metrics.push(MetricsArtifact {
-                        artifact: id.clone(),
-                        path: metrics_path.clone(),
-                    });
-                }
-                report_needs.push(id.clone());
-                jobs.push(Job {
-                    id: id.clone(),
-                    kind: "training",
-                    name: format!("train: {name}"),
-                    needs: with_plan(producers.clone()),
-                    deploy_only: false,
-                    runs_on: training.runner.as_ref().map_or_else(
-                        || default_runner.clone(),
-                        |runner| runner_labels(Some(runner)),
-                    ),
-                    image: training
-                        .image
-                        .as_deref()
-                        .or(config.defaults.image.as_deref())
-                        .map(gha_literal),
-                    timeout_minutes: training.timeout_minutes.unwrap_or(default_timeout),
-                    environment: None,
-                    downloads: producers,
-                    setup: setup.clone(),
-                    run: Some(gha_literal(&training.run)),
-                    secrets: training.secrets.clone(),
-                    upload: (!files.is_empty()).then(|| id.clone()),
-                    files,
-                    gate: None,
-                    promotion: None,
-                });
-            }
-            NodeKind::Gate => {
-                let id = job_id(node.kind, name);
-                report_needs.push(id.clone());
-                jobs.push(Job {
-                    id,
-                    kind: "gate",
-                    name: format!("gate: {name}"),
-                    needs: with_plan(producers.clone()),
-                    deploy_only: false,
-                    runs_on: vec![DEFAULT_RUNNER.to_owned()],
-                    image: None,
-                    timeout_minutes: 15,
-                    environment: None,
-                    downloads: producers,
-                    setup: None,
-                    run: None,
-                    secrets: Vec::new(),
-                    upload: None,
-                    files: Vec::new(),
-                    gate: Some(name.to_owned()),
-                    promotion: None,
-                });
-            }
-            // Approvals have no job: an approval-gated release is a pull request into the
-            // environment's release branch, and its required reviews are the approval.
-            NodeKind::Approval => {}
-            NodeKind::Deployment => {
-                let Some(deployment) = config.deployments.get(name) else {
-                    continue;
-                };
-                let mut needs = producers.clone();
-                for after in graph.dependencies(index, &[EdgeKind::After]) {
-                    let upstream = graph.node(after);
-                    if upstream.kind != NodeKind::Approval {
-                        needs.push(job_id(upstream.kind, &upstream.name));
-                    }
-                }
-                // Nothing stale or invalid is ever deployed: the deploy waits for `check`.
-                needs.push(CHECK_JOB.to_owned());
-                let promotion = promotion(input, name, deployment)?;
-                jobs.push(Job {
-                    id: job_id(node.kind, name),
-                    kind: "deployment",
-                    name: format!("deploy: {name} to {}", deployment.environment),
-                    needs: with_plan(needs),
-                    deploy_only: true,
-                    runs_on: vec![DEFAULT_RUNNER.to_owned()],
-                    image: None,
-                    timeout_minutes: 30,
-                    environment: Some(deployment.environment.clone()),
-                    downloads: producers,
-                    setup: None,
-                    run: None,
-                    secrets: Vec::new(),
-                    upload: None,
-                    files: Vec::new(),
-                    gate: None,
-                    promotion: Some(promotion),
-                });
-            }
-        }
-    }
-    let mut paths: Vec<String> = paths
-        .iter()
-        .enumerate()
-        .map(|(position, path)| {
-            // The first two are already relative to the root.
-            if position < 2 {
-                path.clone()
-            } else {
-                super::rebase(input.config_dir, path)
-            }
-        })
-        .collect();
-    paths.sort();
-    paths.dedup();
     Ok(Workflow {
         // `name` is a static field: no expression can be written there, so a `${{` in the
         // project's name is shown with a space, `$ {{`.
@@ -403,7 +292,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
         branch: config.ci.branch.clone(),
         on_pull_request: config.ci.on_pull_request,
         paths,
-        schedules,
+        schedules: plan.schedules,
         config_path: config_file,
         working_directory: (!input.config_dir.is_empty()).then(|| gha_literal(input.config_dir)),
         comment_key: input.config_path.to_owned(),
@@ -424,73 +313,21 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
     })
 }
 
-fn promotion(
-    input: &EmitInput<'_>,
-    name: &str,
-    deployment: &crate::spec::model::Deployment,
-) -> Result<Promotion, EmitError> {
-    let config = input.config;
-    let training = config.training.get(&deployment.model);
-    let model = training.and_then(|training| training.model.as_ref());
-    let pointer = format!(
-        "/training/{}",
-        crate::spec::load::escape_pointer_token(&deployment.model)
-    );
-    let Some(model) = model else {
-        return Err(EmitError::Config {
-            message: format!(
-                "deployment `{name}` ships training `{}`, which declares no `model`",
-                deployment.model
-            ),
-            help: "add `model: { path: ..., format: ... }` to the training".to_owned(),
-            pointer,
-        });
-    };
-    let Some(registry) = &model.registry else {
-        return Err(EmitError::Config {
-            message: format!(
-                "training `{}` has no `model.registry`: the deploy job of `{name}` needs somewhere to upload the model the cluster loads",
-                deployment.model
-            ),
-            help: "add `registry: s3://BUCKET/PREFIX` (or gs://) to the training's `model`"
-                .to_owned(),
-            pointer: format!("{pointer}/model"),
-        });
-    };
-    let upload_tool = if registry.starts_with("gs://") {
-        "gcloud"
-    } else {
-        "aws"
-    };
-    let environment = config.environments.get(&deployment.environment);
-    let requires_approval = environment.is_some_and(|environment| environment.requires_approval);
-    Ok(Promotion {
-        deployment: name.to_owned(),
-        environment: deployment.environment.clone(),
-        model_path: gha_literal(&model.path),
-        metrics_path: training
-            .and_then(|training| training.metrics.as_deref())
-            .map(gha_literal),
-        registry: gha_literal(registry.trim_end_matches('/')),
-        upload_tool,
-        secrets: deployment.secrets.clone(),
-        requires_approval,
-    })
-}
-
-/// The job that makes the files of `node` available, if it has one: a data step with a
-/// command, or a training. External data (`uri` only) is read by the step that needs it.
-fn producer_job(input: &EmitInput<'_>, node: petgraph::graph::NodeIndex) -> Option<String> {
-    let node = input.graph.node(node);
-    match node.kind {
-        NodeKind::Data => input
-            .config
-            .data
-            .get(&node.name)
-            .filter(|data| data.run.is_some() && !data.outputs.is_empty())
-            .map(|_| job_id(NodeKind::Data, &node.name)),
-        NodeKind::Training => Some(job_id(NodeKind::Training, &node.name)),
-        _ => None,
+/// A deploy step's promotion, for the template.
+fn promotion(promotion: &crate::plan::Promotion) -> Promotion {
+    Promotion {
+        deployment: promotion.deployment.clone(),
+        environment: promotion.environment.clone(),
+        model_path: gha_literal(&promotion.model_path),
+        metrics_path: promotion.metrics_path.as_deref().map(gha_literal),
+        registry: gha_literal(&promotion.registry),
+        upload_tool: if promotion.registry.starts_with("gs://") {
+            "gcloud"
+        } else {
+            "aws"
+        },
+        secrets: promotion.secrets.clone(),
+        requires_approval: promotion.requires_approval,
     }
 }
 
@@ -517,14 +354,6 @@ fn with_plan(mut needs: Vec<String>) -> Vec<String> {
         }
     }
     all
-}
-
-fn runner_labels(runner: Option<&Runner>) -> Vec<String> {
-    match runner {
-        None => vec![DEFAULT_RUNNER.to_owned()],
-        Some(Runner::Label(label)) => vec![gha_literal(label)],
-        Some(Runner::Labels(labels)) => labels.iter().map(|label| gha_literal(label)).collect(),
-    }
 }
 
 /// The repository settings the generated workflow relies on, one sentence each, for `render` to
