@@ -738,8 +738,15 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         path: emit::rebase(&config_dir, crate::lock::FILE_NAME),
         contents: lock.to_toml(&emit::yaml_header(&input)),
     });
-    let planned =
-        outputs::plan(&root, &config_path, &artifacts).map_err(|error| fail(&error.to_string()))?;
+    // The lock is this config's too, beside it.
+    let mut owned = emit::owned_places();
+    owned.push(emit::Owned {
+        path: crate::lock::FILE_NAME,
+        at_root: false,
+        file: true,
+    });
+    let planned = outputs::plan(&root, &config_path, &artifacts, &owned)
+        .map_err(|error| fail(&error.to_string()))?;
     // Records on this branch are from before release branches: say so rather than ignore them.
     for (name, deployment) in &config.deployments {
         let record = crate::release::path(&deployment.environment, name);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use similar::TextDiff;
 
-use crate::emit::{Artifact, HEADER_PREFIX};
+use crate::emit::{Artifact, HEADER_PREFIX, Owned};
 
 /// What `render` would do to one file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,11 +115,6 @@ pub fn is_generated_from(text: &str, config_path: &str) -> bool {
     rest == "." || (rest.starts_with(" (sha256:") && rest.ends_with(")."))
 }
 
-/// Folders where generated files live, relative to the root. Stale files are looked for only
-/// here, so a render never walks the whole repository.
-const OUTPUT_DIRS: &[&str] = &[".github/workflows", "deploy", "argo"];
-const OUTPUT_FILES: &[&str] = &[".gitlab-ci.yml"];
-
 /// Compare `artifacts` with the files under `root`.
 ///
 /// # Errors
@@ -128,6 +123,7 @@ pub fn plan(
     root: &Path,
     config_path: &str,
     artifacts: &[Artifact],
+    owned: &[Owned],
 ) -> Result<Vec<PlannedFile>, OutputError> {
     let mut planned = Vec::new();
     for artifact in artifacts {
@@ -148,7 +144,7 @@ pub fn plan(
             contents: artifact.contents.clone(),
         });
     }
-    for path in generated_files(root, config_path)? {
+    for path in generated_files(root, config_path, owned)? {
         if artifacts.iter().all(|artifact| artifact.path != path.0) {
             planned.push(PlannedFile {
                 path: path.0,
@@ -223,23 +219,31 @@ fn read_if_exists(path: &Path, shown: &str) -> Result<Option<String>, OutputErro
     }
 }
 
-/// Files under the output folders whose first line marks them as generated from this config,
-/// as (relative path, contents), sorted.
-fn generated_files(root: &Path, config_path: &str) -> Result<Vec<(String, String)>, OutputError> {
+/// Files in the places emitters own (`owned`: only there, so a render never walks the whole
+/// repository) whose first line marks them as generated from this config, as (relative path,
+/// contents), sorted.
+fn generated_files(
+    root: &Path,
+    config_path: &str,
+    owned: &[Owned],
+) -> Result<Vec<(String, String)>, OutputError> {
     let mut found = Vec::new();
-    let mut candidates: Vec<String> = OUTPUT_FILES.iter().map(|&file| file.to_owned()).collect();
-    // CI files live at the root, where their engines read them; a config's deploy/ and argo/
-    // beside the config.
+    let mut candidates: Vec<String> = Vec::new();
     let config_dir = config_path.rsplit_once('/').map_or("", |(dir, _)| dir);
-    for dir in OUTPUT_DIRS {
-        let dir = if config_dir.is_empty() || dir.starts_with(".github") {
-            (*dir).to_owned()
+    for place in owned {
+        let path = if place.at_root {
+            place.path.to_owned()
         } else {
-            format!("{config_dir}/{dir}")
+            crate::emit::rebase(config_dir, place.path)
         };
-        collect_yaml_files(root, &dir, &mut candidates);
+        if place.file {
+            candidates.push(path);
+        } else {
+            collect_yaml_files(root, &path, &mut candidates);
+        }
     }
     candidates.sort();
+    candidates.dedup();
     for relative in candidates {
         let Some(text) = read_if_exists(&root.join(&relative), &relative)? else {
             continue;
@@ -289,13 +293,25 @@ mod tests {
             artifact(".github/workflows/mlops.yml", "a: 1\n"),
             artifact("deploy/x.yaml", "b: 1\n"),
         ];
-        let planned = plan(root.path(), "mlops.yaml", &first).unwrap();
+        let planned = plan(
+            root.path(),
+            "mlops.yaml",
+            &first,
+            &crate::emit::owned_places(),
+        )
+        .unwrap();
         assert!(planned.iter().all(|file| file.change == Change::Create));
         write(root.path(), &planned).unwrap();
         std::fs::write(root.path().join("deploy/hand-written.yaml"), "c: 1\n").unwrap();
 
         let second = [artifact(".github/workflows/mlops.yml", "a: 2\n")];
-        let planned = plan(root.path(), "mlops.yaml", &second).unwrap();
+        let planned = plan(
+            root.path(),
+            "mlops.yaml",
+            &second,
+            &crate::emit::owned_places(),
+        )
+        .unwrap();
         let changes: Vec<(&str, bool)> = planned
             .iter()
             .map(|file| (file.path.as_str(), matches!(file.change, Change::Remove(_))))
@@ -314,7 +330,13 @@ mod tests {
             root.path().join("deploy/hand-written.yaml").exists(),
             "not ours: untouched"
         );
-        let again = plan(root.path(), "mlops.yaml", &second).unwrap();
+        let again = plan(
+            root.path(),
+            "mlops.yaml",
+            &second,
+            &crate::emit::owned_places(),
+        )
+        .unwrap();
         assert!(again.iter().all(|file| !file.is_stale()));
     }
 
@@ -331,6 +353,7 @@ mod tests {
             root.path(),
             "mlops.yaml",
             &[artifact(".github/workflows/mlops.yml", "")],
+            &crate::emit::owned_places(),
         )
         .unwrap_err();
         assert!(error.to_string().contains("not generated by mlops"));
@@ -345,10 +368,16 @@ mod tests {
         };
         write(
             root.path(),
-            &plan(root.path(), "team-b/mlops.yaml", &[other]).unwrap(),
+            &plan(
+                root.path(),
+                "team-b/mlops.yaml",
+                &[other],
+                &crate::emit::owned_places(),
+            )
+            .unwrap(),
         )
         .unwrap();
-        let planned = plan(root.path(), "mlops.yaml", &[]).unwrap();
+        let planned = plan(root.path(), "mlops.yaml", &[], &crate::emit::owned_places()).unwrap();
         assert!(
             planned.is_empty(),
             "team-b's file is left alone: {planned:?}"

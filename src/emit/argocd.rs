@@ -96,4 +96,12 @@ impl Emitter for ArgoCd {
         }
         Ok(artifacts)
     }
+
+    fn owns(&self) -> &'static [super::Owned] {
+        &[super::Owned {
+            path: "deploy",
+            at_root: false,
+            file: false,
+        }]
+    }
 }

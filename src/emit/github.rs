@@ -164,6 +164,14 @@ impl Emitter for GithubActions {
         }
         Ok(artifacts)
     }
+
+    fn owns(&self) -> &'static [super::Owned] {
+        &[super::Owned {
+            path: ".github/workflows",
+            at_root: true,
+            file: false,
+        }]
+    }
 }
 
 /// The workflow's view of the engine-neutral plan: job ids, `needs` with the plan and check

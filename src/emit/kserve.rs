@@ -17,4 +17,12 @@ impl Emitter for Kserve {
     fn emit(&self, input: &EmitInput<'_>) -> Result<Vec<Artifact>, EmitError> {
         emit_for_kind(input, TargetKind::Kserve, TEMPLATE)
     }
+
+    fn owns(&self) -> &'static [super::Owned] {
+        &[super::Owned {
+            path: "deploy",
+            at_root: false,
+            file: false,
+        }]
+    }
 }

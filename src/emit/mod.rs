@@ -81,6 +81,48 @@ pub trait Emitter {
     /// # Errors
     /// When a setting the output needs is missing or a template fails.
     fn emit(&self, input: &EmitInput<'_>) -> Result<Vec<Artifact>, EmitError>;
+
+    /// Where its files live, so that one it no longer produces is found and removed. Every
+    /// file it writes is under one of these and starts with the generated-file header.
+    fn owns(&self) -> &'static [Owned];
+}
+
+/// A folder an emitter writes into.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owned {
+    /// The folder (or, with `file`, the file).
+    pub path: &'static str,
+    /// At the repository root, where the engine reads it (CI files), rather than beside the
+    /// config (its `deploy/`).
+    pub at_root: bool,
+    /// A single file rather than a folder of `.yml`/`.yaml` files.
+    pub file: bool,
+}
+
+/// Every emitter, selected or not: the files of one the config no longer asks for are still
+/// its own to remove.
+#[must_use]
+pub fn all_emitters() -> Vec<Box<dyn Emitter>> {
+    vec![
+        Box::new(github::GithubActions),
+        Box::new(kserve::Kserve),
+        Box::new(kubernetes::Kubernetes),
+        Box::new(argocd::ArgoCd),
+    ]
+}
+
+/// Where any emitter writes, each place once.
+#[must_use]
+pub fn owned_places() -> Vec<Owned> {
+    let mut places: Vec<Owned> = Vec::new();
+    for emitter in all_emitters() {
+        for place in emitter.owns() {
+            if !places.contains(place) {
+                places.push(*place);
+            }
+        }
+    }
+    places
 }
 
 /// The emitters the config asks for, in a fixed order.
