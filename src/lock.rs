@@ -223,17 +223,32 @@ pub fn compute(config: &Config, graph: &Graph, files: &dyn Files) -> Lock {
     }
     let unique: BTreeSet<&str> = matched.values().flatten().copied().collect();
     let progress = Progress::new(unique.len());
-    let digests: BTreeMap<&str, String> = unique
-        .into_par_iter()
-        .map(|path| {
-            let digest = files
-                .digest(path)
-                .unwrap_or_else(|| "unreadable".to_owned());
-            progress.tick();
-            (path, digest)
-        })
-        .collect();
-    progress.finish();
+    let (done, finished) = std::sync::mpsc::channel::<()>();
+    let digests: BTreeMap<&str, String> = std::thread::scope(|scope| {
+        // Shown only when the work is still going after a second, and only on a terminal.
+        let shown = &progress;
+        scope.spawn(move || {
+            if finished
+                .recv_timeout(std::time::Duration::from_secs(1))
+                .is_err()
+            {
+                shown.show();
+            }
+        });
+        let digests = unique
+            .into_par_iter()
+            .map(|path| {
+                let digest = files
+                    .digest(path)
+                    .unwrap_or_else(|| "unreadable".to_owned());
+                progress.bar.inc(1);
+                (path, digest)
+            })
+            .collect();
+        let _ = done.send(());
+        digests
+    });
+    progress.bar.finish_and_clear();
 
     let order = graph
         .topological_order()
@@ -322,8 +337,6 @@ fn params_digest(params: &crate::spec::model::Params, files: &dyn Files) -> Stri
 /// terminal (never in CI or a pipe), and cleared when done.
 struct Progress {
     bar: indicatif::ProgressBar,
-    started: std::time::Instant,
-    shown: std::sync::atomic::AtomicBool,
     terminal: bool,
 }
 
@@ -334,31 +347,24 @@ impl Progress {
             indicatif::ProgressDrawTarget::hidden(),
         );
         if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "hashing inputs {bar:30} {pos}/{len} files {elapsed}",
+            "{spinner} hashing inputs {bar:30} {pos}/{len} files {elapsed}",
         ) {
             bar.set_style(style);
         }
         Progress {
             bar,
-            started: std::time::Instant::now(),
-            shown: std::sync::atomic::AtomicBool::new(false),
             terminal: std::io::IsTerminal::is_terminal(&std::io::stderr()),
         }
     }
 
-    fn tick(&self) {
-        self.bar.inc(1);
-        if self.terminal
-            && self.started.elapsed() > std::time::Duration::from_secs(1)
-            && !self.shown.swap(true, std::sync::atomic::Ordering::Relaxed)
-        {
+    /// Start drawing (on a terminal), with a spinner that moves while one large file hashes.
+    fn show(&self) {
+        if self.terminal && !self.bar.is_finished() {
             self.bar
                 .set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.bar
+                .enable_steady_tick(std::time::Duration::from_millis(100));
         }
-    }
-
-    fn finish(&self) {
-        self.bar.finish_and_clear();
     }
 }
 
