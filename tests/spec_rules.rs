@@ -375,3 +375,31 @@ fn after_naming_a_training_suggests_its_gate() {
         help.help
     );
 }
+
+/// Regression: a mapping where the field also takes another shape (an optional section such as
+/// `gitops`, or `params: FILE | { file, keys }`) reported only "has the wrong shape"; it now
+/// names the unknown or missing field, as any other mapping does.
+#[test]
+fn rule_1_unknown_and_missing_fields_inside_optional_and_either_shaped_mappings() {
+    let gitops = "version: 1\nproject: demo\ngitops:\n  repo_url: https://github.com/a/b.git\n  revison: mlops/release\n";
+    assert_eq!(
+        positions_of_the_rule(gitops),
+        [("unknown-field", 5, 3, Error)]
+    );
+    let validation = mlops::validate(gitops.as_bytes(), &AnyRepo);
+    assert_eq!(
+        validation.diags[0].help.as_deref(),
+        Some("known fields here: repo_url, release_branch, argocd_namespace, project")
+    );
+    let keys = "version: 1\nproject: demo\ntraining:\n  m:\n    run: x\n    params: { file: p.yaml, kes: [a] }\n";
+    assert_eq!(
+        positions_of_the_rule(keys),
+        [("unknown-field", 6, 29, Error)]
+    );
+    let no_file =
+        "version: 1\nproject: demo\ntraining:\n  m:\n    run: x\n    params: { keys: [a] }\n";
+    assert_eq!(
+        positions_of_the_rule(no_file),
+        [("missing-field", 6, 5, Error)]
+    );
+}

@@ -103,20 +103,7 @@ fn to_diag(document: &Document, text: &str, error: &ValidationError<'_>) -> Opti
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             let field = unexpected.first()?;
-            let field_pointer = format!("{pointer}/{}", escape_pointer_token(field));
-            let allowed = allowed_fields(pointer);
-            let mut diag = Diag::error(
-                Code::UnknownField,
-                format!("unknown field `{field}` in {at}"),
-                Label::new(spans.key_span(&field_pointer), "unknown field"),
-            );
-            diag.help = Some(
-                match did_you_mean(field, allowed.iter().map(String::as_str)) {
-                    Some(close) => format!("did you mean `{close}`?"),
-                    None => format!("known fields here: {}", allowed.join(", ")),
-                },
-            );
-            diag
+            unknown_field(document, pointer, field, &allowed_fields(pointer), &at)
         }
         ValidationErrorKind::Required { property } => {
             let field = property.as_str().unwrap_or_default();
@@ -135,6 +122,13 @@ fn to_diag(document: &Document, text: &str, error: &ValidationError<'_>) -> Opti
             if !enum_choices(pointer).is_empty() =>
         {
             enum_diag(error.instance(), &enum_choices(pointer), value_span, &at)
+        }
+        // A mapping where the field takes a mapping or something else (an optional section,
+        // `params: FILE | { file, keys }`): say what is wrong inside it, as for any mapping.
+        ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. }
+            if mapping_problem(document, error.instance(), pointer, &at).is_some() =>
+        {
+            mapping_problem(document, error.instance(), pointer, &at)?
         }
         ValidationErrorKind::AnyOf { .. } | ValidationErrorKind::OneOfNotValid { .. } => {
             let expected = subschema_at(pointer)
@@ -301,6 +295,70 @@ pub fn describe_pointer(pointer: &str) -> String {
         }
     }
     format!("`{out}`")
+}
+
+/// `field` is not one of `allowed` in the mapping at `pointer`.
+fn unknown_field(
+    document: &Document,
+    pointer: &str,
+    field: &str,
+    allowed: &[String],
+    at: &str,
+) -> Diag {
+    let field_pointer = format!("{pointer}/{}", escape_pointer_token(field));
+    Diag::error(
+        Code::UnknownField,
+        format!("unknown field `{field}` in {at}"),
+        Label::new(document.spans.key_span(&field_pointer), "unknown field"),
+    )
+    .with_help(
+        match did_you_mean(field, allowed.iter().map(String::as_str)) {
+            Some(close) => format!("did you mean `{close}`?"),
+            None => format!("known fields here: {}", allowed.join(", ")),
+        },
+    )
+}
+
+/// For a mapping at `pointer` whose schema offers a mapping among other shapes: the first
+/// unknown or missing field of that mapping shape, if that is what is wrong.
+fn mapping_problem(document: &Document, found: &Value, pointer: &str, at: &str) -> Option<Diag> {
+    let map = found.as_object()?;
+    let schema = subschema_at(pointer)?;
+    let branch = if schema.get("properties").is_some() {
+        schema
+    } else {
+        schema
+            .get("anyOf")?
+            .as_array()?
+            .iter()
+            .filter_map(resolve)
+            .find(|branch| branch.get("properties").is_some())?
+    };
+    let allowed: Vec<String> = branch
+        .get("properties")?
+        .as_object()?
+        .keys()
+        .cloned()
+        .collect();
+    if let Some(field) = map.keys().find(|field| !allowed.contains(field)) {
+        return Some(unknown_field(document, pointer, field, &allowed, at));
+    }
+    let required = branch.get("required").and_then(Value::as_array)?;
+    let missing = required
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|field| !map.contains_key(*field))?;
+    Some(
+        Diag::error(
+            Code::MissingField,
+            format!("missing required field `{missing}` in {at}"),
+            Label::new(
+                document.spans.key_span(pointer),
+                format!("`{missing}` is missing here"),
+            ),
+        )
+        .with_help(format!("add `{missing}:`")),
+    )
 }
 
 fn field_help(pointer: &str, field: &str) -> String {
