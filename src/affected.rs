@@ -13,7 +13,6 @@ use std::path::Path;
 use petgraph::graph::NodeIndex;
 use serde::Serialize;
 
-use crate::emit::github::job_id;
 use crate::git;
 use crate::graph::{EdgeKind, Graph, NodeKind};
 use crate::spec::Config;
@@ -39,8 +38,9 @@ pub enum Since {
 /// One node's verdict.
 #[derive(Debug, Clone, Serialize)]
 pub struct NodeVerdict {
-    /// The CI job id (`train-churn`).
-    pub job: String,
+    /// Its node in the graph.
+    #[serde(skip)]
+    pub node: NodeIndex,
     /// The node's kind.
     pub kind: NodeKind,
     /// Its name.
@@ -247,7 +247,7 @@ fn settle(
         .map(|index| {
             let node = graph.node(index);
             NodeVerdict {
-                job: job_id(node.kind, &node.name),
+                node: index,
                 kind: node.kind,
                 name: node.name.clone(),
                 runs: runs.contains_key(&index),
@@ -450,13 +450,12 @@ fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
 }
 
 impl Affected {
-    /// `job=true|false` lines for `$GITHUB_OUTPUT`.
+    /// Whether `node` runs.
     #[must_use]
-    pub fn github_output(&self) -> String {
+    pub fn runs(&self, node: NodeIndex) -> bool {
         self.nodes
             .iter()
-            .map(|node| format!("{}={}\n", node.job, node.runs))
-            .collect()
+            .any(|verdict| verdict.node == node && verdict.runs)
     }
 
     /// One line per node that runs, with why.

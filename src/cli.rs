@@ -135,6 +135,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = AffectedFormat::Text)]
         format: AffectedFormat,
+        /// With `--format github-output`: write each running step's scripts into this folder
+        /// (`<step>/run.sh`, `command.sh`, `pattern`), as the workflow's plan job does.
+        #[arg(long, value_name = "DIR")]
+        scripts: Option<PathBuf>,
     },
     /// Evaluate the gates; exit 1 when any rule fails, saying which and by how much.
     #[command(group(clap::ArgGroup::new("baseline").args(["base", "base_dir"])))]
@@ -282,7 +286,8 @@ enum AffectedFormat {
     Text,
     /// One JSON document.
     Json,
-    /// `job-id=true|false` lines, for `$GITHUB_OUTPUT`.
+    /// For `$GITHUB_OUTPUT`: per stage job of the workflow, the JSON list of the names of its
+    /// steps that run.
     GithubOutput,
 }
 
@@ -340,11 +345,17 @@ pub fn main() -> ExitCode {
             all,
             since_release,
             format,
+            scripts,
         } => {
+            if scripts.is_some() && format != AffectedFormat::GithubOutput {
+                return ExitCode::from(fail(
+                    "`--scripts` writes the scripts of the workflow's steps: it goes with `--format github-output`",
+                ));
+            }
             let since = match (base, schedule) {
                 (Some(base), _) if base.trim().is_empty() => {
                     return ExitCode::from(fail(
-                        "`--base` is empty: give the commit to compare with, or `--all` to run every node                          (in a workflow, an empty base usually means the event has no previous commit)",
+                        "`--base` is empty: give the commit to compare with, or `--all` to run every node (in a workflow, an empty base usually means the event has no previous commit)",
                     ));
                 }
                 (Some(base), _) => affected::Since::Base(base),
@@ -354,7 +365,14 @@ pub fn main() -> ExitCode {
                     return ExitCode::from(fail("pass --base REV, --schedule CRON or --all"));
                 }
             };
-            run_affected(&path, &since, since_release, format, color)
+            run_affected(
+                &path,
+                &since,
+                since_release,
+                format,
+                scripts.as_deref(),
+                color,
+            )
         }
         Command::Gate {
             path,
@@ -948,6 +966,7 @@ fn run_affected(
     since: &affected::Since,
     since_release: bool,
     format: AffectedFormat,
+    scripts: Option<&Path>,
     color: bool,
 ) -> u8 {
     let loaded = match load_valid(path, color, "mapping a change onto it") {
@@ -992,8 +1011,35 @@ fn run_affected(
             "{}\n",
             serde_json::to_string_pretty(&result).unwrap_or_default()
         )),
-        AffectedFormat::GithubOutput => print_stdout(&result.github_output()),
+        AffectedFormat::GithubOutput => {
+            let runs = |node| result.runs(node);
+            let (output, files) =
+                match crate::emit::github::run_time_plan(config, graph, &config_path, &runs) {
+                    Ok(planned) => planned,
+                    Err(error) => return fail(&error.to_string()),
+                };
+            if let Some(folder) = scripts
+                && let Err(message) = write_scripts(folder, &files)
+            {
+                return fail(&message);
+            }
+            print_stdout(&output)
+        }
     }
+}
+
+/// The plan job's scripts, each under `folder`.
+fn write_scripts(folder: &Path, files: &[(String, String)]) -> Result<(), String> {
+    for (path, contents) in files {
+        let target = folder.join(path);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|error| format!("cannot create {}: {error}", parent.display()))?;
+        }
+        std::fs::write(&target, contents)
+            .map_err(|error| format!("cannot write {}: {error}", target.display()))?;
+    }
+    Ok(())
 }
 
 fn run_gate(

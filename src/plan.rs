@@ -65,6 +65,10 @@ pub struct Step {
     pub gate: Option<String>,
     /// A deploy step: what it releases.
     pub promotion: Option<Promotion>,
+    /// Its place in the run: 1 for a step that waits for none, else one more than the
+    /// highest level it waits for. Steps of one level never wait for each other, so an engine
+    /// may run each level as one batch.
+    pub level: u32,
 }
 
 /// What a deploy step releases.
@@ -177,6 +181,7 @@ pub fn build(
             metrics: None,
             gate: None,
             promotion: None,
+            level: 1,
         };
         match node.kind {
             NodeKind::Data => {
@@ -270,6 +275,7 @@ pub fn build(
             }
         }
     }
+    assign_levels(&mut steps);
     watch.sort();
     watch.dedup();
     watch_files.sort();
@@ -280,6 +286,21 @@ pub fn build(
         watch_files,
         schedules,
     })
+}
+
+/// Steps come in the graph's order, so everything a step waits for is levelled before it.
+fn assign_levels(steps: &mut [Step]) {
+    let mut levels: std::collections::HashMap<NodeIndex, u32> = std::collections::HashMap::new();
+    for step in steps.iter_mut() {
+        step.level = 1 + step
+            .needs
+            .iter()
+            .filter_map(|need| levels.get(need))
+            .max()
+            .copied()
+            .unwrap_or(0);
+        levels.insert(step.node, step.level);
+    }
 }
 
 fn promotion(

@@ -359,17 +359,25 @@ fn a_change_to_one_deployment_touches_only_its_files() {
     );
 }
 
-/// Job id -> runs, from `--format github-output`.
+/// Step id (`train-churn`) -> runs, for every node, from `--format json`.
 fn affected(dir: &Path, args: &[&str]) -> Vec<(String, bool)> {
-    let mut all = vec!["affected", "--format", "github-output"];
+    let mut all = vec!["affected", "--format", "json"];
     all.extend_from_slice(args);
     let run = mlops(dir, &all);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    run.stdout
-        .lines()
-        .map(|line| {
-            let (job, runs) = line.split_once('=').unwrap();
-            (job.to_owned(), runs == "true")
+    let answer: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    answer["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| {
+            (
+                common::step_id(
+                    node["kind"].as_str().unwrap(),
+                    node["name"].as_str().unwrap(),
+                ),
+                node["runs"].as_bool().unwrap(),
+            )
         })
         .collect()
 }

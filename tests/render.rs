@@ -87,13 +87,27 @@ fn no_expression_comes_from_the_config() {
     // carries a config value (the branch, as an expression string literal) is written out in
     // full: a branch that closed its quotes would change it.
     let expected: std::collections::BTreeMap<&str, usize> = [
-        ("!cancelled() && !failure() && github.event_name != 'pull_request' && github.ref == 'refs/heads/release/v2.0_x-y' && needs.plan.outputs.deploy-model-staging == 'true'", 1),
-        ("!cancelled() && !failure() && needs.plan.outputs.data-raw == 'true'", 1),
-        ("!cancelled() && !failure() && needs.plan.outputs.gate-quality == 'true'", 1),
-        ("!cancelled() && !failure() && needs.plan.outputs.train-model == 'true'", 1),
         ("!cancelled() && github.event_name == 'pull_request'", 1),
-        ("'${{'", 10),
+        ("!cancelled() && needs.plan.result == 'success' && needs.check.result == 'success' && github.event_name != 'pull_request' && github.ref == 'refs/heads/release/v2.0_x-y' && needs.plan.outputs.deploy-4 != '[]'", 1),
+        ("!cancelled() && needs.plan.result == 'success' && needs.plan.outputs.data-1 != '[]'", 1),
+        ("!cancelled() && needs.plan.result == 'success' && needs.plan.outputs.gate-3 != '[]'", 1),
+        ("!cancelled() && needs.plan.result == 'success' && needs.plan.outputs.train-2 != '[]'", 1),
+        ("'${{'", 4),
+        ("env.MLOPS_STEP", 4),
+        ("format('data-{0}', matrix.node)", 1),
+        ("format('data: {0}', matrix.node)", 1),
+        ("format('deploy-{0}', matrix.node)", 1),
+        ("format('deploy: {0}', matrix.node)", 1),
+        ("format('gate-{0}', matrix.node)", 1),
+        ("format('gate: {0}', matrix.node)", 1),
+        ("format('mlops-deploy-{0}-{1}', 'staging', matrix.node)", 1),
         ("format('mlops-{0}-{1}', github.workflow, github.ref)", 1),
+        ("format('train-{0}', matrix.node)", 1),
+        ("format('train: {0}', matrix.node)", 1),
+        ("fromJSON(needs.plan.outputs.data-1)", 1),
+        ("fromJSON(needs.plan.outputs.deploy-4)", 1),
+        ("fromJSON(needs.plan.outputs.gate-3)", 1),
+        ("fromJSON(needs.plan.outputs.train-2)", 1),
         ("github.event.pull_request.base.sha || github.event.before || github.sha", 1),
         ("github.event.pull_request.base.sha || github.event.before", 1),
         ("github.event.pull_request.base.sha", 2),
@@ -102,14 +116,14 @@ fn no_expression_comes_from_the_config() {
         ("github.event_name == 'pull_request'", 1),
         ("github.event_name", 1),
         ("github.token", 2),
-        ("runner.temp", 12),
+        ("runner.temp", 14),
         ("secrets.TOKEN", 2),
-        ("steps.affected.outputs.data-raw", 1),
-        ("steps.affected.outputs.deploy-model-staging", 1),
-        ("steps.affected.outputs.gate-quality", 1),
-        ("steps.affected.outputs.train-model", 1),
-        ("steps.upload.outputs.digest", 1),
-        ("steps.upload.outputs.uri", 1),
+        ("steps.affected.outputs.data-1", 1),
+        ("steps.affected.outputs.deploy-4", 1),
+        ("steps.affected.outputs.gate-3", 1),
+        ("steps.affected.outputs.train-2", 1),
+        ("steps.inputs.outputs.pattern != ''", 4),
+        ("steps.inputs.outputs.pattern", 4),
     ]
     .into_iter()
     .collect();
@@ -148,20 +162,46 @@ fn as_github_evaluates(script: &str) -> String {
     script.replace("${{ '${{' }}", "${{")
 }
 
-fn steps(workflow: &serde_json::Value, job: &str) -> Vec<serde_json::Value> {
-    workflow["jobs"][job]["steps"]
-        .as_array()
-        .unwrap_or_else(|| panic!("job {job} has steps"))
-        .clone()
-}
-
-fn step_run(workflow: &serde_json::Value, job: &str, name: &str) -> String {
-    let steps = steps(workflow, job);
-    let step = steps
-        .iter()
-        .find(|step| step["name"] == name)
-        .unwrap_or_else(|| panic!("{job} has a step {name}"));
-    as_github_evaluates(step["run"].as_str().unwrap())
+/// The scripts the plan job writes for every step of `config` (`mlops affected --all
+/// --format github-output --scripts DIR`), by path under DIR.
+fn step_scripts(config: &str) -> std::collections::BTreeMap<String, String> {
+    let folder = tempfile::tempdir().unwrap();
+    let project = tempfile::tempdir().unwrap();
+    std::fs::copy(config, project.path().join("mlops.yaml")).unwrap();
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(project.path())
+        .args([
+            "affected",
+            "--all",
+            "--format",
+            "github-output",
+            "--scripts",
+        ])
+        .arg(folder.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut scripts = std::collections::BTreeMap::new();
+    for step in std::fs::read_dir(folder.path()).unwrap() {
+        let step = step.unwrap();
+        for file in std::fs::read_dir(step.path()).unwrap() {
+            let file = file.unwrap();
+            scripts.insert(
+                format!(
+                    "{}/{}",
+                    step.file_name().to_string_lossy(),
+                    file.file_name().to_string_lossy()
+                ),
+                std::fs::read_to_string(file.path()).unwrap(),
+            );
+        }
+    }
+    scripts
 }
 
 #[test]
@@ -169,17 +209,16 @@ fn commands_arrive_byte_for_byte() {
     let (_out, text) = render(HOSTILE);
     let workflow = parse(&text);
     let config = parse(&std::fs::read_to_string(HOSTILE).unwrap());
+    let scripts = step_scripts(HOSTILE);
+    let setup = config["defaults"]["setup"].as_str().unwrap();
+    let run = config["training"]["model"]["run"].as_str().unwrap();
     assert_eq!(
-        step_run(&workflow, "train-model", "Run"),
-        config["training"]["model"]["run"].as_str().unwrap()
-    );
-    assert_eq!(
-        step_run(&workflow, "data-raw", "Set up"),
-        config["defaults"]["setup"].as_str().unwrap()
+        scripts["train-model/command.sh"],
+        format!("{setup}\n{run}\n")
     );
     assert_eq!(
         as_github_evaluates(
-            workflow["jobs"]["train-model"]["container"]["image"]
+            workflow["jobs"]["train-2"]["container"]["image"]
                 .as_str()
                 .unwrap()
         ),
@@ -187,19 +226,24 @@ fn commands_arrive_byte_for_byte() {
     );
 }
 
-/// Run the generated `tar` command with `tar` replaced by a function that prints its arguments:
-/// each output path arrives as one argument, exactly as written, and nothing else runs.
+/// Run the `tar` line of the data step's script with `tar` replaced by a function that prints
+/// its arguments: each output path arrives as one argument, exactly as written, and nothing
+/// else runs.
 #[test]
 fn file_names_reach_the_shell_as_single_words() {
-    let (_out, text) = render(HOSTILE);
-    let workflow = parse(&text);
     let config = parse(&std::fs::read_to_string(HOSTILE).unwrap());
-    let script = step_run(&workflow, "data-raw", "Pack outputs");
+    let scripts = step_scripts(HOSTILE);
+    let script = &scripts["data-raw/run.sh"];
+    // The command spans lines: one output's name holds a newline.
+    let start = script.find("\ntar -cf").unwrap() + 1;
+    let end = script.find("\necho ok").unwrap();
+    let pack = &script[start..end];
     let work = tempfile::tempdir().unwrap();
     let output = std::process::Command::new("bash")
         .arg("-c")
-        .arg(format!("tar() {{ printf '%s\\0' \"$@\"; }}\n{script}"))
-        .env("ARCHIVE", "/archive.tar")
+        .arg(format!(
+            "tar() {{ printf '%s\\0' \"$@\"; }}\nout=/out\n{pack}"
+        ))
         .current_dir(work.path())
         .output()
         .unwrap();
@@ -209,7 +253,11 @@ fn file_names_reach_the_shell_as_single_words() {
         .split_terminator('\0')
         .map(str::to_owned)
         .collect();
-    let mut expected = vec!["-cf".to_owned(), "/archive.tar".to_owned(), "--".to_owned()];
+    let mut expected = vec![
+        "-cf".to_owned(),
+        "/out/data-raw.tar".to_owned(),
+        "--".to_owned(),
+    ];
     expected.extend(
         config["data"]["raw"]["outputs"]
             .as_array()
@@ -247,7 +295,7 @@ fn a_template_in_mlops_templates_overrides_the_embedded_one() {
         .unwrap();
     assert!(output.status.success());
     let text = std::fs::read_to_string(out.path().join(WORKFLOW)).unwrap();
-    assert!(text.contains("  # train-churn\n"), "{text}");
+    assert!(text.contains("  # train-2\n"), "{text}");
     assert!(text.starts_with("# Generated by mlops from mlops.yaml.\n"));
 }
 
@@ -294,20 +342,31 @@ fn no_two_jobs_of_a_run_share_a_concurrency_group() {
     let (_out, text) = render(config);
     let workflow = parse(&text);
     let jobs = workflow["jobs"].as_object().unwrap();
-    let groups: Vec<&str> = jobs
+    let deploys: Vec<&serde_json::Value> = jobs
         .values()
-        .filter_map(|job| job["concurrency"]["group"].as_str())
+        .filter(|job| job.get("environment").is_some())
         .collect();
-    let staging = groups
-        .iter()
-        .filter(|g| g.starts_with("mlops-deploy-staging-"))
-        .count();
-    assert!(staging >= 3, "{groups:?}");
-    let mut unique = groups.clone();
-    unique.sort_unstable();
-    unique.dedup();
-    assert_eq!(unique.len(), groups.len(), "{groups:?}");
-    for job in jobs.values().filter(|job| job.get("concurrency").is_some()) {
+    assert!(!deploys.is_empty());
+    // One group per deployment (a matrix instance's node) and environment: two instances of a
+    // run never share one, since node names are unique.
+    for job in &deploys {
+        let environment = job["environment"].as_str().unwrap();
+        assert_eq!(
+            job["concurrency"]["group"],
+            format!("${{{{ format('mlops-deploy-{{0}}-{{1}}', '{environment}', matrix.node) }}}}")
+        );
+        assert!(
+            job["strategy"]["matrix"]["node"]
+                .as_str()
+                .unwrap()
+                .contains("fromJSON(needs.plan.outputs.")
+        );
         assert_eq!(job["concurrency"]["cancel-in-progress"], false);
     }
+    assert_eq!(
+        jobs.values()
+            .filter(|job| job.get("concurrency").is_some())
+            .count(),
+        deploys.len()
+    );
 }

@@ -1,10 +1,14 @@
 //! GitHub Actions: `.github/workflows/mlops.yml`.
 //!
 //! The job graph is decided here, in Rust; the template (`templates/github-actions.yml.j2`)
-//! only lays it out. One job per data step with a `run`, per training, per gate and per
-//! deployment, plus `plan` (which nodes the change affects, from `mlops affected`) and `report`.
-//! Every job after `plan` runs only if `plan` says its node is affected, so a pull request that
-//! touches one model re-trains that model alone.
+//! only lays it out. The plan's steps are grouped into stages (one level and kind of the
+//! graph, sharing runner, image, time limit, secrets and environment), and each stage is one
+//! job whose matrix the `plan` job fills at run time with the steps that run (`mlops affected
+//! --format github-output`). So the file's size does not grow with the number of models, a
+//! pull request that touches one model of fifty starts one training, and a stage larger than
+//! GitHub's 256-job matrix limit is split into parts. A step's commands are not in the file:
+//! the plan job writes each running step's scripts (`run_time_plan`) into the `mlops-plan`
+//! artifact, and every step refuses to start unless the steps it waits for succeeded.
 
 use serde::Serialize;
 
@@ -57,6 +61,11 @@ const DOWNLOAD_ARTIFACT: &str =
 const DEFAULT_RUNNER: &str = "ubuntu-latest";
 /// The job that validates the config and checks that every generated file is fresh.
 const CHECK_JOB: &str = "check";
+/// GitHub makes at most 256 jobs of one matrix: a larger stage is split into parts.
+pub const MATRIX_LIMIT: usize = 256;
+/// Where the plan job writes each step's scripts, under the runner's temporary folder; they
+/// reach the steps as the `mlops-plan` artifact.
+pub const SCRIPTS_ARTIFACT: &str = "mlops-plan";
 
 /// The GitHub Actions emitter.
 pub struct GithubActions;
@@ -78,11 +87,12 @@ struct Workflow {
     schedules: Vec<String>,
     config_path: String,
     uses: Uses,
+    /// One job per stage, each a matrix over the stage's steps that run.
     jobs: Vec<Job>,
     /// Job ids the report waits for.
     report_needs: Vec<String>,
-    /// Artifacts (one per training) the report gathers the metrics from.
-    metrics: Vec<MetricsArtifact>,
+    /// Whether any training uploads files the report may read metrics from.
+    trainings: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -96,17 +106,17 @@ struct Uses {
     mlops_commit: String,
 }
 
-#[derive(Debug, Serialize)]
-struct MetricsArtifact {
-    artifact: String,
-    path: String,
-}
-
+/// One stage's job: what its steps share (static, in the file) and its id, under which the
+/// plan job publishes the names of the steps that run (dynamic, a matrix).
 #[derive(Debug, Serialize)]
 struct Job {
     id: String,
+    /// `data`, `training`, `gate` or `deployment`.
     kind: &'static str,
-    name: String,
+    /// The step id's prefix (`train` in `train-churn`).
+    prefix: &'static str,
+    /// The job's title before the step's name (`train: churn`).
+    title: &'static str,
     needs: Vec<String>,
     /// Only on the default branch (deploy jobs).
     deploy_only: bool,
@@ -115,34 +125,138 @@ struct Job {
     timeout_minutes: u32,
     /// GitHub environment the job is bound to (deploy jobs).
     environment: Option<String>,
-    /// Artifacts of upstream jobs to unpack before running.
-    downloads: Vec<String>,
-    setup: Option<String>,
-    /// The step's shell script, with GitHub expressions defused.
-    run: Option<String>,
     secrets: Vec<String>,
-    /// Artifact this job uploads (a tar of `files`), if any.
-    upload: Option<String>,
-    files: Vec<String>,
-    /// Gate jobs: the gate's name.
-    gate: Option<String>,
-    /// Deploy jobs: what to upload and promote.
-    promotion: Option<Promotion>,
+    /// Gates and deploys run `mlops` and read history (the base's metrics, the releases).
+    uses_mlops: bool,
+    /// Approval-gated deploys open a pull request.
+    requires_approval: bool,
+    /// How many steps the stage holds, for the comment above the job.
+    steps: usize,
 }
 
-/// A deploy job's promotion: upload the trained model, then `mlops promote --publish`, which
-/// pushes the release to its release branch (or, approval-gated, opens its pull request).
-#[derive(Debug, Serialize)]
-struct Promotion {
-    deployment: String,
-    environment: String,
-    model_path: String,
-    metrics_path: Option<String>,
-    registry: String,
-    /// `aws` or `gcloud`: the CLI that uploads to the registry's scheme.
-    upload_tool: &'static str,
+/// A stage: steps of one level and kind that share everything the job fixes (runner, image,
+/// time limit, secrets, environment), at most [`MATRIX_LIMIT`] of them.
+#[derive(Debug, Clone)]
+pub struct Stage {
+    /// The job id (`train-2`; `train-2-2` for the second group of a level, `...-part2` for a
+    /// stage split at the matrix limit).
+    pub id: String,
+    /// Its steps' nodes, in the plan's order.
+    pub nodes: Vec<petgraph::graph::NodeIndex>,
+    kind: NodeKind,
+    runner: Option<Vec<String>>,
+    image: Option<String>,
+    timeout_minutes: u32,
     secrets: Vec<String>,
+    environment: Option<String>,
     requires_approval: bool,
+}
+
+/// What a step id is made of.
+fn prefix(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Data => "data",
+        NodeKind::Training => "train",
+        NodeKind::Gate => "gate",
+        NodeKind::Approval => "approval",
+        NodeKind::Deployment => "deploy",
+    }
+}
+
+fn kind_rank(kind: NodeKind) -> u8 {
+    match kind {
+        NodeKind::Data => 0,
+        NodeKind::Training => 1,
+        NodeKind::Gate => 2,
+        NodeKind::Approval => 3,
+        NodeKind::Deployment => 4,
+    }
+}
+
+/// A step's secrets: its own and, for a deploy, the registry's.
+fn step_secrets(step: &crate::plan::Step) -> Vec<String> {
+    let mut secrets = step.secrets.clone();
+    if let Some(promotion) = &step.promotion {
+        secrets.extend(promotion.secrets.iter().cloned());
+    }
+    secrets.sort();
+    secrets.dedup();
+    secrets
+}
+
+/// The plan's steps as stages: grouped by level and kind and by what the job fixes, in level
+/// order, each group split at the matrix limit. The same function serves `render` (the jobs)
+/// and the plan job at run time (which names go in which job), so the two always agree.
+#[must_use]
+pub fn stages(plan: &crate::plan::Plan) -> Vec<Stage> {
+    let mut groups: Vec<Stage> = Vec::new();
+    for step in &plan.steps {
+        let candidate = Stage {
+            id: String::new(),
+            nodes: vec![step.node],
+            kind: step.kind,
+            runner: step.runner.clone(),
+            image: step.image.clone(),
+            timeout_minutes: step.timeout_minutes,
+            secrets: step_secrets(step),
+            environment: step
+                .promotion
+                .as_ref()
+                .map(|promotion| promotion.environment.clone()),
+            requires_approval: step
+                .promotion
+                .as_ref()
+                .is_some_and(|promotion| promotion.requires_approval),
+        };
+        let level = step.level;
+        if let Some(group) = groups.iter_mut().find(|group| {
+            group.id.parse::<u32>().ok() == Some(level)
+                && group.kind == candidate.kind
+                && group.runner == candidate.runner
+                && group.image == candidate.image
+                && group.timeout_minutes == candidate.timeout_minutes
+                && group.secrets == candidate.secrets
+                && group.environment == candidate.environment
+                && group.requires_approval == candidate.requires_approval
+        }) {
+            group.nodes.push(step.node);
+        } else {
+            // The level rides in `id` until the groups are named.
+            groups.push(Stage {
+                id: level.to_string(),
+                ..candidate
+            });
+        }
+    }
+    groups.sort_by_key(|group| (group.id.parse::<u32>().unwrap_or(0), kind_rank(group.kind)));
+    let mut stages = Vec::new();
+    for (index, group) in groups.iter().enumerate() {
+        let level = group.id.clone();
+        let same: Vec<usize> = groups
+            .iter()
+            .enumerate()
+            .filter(|(_, other)| other.id == level && other.kind == group.kind)
+            .map(|(other, _)| other)
+            .collect();
+        let mut id = format!("{}-{level}", prefix(group.kind));
+        if same.len() > 1 {
+            let position = same.iter().position(|&other| other == index).unwrap_or(0);
+            id.push_str(&format!("-{}", position + 1));
+        }
+        let parts = group.nodes.chunks(MATRIX_LIMIT).count();
+        for (part, nodes) in group.nodes.chunks(MATRIX_LIMIT).enumerate() {
+            stages.push(Stage {
+                id: if parts > 1 {
+                    format!("{id}-part{}", part + 1)
+                } else {
+                    id.clone()
+                },
+                nodes: nodes.to_vec(),
+                ..group.clone()
+            });
+        }
+    }
+    stages
 }
 
 impl Emitter for GithubActions {
@@ -174,8 +288,17 @@ impl Emitter for GithubActions {
     }
 }
 
-/// The workflow's view of the engine-neutral plan: job ids, `needs` with the plan and check
-/// jobs, and every config string defused for GitHub.
+fn missing_to_error(missing: crate::plan::Missing) -> EmitError {
+    EmitError::Config {
+        message: missing.message,
+        help: missing.help,
+        pointer: missing.pointer,
+    }
+}
+
+/// The workflow's view of the engine-neutral plan: a job per stage with its `needs`, the plan
+/// and check jobs, and every config string defused for GitHub. No step's command is in the
+/// file: the plan job writes them as scripts, so the file does not grow with the models.
 fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
     let config = input.config;
     let graph = input.graph;
@@ -201,82 +324,63 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
             pointer: String::new(),
         });
     }
-    let plan = crate::plan::build(config, graph, input.config_path, input.config_dir).map_err(
-        |missing| EmitError::Config {
-            message: missing.message,
-            help: missing.help,
-            pointer: missing.pointer,
-        },
-    )?;
-    let id = |node: petgraph::graph::NodeIndex| {
-        let node = graph.node(node);
-        job_id(node.kind, &node.name)
-    };
-    let ids = |nodes: &[petgraph::graph::NodeIndex]| {
-        nodes.iter().map(|&node| id(node)).collect::<Vec<_>>()
-    };
-    let runs_on = |runner: &Option<Vec<String>>| {
-        runner.as_ref().map_or_else(
-            || vec![DEFAULT_RUNNER.to_owned()],
-            |labels| labels.iter().map(|label| gha_literal(label)).collect(),
-        )
+    let plan = crate::plan::build(config, graph, input.config_path, input.config_dir)
+        .map_err(missing_to_error)?;
+    let stages = stages(&plan);
+    let stage_of = |node: petgraph::graph::NodeIndex| {
+        stages
+            .iter()
+            .find(|stage| stage.nodes.contains(&node))
+            .map(|stage| stage.id.clone())
     };
     let mut jobs = Vec::new();
-    let mut report_needs = Vec::new();
-    let mut metrics = Vec::new();
-    for step in &plan.steps {
-        let job_id = id(step.node);
-        let (kind, name) = match step.kind {
-            NodeKind::Data => ("data", format!("data: {}", step.name)),
-            NodeKind::Training => ("training", format!("train: {}", step.name)),
-            NodeKind::Gate => ("gate", format!("gate: {}", step.name)),
-            NodeKind::Deployment => (
-                "deployment",
-                format!(
-                    "deploy: {} to {}",
-                    step.name,
-                    step.promotion
-                        .as_ref()
-                        .map_or("", |promotion| promotion.environment.as_str())
-                ),
-            ),
-            NodeKind::Approval => continue,
-        };
-        if matches!(step.kind, NodeKind::Training | NodeKind::Gate) {
-            report_needs.push(job_id.clone());
-        }
-        if let Some(path) = &step.metrics {
-            metrics.push(MetricsArtifact {
-                artifact: job_id.clone(),
-                path: path.clone(),
-            });
-        }
-        let mut needs = ids(&step.needs);
-        if step.kind == NodeKind::Deployment {
+    let mut report_needs = vec!["plan".to_owned()];
+    for stage in &stages {
+        let mut needs = vec!["plan".to_owned()];
+        if stage.kind == NodeKind::Deployment {
             // Nothing stale or invalid is ever deployed: the deploy waits for `check`.
             needs.push(CHECK_JOB.to_owned());
         }
+        for step in plan
+            .steps
+            .iter()
+            .filter(|step| stage.nodes.contains(&step.node))
+        {
+            for &need in &step.needs {
+                if let Some(id) = stage_of(need)
+                    && !needs.contains(&id)
+                {
+                    needs.push(id);
+                }
+            }
+        }
+        if matches!(stage.kind, NodeKind::Training | NodeKind::Gate) {
+            report_needs.push(stage.id.clone());
+        }
+        let (kind, title) = match stage.kind {
+            NodeKind::Data => ("data", "data"),
+            NodeKind::Training => ("training", "train"),
+            NodeKind::Gate => ("gate", "gate"),
+            NodeKind::Approval | NodeKind::Deployment => ("deployment", "deploy"),
+        };
         jobs.push(Job {
-            id: job_id.clone(),
+            id: stage.id.clone(),
             kind,
-            name,
-            needs: with_plan(needs),
-            deploy_only: step.kind == NodeKind::Deployment,
-            runs_on: runs_on(&step.runner),
-            image: step.image.as_deref().map(gha_literal),
-            timeout_minutes: step.timeout_minutes,
-            environment: step
-                .promotion
-                .as_ref()
-                .map(|promotion| promotion.environment.clone()),
-            downloads: ids(&step.downloads),
-            setup: step.setup.as_deref().map(gha_literal),
-            run: step.run.as_deref().map(gha_literal),
-            secrets: step.secrets.clone(),
-            upload: (!step.outputs.is_empty()).then(|| job_id.clone()),
-            files: step.outputs.clone(),
-            gate: step.gate.clone(),
-            promotion: step.promotion.as_ref().map(promotion),
+            prefix: prefix(stage.kind),
+            title,
+            needs,
+            deploy_only: stage.kind == NodeKind::Deployment,
+            runs_on: stage.runner.as_ref().map_or_else(
+                || vec![DEFAULT_RUNNER.to_owned()],
+                |labels| labels.iter().map(|label| gha_literal(label)).collect(),
+            ),
+            image: stage.image.as_deref().map(gha_literal),
+            timeout_minutes: stage.timeout_minutes,
+            environment: stage.environment.clone(),
+            secrets: stage.secrets.clone(),
+            uses_mlops: matches!(stage.kind, NodeKind::Gate | NodeKind::Deployment),
+            requires_approval: stage.requires_approval,
+            steps: stage.nodes.len(),
         });
     }
     let mut paths: Vec<String> = plan.watch_files.clone();
@@ -288,11 +392,6 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
     );
     paths.sort();
     paths.dedup();
-    let config_file = input
-        .config_path
-        .rsplit_once('/')
-        .map_or(input.config_path, |(_, file)| file)
-        .to_owned();
     Ok(Workflow {
         // `name` is a static field: no expression can be written there, so a `${{` in the
         // project's name is shown with a space, `$ {{`.
@@ -301,7 +400,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
         on_pull_request: config.ci.on_pull_request,
         paths,
         schedules: plan.schedules,
-        config_path: config_file,
+        config_path: config_file(input.config_path).to_owned(),
         working_directory: (!input.config_dir.is_empty()).then(|| gha_literal(input.config_dir)),
         comment_key: input.config_path.to_owned(),
         report_file: gha_literal(&super::rebase(input.config_dir, "mlops-report.md")),
@@ -315,53 +414,173 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
                 .unwrap_or_default(),
             mlops,
         },
+        trainings: plan
+            .steps
+            .iter()
+            .any(|step| step.kind == NodeKind::Training && !step.outputs.is_empty()),
         jobs,
-        report_needs: with_plan(report_needs),
-        metrics,
+        report_needs,
     })
 }
 
-/// A deploy step's promotion, for the template.
-fn promotion(promotion: &crate::plan::Promotion) -> Promotion {
-    Promotion {
-        deployment: promotion.deployment.clone(),
-        environment: promotion.environment.clone(),
-        model_path: gha_literal(&promotion.model_path),
-        metrics_path: promotion.metrics_path.as_deref().map(gha_literal),
-        registry: gha_literal(&promotion.registry),
-        upload_tool: if promotion.registry.starts_with("gs://") {
-            "gcloud"
-        } else {
-            "aws"
-        },
-        secrets: promotion.secrets.clone(),
-        requires_approval: promotion.requires_approval,
-    }
+/// The config's file name: every command runs in its folder.
+fn config_file(config_path: &str) -> &str {
+    config_path
+        .rsplit_once('/')
+        .map_or(config_path, |(_, file)| file)
 }
 
-/// Job ids are prefixed by kind, so no node name can collide with `plan` or `report`, and an id
-/// never starts with a digit (GitHub requires a letter or `_`).
+/// What the plan job publishes at run time: `$GITHUB_OUTPUT` lines, one per stage job, each
+/// the JSON list of the names of its steps that run (`[]`: the job is skipped), and each
+/// running step's scripts, as `(path under the scripts folder, contents)`.
+///
+/// # Errors
+/// A setting a deploy step needs is absent (`validate` reports it first).
+pub fn run_time_plan(
+    config: &crate::spec::Config,
+    graph: &crate::graph::Graph,
+    config_path: &str,
+    runs: &dyn Fn(petgraph::graph::NodeIndex) -> bool,
+) -> Result<(String, Vec<(String, String)>), EmitError> {
+    let config_file = config_file(config_path);
+    let plan = crate::plan::build(config, graph, config_path, "").map_err(missing_to_error)?;
+    let mut output = String::new();
+    for stage in stages(&plan) {
+        let names: Vec<&str> = stage
+            .nodes
+            .iter()
+            .filter(|&&node| runs(node))
+            .map(|&node| graph.node(node).name.as_str())
+            .collect();
+        output.push_str(&format!(
+            "{}={}\n",
+            stage.id,
+            serde_json::to_string(&names).unwrap_or_else(|_| "[]".to_owned())
+        ));
+    }
+    let mut scripts = Vec::new();
+    for step in plan.steps.iter().filter(|step| runs(step.node)) {
+        let id = job_id(step.kind, &step.name);
+        let needs: Vec<String> = step
+            .needs
+            .iter()
+            .map(|&need| {
+                let node = graph.node(need);
+                job_id(node.kind, &node.name)
+            })
+            .collect();
+        let pattern = match needs.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            many => format!("{{{}}}", many.join(",")),
+        };
+        scripts.push((format!("{id}/pattern"), pattern));
+        scripts.push((
+            format!("{id}/command.sh"),
+            command_script(step, config_file),
+        ));
+        scripts.push((format!("{id}/run.sh"), run_script(step, &id, &needs, graph)));
+    }
+    Ok((output, scripts))
+}
+
+/// The step's own work: the config's `setup` and `run`, a gate's evaluation, a deploy's
+/// upload and promotion. Run with `bash -e` (as GitHub runs `run:`), or `sh -e` in an image
+/// without bash.
+fn command_script(step: &crate::plan::Step, config_file: &str) -> String {
+    use super::templates::shell_quote;
+    let config = shell_quote(config_file);
+    let mut script = String::new();
+    if let Some(setup) = &step.setup {
+        script.push_str(setup);
+        script.push('\n');
+    }
+    if let Some(run) = &step.run {
+        script.push_str(run);
+        script.push('\n');
+    }
+    if let Some(gate) = &step.gate {
+        // The pull request's base; after a push, the commit before it; on a schedule or by
+        // hand, the metrics committed at this commit (the job's BASE).
+        script.push_str(&format!(
+            "mlops gate {config} --gate {} --base \"$BASE\"\n",
+            shell_quote(gate)
+        ));
+    }
+    if let Some(promotion) = &step.promotion {
+        let model = shell_quote(&promotion.model_path);
+        // Content-addressed: the same model always lands at the same URI.
+        script.push_str(&format!(
+            "digest=$(sha256sum -- {model} | cut -d' ' -f1)\nuri={}/\"$digest\"/$(basename -- {model})\n",
+            shell_quote(&promotion.registry)
+        ));
+        if promotion.registry.starts_with("gs://") {
+            script.push_str(&format!("gcloud storage cp -- {model} \"$uri\"\n"));
+        } else {
+            script.push_str(&format!(
+                "aws s3 cp --only-show-errors -- {model} \"$uri\"\n"
+            ));
+        }
+        let metrics = promotion
+            .metrics_path
+            .as_deref()
+            .map(|metrics| format!(" --metrics {}", shell_quote(metrics)))
+            .unwrap_or_default();
+        // Pushes to the release branch (approval-gated: to a promotion branch, with a pull
+        // request into the release branch); never to the default branch.
+        script.push_str(&format!(
+            "mlops promote {} --config {config} --model-uri \"$uri\" --digest \"sha256:$digest\"{metrics} --publish\n",
+            shell_quote(&promotion.deployment)
+        ));
+    }
+    script
+}
+
+/// The wrapper every step runs: refuse to start unless each step it waits for succeeded in
+/// this run (each leaves `<id>.ok` in its artifact), unpack its producers' files, run the
+/// command, pack its own files and leave its `.ok`.
+fn run_script(
+    step: &crate::plan::Step,
+    id: &str,
+    needs: &[String],
+    graph: &crate::graph::Graph,
+) -> String {
+    use super::templates::shell_quote;
+    let mut script = format!(
+        "# mlops: step {id}, written by `mlops affected` in the plan job\nset -eu\nin=\"$RUNNER_TEMP/mlops-in\"\nout=\"$RUNNER_TEMP/mlops-out\"\nhere=$(dirname -- \"$0\")\n"
+    );
+    for need in needs {
+        script.push_str(&format!(
+            "if [ ! -f \"$in/{need}/{need}.ok\" ]; then\n  echo \"::error title=mlops::{id} does not run: {need}, which it waits for, did not succeed in this run\"\n  exit 1\nfi\n"
+        ));
+    }
+    for &download in &step.downloads {
+        let node = graph.node(download);
+        let producer = job_id(node.kind, &node.name);
+        script.push_str(&format!(
+            "if [ -f \"$in/{producer}/{producer}.tar\" ]; then tar -xf \"$in/{producer}/{producer}.tar\"; fi\n"
+        ));
+    }
+    script.push_str(
+        "if command -v bash >/dev/null 2>&1; then bash -e \"$here/command.sh\"; else sh -e \"$here/command.sh\"; fi\nmkdir -p \"$out\"\n",
+    );
+    if !step.outputs.is_empty() {
+        // A tar keeps each file's path; upload-artifact alone would strip the common prefix.
+        let files: Vec<String> = step.outputs.iter().map(|file| shell_quote(file)).collect();
+        script.push_str(&format!(
+            "tar -cf \"$out/{id}.tar\" -- {}\n",
+            files.join(" ")
+        ));
+    }
+    script.push_str(&format!("echo ok >\"$out/{id}.ok\"\n"));
+    script
+}
+
+/// Step ids are prefixed by kind, so no node name can collide with `plan` or `report`, and an
+/// id never starts with a digit (GitHub requires a letter or `_`).
 #[must_use]
 pub fn job_id(kind: NodeKind, name: &str) -> String {
-    let prefix = match kind {
-        NodeKind::Data => "data",
-        NodeKind::Training => "train",
-        NodeKind::Gate => "gate",
-        NodeKind::Approval => "approval",
-        NodeKind::Deployment => "deploy",
-    };
-    format!("{prefix}-{name}")
-}
-
-fn with_plan(mut needs: Vec<String>) -> Vec<String> {
-    needs.dedup();
-    let mut all = vec!["plan".to_owned()];
-    for need in needs {
-        if !all.contains(&need) {
-            all.push(need);
-        }
-    }
-    all
+    format!("{}-{name}", prefix(kind))
 }
 
 /// The repository settings the generated workflow relies on, one sentence each, for `render` to

@@ -47,3 +47,28 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
     );
     String::from_utf8(output.stdout).unwrap()
 }
+
+/// A node's step id, as the workflow names its artifacts (`train-churn`).
+#[allow(dead_code)]
+pub fn step_id(kind: &str, name: &str) -> String {
+    let prefix = match kind {
+        "training" => "train",
+        "deployment" => "deploy",
+        other => other,
+    };
+    format!("{prefix}-{name}")
+}
+
+/// The steps the workflow's plan job starts, from `mlops affected --format github-output`
+/// (per stage job, the JSON list of the names of its steps that run), as step ids.
+#[allow(dead_code)]
+pub fn started_steps(github_output: &str) -> Vec<String> {
+    let mut steps = Vec::new();
+    for line in github_output.lines() {
+        let (stage, names) = line.split_once('=').expect("`stage=[...]` lines");
+        let prefix = stage.split('-').next().unwrap();
+        let names: Vec<String> = serde_json::from_str(names).expect("a JSON list of names");
+        steps.extend(names.into_iter().map(|name| format!("{prefix}-{name}")));
+    }
+    steps
+}

@@ -6,7 +6,7 @@
 # --strict; action.yml by SchemaStore's github-action schema and zizmor. Four configs: the
 # bundled example, the hostile one (every free-text field trying to break YAML, expressions or
 # the shell), every target kind and strategy with a recorded release (tests/fixtures/serving),
-# and a generated 100-model config; and the release branches `mlops promote` writes. Each is rendered into its own project folder, which declares
+# and a generated 1,000-model config (its workflow does not grow with the models: stage jobs with matrices); and the release branches `mlops promote` writes. Each is rendered into its own project folder, which declares
 # the self-hosted runner labels the config uses, as a user's repository would.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -77,13 +77,13 @@ commit_all "$work/monorepo"
 "$mlops" promote churn-staging --config "$work/monorepo/ml/churn/mlops.yaml" \
   --model-uri "s3://acme-ml/models/churn/$digest/churn.joblib" --digest "$digest" >/dev/null
 released "$work/monorepo" monorepo-released
-python3 bench/gen_config.py 100 >"$work/m100.yaml"
-project models-100 "$work/m100.yaml"
+python3 bench/gen_config.py 1000 >"$work/m1000.yaml"
+project models-1000 "$work/m1000.yaml"
 mkdir -p "$work/action"
 cp action.yml "$work/action/"
 
 status=0
-for dir in example example-released monorepo hostile serving serving-released models-100 action; do
+for dir in example example-released monorepo hostile serving serving-released models-1000 action; do
   echo "-- $dir"
   vendor/tools/external-checks "$work/$dir" || status=1
 done
