@@ -370,3 +370,65 @@ fn no_two_jobs_of_a_run_share_a_concurrency_group() {
         deploys.len()
     );
 }
+
+/// `models` trainings with a gate and a staging deployment each, plus a data step every
+/// training reads (the shape of a monorepo).
+fn many_models(models: usize) -> String {
+    let mut config = String::from(
+        "version: 1\nproject: big\nci:\n  github_action: OWNER/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090\ngitops:\n  repo_url: https://github.com/acme/big.git\nenvironments:\n  staging: {}\ndata:\n  shared:\n    run: python prep.py\n    outputs: [data/shared.csv]\ntraining:\n",
+    );
+    for i in 0..models {
+        config.push_str(&format!(
+            "  model-{i}:\n    needs: [shared]\n    run: python train.py {i}\n    inputs: [src/model_{i}/**]\n    metrics: metrics/{i}.json\n    model: {{ path: models/{i}.joblib, format: sklearn, registry: s3://acme/models/{i} }}\n"
+        ));
+    }
+    config.push_str("gates:\n");
+    for i in 0..models {
+        config.push_str(&format!(
+            "  quality-{i}:\n    training: model-{i}\n    rules: [{{ metric: auc, min: 0.8 }}]\n"
+        ));
+    }
+    config.push_str("deployments:\n");
+    for i in 0..models {
+        config.push_str(&format!(
+            "  model-{i}-staging:\n    model: model-{i}\n    environment: staging\n    after: [quality-{i}]\n    target: {{ kind: kserve, replicas: {{ min: 1, max: 2 }} }}\n"
+        ));
+    }
+    config
+}
+
+/// GitHub starts no run of a workflow file over 500 KB and makes at most 256 jobs of a matrix:
+/// at 1,000 models the file stays far under the first, and the plan job never publishes more
+/// than 256 names for one job, however many run.
+#[test]
+fn a_thousand_models_stay_within_githubs_limits() {
+    let project = tempfile::tempdir().unwrap();
+    let config = project.path().join("mlops.yaml");
+    std::fs::write(&config, many_models(1000)).unwrap();
+    let (_out, text) = render(config.to_str().unwrap());
+    assert!(text.len() < 150_000, "{} bytes", text.len());
+    let small = project.path().join("small.yaml");
+    std::fs::write(&small, many_models(10)).unwrap();
+    let (_out, small_text) = render(small.to_str().unwrap());
+    // Growth per model: its `paths` filters (pull_request and push), and a few jobs per 256.
+    let per_model = (text.len() - small_text.len()) / 990;
+    assert!(per_model < 100, "{per_model} bytes per model");
+
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(project.path())
+        .args(["affected", "--all", "--format", "github-output"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let workflow = parse(&text);
+    let mut started = 0;
+    for line in String::from_utf8(output.stdout).unwrap().lines() {
+        let (job, names) = line.split_once('=').unwrap();
+        let names: Vec<String> = serde_json::from_str(names).unwrap();
+        assert!(names.len() <= 256, "{job}: {}", names.len());
+        assert!(workflow["jobs"].get(job).is_some(), "{job} is in the file");
+        started += names.len();
+    }
+    assert_eq!(started, 1 + 3 * 1000, "every step, once");
+}
