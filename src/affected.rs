@@ -56,6 +56,8 @@ pub struct NodeVerdict {
 pub struct Affected {
     /// Paths that changed, relative to the config's folder (empty unless [`Since::Base`]).
     pub changed_paths: Vec<String>,
+    /// The `mlops.lock` committed at the base (with [`Since::Base`]).
+    pub base_lock: BaseLock,
     /// Each node.
     pub nodes: Vec<NodeVerdict>,
 }
@@ -77,6 +79,7 @@ pub fn affected(
 ) -> Result<Affected, String> {
     let mut reasons: BTreeMap<NodeIndex, String> = BTreeMap::new();
     let mut changed_paths = Vec::new();
+    let mut base_lock = BaseLock::Missing;
     match since {
         Since::All => {
             for node in graph.nodes() {
@@ -102,13 +105,15 @@ pub fn affected(
         }
         Since::Base(base) => {
             let snapshot = git::Snapshot::open(root, base)?;
-            changed_paths = changes_since(config, graph, config_path, &snapshot, &mut reasons)?;
+            let (paths, lock) = changes_since(config, graph, config_path, &snapshot, &mut reasons)?;
+            changed_paths = paths;
+            base_lock = lock;
         }
     }
     if let Some(releases) = releases {
         behind_their_release(config, graph, root, config_path, releases, &mut reasons);
     }
-    Ok(settle(graph, &reasons, changed_paths))
+    Ok(settle(graph, &reasons, changed_paths, base_lock))
 }
 
 /// Deployments that are behind: never released, or with a change since the commit their
@@ -186,36 +191,122 @@ pub fn since_snapshot(
     snapshot: &git::Snapshot,
 ) -> Result<Affected, String> {
     let mut reasons = BTreeMap::new();
-    let changed_paths = changes_since(config, graph, config_path, snapshot, &mut reasons)?;
-    Ok(settle(graph, &reasons, changed_paths))
+    let (changed_paths, base_lock) =
+        changes_since(config, graph, config_path, snapshot, &mut reasons)?;
+    Ok(settle(graph, &reasons, changed_paths, base_lock))
 }
 
-/// Record why each node changed since the snapshot; return the changed paths.
+/// Record why each node changed since the snapshot; return the changed paths. A node changed
+/// when its fingerprint (`mlops.lock`: its resolved entry, the files and params values it
+/// reads, its pin, its upstream fingerprints) differs from the one the snapshot's revision
+/// gives, computed from that revision's git objects; the lock committed there is compared too,
+/// and reported stale when it disagrees.
 fn changes_since(
     config: &Config,
     graph: &Graph,
     config_path: &str,
     snapshot: &git::Snapshot,
     reasons: &mut BTreeMap<NodeIndex, String>,
-) -> Result<Vec<String>, String> {
+) -> Result<(Vec<String>, BaseLock), String> {
     let changed_paths = snapshot.changed_paths()?.to_vec();
-    let readers = readers(config, graph);
-    for path in &changed_paths {
-        for (node, reason) in nodes_reading(&readers, snapshot, path) {
-            reasons.entry(node).or_insert(reason);
+    let base_config = snapshot
+        .show(config_path)
+        .ok()
+        .flatten()
+        .and_then(|bytes| crate::spec::parse(&bytes).config);
+    let Some(base_config) = base_config else {
+        for node in graph.nodes() {
+            reasons.insert(
+                node,
+                format!(
+                    "`{config_path}` at `{}` cannot be read: everything",
+                    snapshot.revision()
+                ),
+            );
         }
-    }
-    if changed_paths.iter().any(|path| path == config_path) {
-        let base_config = snapshot
-            .show(config_path)
-            .ok()
-            .flatten()
-            .and_then(|bytes| crate::spec::parse(&bytes).config);
-        for (node, reason) in changed_entries(config, graph, base_config.as_ref()) {
-            reasons.entry(node).or_insert(reason);
+        return Ok((changed_paths, BaseLock::Missing));
+    };
+    let base_graph = Graph::build(&base_config);
+    let working = crate::lock::WorkingTree::new(snapshot.root());
+    let head = crate::lock::compute(config, graph, &working);
+    let at_base = crate::lock::AtRevision::new(
+        snapshot.root(),
+        snapshot.revision(),
+        &changed_paths,
+        &working,
+    )?;
+    let base = crate::lock::compute(&base_config, &base_graph, &at_base);
+    let base_text = base.to_toml("");
+    let lock_path = match config_path.rsplit_once('/') {
+        Some((folder, _)) => format!("{folder}/{}", crate::lock::FILE_NAME),
+        None => crate::lock::FILE_NAME.to_owned(),
+    };
+    let base_lock = match snapshot.show(&lock_path).ok().flatten() {
+        None => BaseLock::Missing,
+        Some(committed) => {
+            let committed = crate::lock::read(&String::from_utf8_lossy(&committed));
+            if committed == crate::lock::read(&base_text) {
+                BaseLock::Fresh
+            } else {
+                BaseLock::Stale
+            }
         }
+    };
+    let changed_files: Vec<(char, String)> = changed_paths
+        .iter()
+        .map(|path| {
+            let status = if crate::lock::Files::list(&at_base)
+                .binary_search(path)
+                .is_err()
+            {
+                'A'
+            } else if !snapshot.root().join(path).exists() {
+                'D'
+            } else {
+                'M'
+            };
+            (status, path.clone())
+        })
+        .collect();
+    for (kind, name, why) in crate::lock::differences(&base_text, &head, config, &changed_files) {
+        let Some(node) = graph.find(kind, &name) else {
+            continue;
+        };
+        let why = if why.contains("params changed")
+            && let Some(params) = config
+                .training
+                .get(&name)
+                .and_then(|training| training.params.as_ref())
+            && let Some(values) = ParamValues::read(snapshot, params.file())
+            && let Some(key) = values.first_change(params)
+        {
+            why.replace(
+                "params changed",
+                &format!("params changed (`{key}` in {})", params.file()),
+            )
+        } else {
+            why
+        };
+        let why = if why == "new" {
+            format!("new since `{}`", snapshot.revision())
+        } else {
+            why
+        };
+        reasons.entry(node).or_insert(why);
     }
-    Ok(changed_paths)
+    Ok((changed_paths, base_lock))
+}
+
+/// The `mlops.lock` committed at the base, beside what its files give.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BaseLock {
+    /// It agrees with the fingerprints of the base's files.
+    Fresh,
+    /// It disagrees (someone committed without rendering): the files' fingerprints were used.
+    Stale,
+    /// There is none (or no comparison was made).
+    Missing,
 }
 
 /// From the changed nodes to what runs: downstream is affected, upstream runs with it.
@@ -223,6 +314,7 @@ fn settle(
     graph: &Graph,
     reasons: &BTreeMap<NodeIndex, String>,
     changed_paths: Vec<String>,
+    base_lock: BaseLock,
 ) -> Affected {
     let mut runs: BTreeMap<NodeIndex, String> = reasons.clone();
     for &node in reasons.keys() {
@@ -257,76 +349,9 @@ fn settle(
         .collect();
     Affected {
         changed_paths,
+        base_lock,
         nodes,
     }
-}
-
-/// One reading node: its `inputs`, compiled once, and its `params` file.
-struct Reader<'c> {
-    node: NodeIndex,
-    inputs: &'c [String],
-    set: crate::paths::PathSet,
-    params: Option<&'c crate::spec::model::Params>,
-}
-
-/// Every node that reads repository files, with its patterns compiled.
-fn readers<'c>(config: &'c Config, graph: &Graph) -> Vec<Reader<'c>> {
-    let mut readers = Vec::new();
-    let mut add =
-        |kind, name: &str, inputs: &'c [String], params: Option<&'c crate::spec::model::Params>| {
-            if let Some(node) = graph.find(kind, name) {
-                readers.push(Reader {
-                    node,
-                    inputs,
-                    set: crate::paths::PathSet::new(inputs),
-                    params,
-                });
-            }
-        };
-    for (name, data) in &config.data {
-        add(NodeKind::Data, name, &data.inputs, None);
-    }
-    for (name, training) in &config.training {
-        add(
-            NodeKind::Training,
-            name,
-            &training.inputs,
-            training.params.as_ref(),
-        );
-    }
-    readers
-}
-
-/// Nodes whose `inputs` include `path`, or whose `params` values in it changed since the
-/// snapshot.
-fn nodes_reading(
-    readers: &[Reader<'_>],
-    snapshot: &git::Snapshot,
-    path: &str,
-) -> Vec<(NodeIndex, String)> {
-    let mut found = Vec::new();
-    let mut values: Option<Option<ParamValues>> = None;
-    for reader in readers {
-        if let Some(index) = reader.set.first_match(path) {
-            let pattern = &reader.inputs[index];
-            found.push((
-                reader.node,
-                format!("`{path}` changed (inputs `{pattern}`)"),
-            ));
-        } else if let Some(params) = reader.params.filter(|params| params.file() == path) {
-            let values = values.get_or_insert_with(|| ParamValues::read(snapshot, path));
-            match values {
-                // Unreadable on either side: count it as changed (re-running is safe).
-                None => found.push((reader.node, format!("`{path}` changed (params)"))),
-                Some(values) => {
-                    if let Some(name) = values.first_change(params) {
-                        found.push((reader.node, format!("`{path}` changed (params `{name}`)")));
-                    }
-                }
-            }
-        }
-    }
-    found
 }
 
 /// A params file's flattened values before and after, as written.
@@ -371,82 +396,6 @@ impl ParamValues {
 #[must_use]
 pub fn path_matches(pattern: &str, path: &str) -> bool {
     crate::paths::matches(pattern, path)
-}
-
-/// Nodes whose entry differs from the base config (or all of them, if the base cannot be read
-/// or shared settings changed).
-fn changed_entries(
-    config: &Config,
-    graph: &Graph,
-    base: Option<&Config>,
-) -> Vec<(NodeIndex, String)> {
-    let everything = |reason: &str| {
-        graph
-            .nodes()
-            .map(|node| (node, reason.to_owned()))
-            .collect::<Vec<_>>()
-    };
-    let Some(base) = base else {
-        return everything("the base mlops.yaml cannot be read: everything");
-    };
-    if to_json(&base.defaults) != to_json(&config.defaults) {
-        return everything("`defaults` changed in mlops.yaml: everything");
-    }
-    let mut found = Vec::new();
-    let mut compare =
-        |kind: NodeKind, name: &str, now: serde_json::Value, then: Option<serde_json::Value>| {
-            if then.as_ref() != Some(&now)
-                && let Some(node) = graph.find(kind, name)
-            {
-                let what = if then.is_some() { "changed" } else { "added" };
-                found.push((node, format!("`{name}` {what} in mlops.yaml")));
-            }
-        };
-    for (name, entry) in &config.data {
-        compare(
-            NodeKind::Data,
-            name,
-            to_json(entry),
-            base.data.get(name).map(to_json),
-        );
-    }
-    for (name, entry) in &config.training {
-        compare(
-            NodeKind::Training,
-            name,
-            to_json(entry),
-            base.training.get(name).map(to_json),
-        );
-    }
-    for (name, entry) in &config.gates {
-        compare(
-            NodeKind::Gate,
-            name,
-            to_json(entry),
-            base.gates.get(name).map(to_json),
-        );
-    }
-    for (name, entry) in &config.approvals {
-        compare(
-            NodeKind::Approval,
-            name,
-            to_json(entry),
-            base.approvals.get(name).map(to_json),
-        );
-    }
-    for (name, entry) in &config.deployments {
-        compare(
-            NodeKind::Deployment,
-            name,
-            to_json(entry),
-            base.deployments.get(name).map(to_json),
-        );
-    }
-    found
-}
-
-fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
-    serde_json::to_value(value).unwrap_or_default()
 }
 
 impl Affected {

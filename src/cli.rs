@@ -1005,6 +1005,11 @@ fn run_affected(
         Ok(result) => result,
         Err(message) => return fail(&message),
     };
+    if result.base_lock == affected::BaseLock::Stale {
+        eprintln!(
+            "warning: the mlops.lock committed at the base does not match its files (committed without `mlops render`); compared with the fingerprints of the base's files instead"
+        );
+    }
     match format {
         AffectedFormat::Text => print_stdout(&result.text()),
         AffectedFormat::Json => print_stdout(&format!(

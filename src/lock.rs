@@ -20,7 +20,6 @@
 //! streamed, each once however many nodes read it, across files in parallel.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read as _;
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -89,11 +88,18 @@ fn hex(bytes: &[u8]) -> String {
 /// # Errors
 /// The file cannot be read.
 pub fn digest_file(path: &Path) -> std::io::Result<String> {
-    let mut file = std::fs::File::open(path)?;
+    digest_reader(&mut std::fs::File::open(path)?)
+}
+
+/// The digest of everything `reader` yields, streamed in 1 MiB reads.
+///
+/// # Errors
+/// The reader fails.
+pub fn digest_reader(reader: &mut dyn std::io::Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 1 << 20];
     loop {
-        let read = file.read(&mut buffer)?;
+        let read = reader.read(&mut buffer)?;
         if read == 0 {
             break;
         }
@@ -167,10 +173,12 @@ pub trait Files: Sync {
     fn read(&self, path: &str) -> Option<Vec<u8>>;
 }
 
-/// The working tree of a config's folder, as CI will see it.
+/// The working tree of a config's folder, as CI will see it. Each file is hashed once, however
+/// many locks are computed over it (`affected` computes the base's from the same files).
 pub struct WorkingTree {
     folder: std::path::PathBuf,
     listed: Vec<String>,
+    digests: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
 }
 
 impl WorkingTree {
@@ -180,6 +188,7 @@ impl WorkingTree {
         WorkingTree {
             folder: folder.to_path_buf(),
             listed: crate::paths::list_files(folder).all,
+            digests: std::sync::Mutex::default(),
         }
     }
 }
@@ -189,10 +198,103 @@ impl Files for WorkingTree {
         &self.listed
     }
     fn digest(&self, path: &str) -> Option<String> {
-        digest_file(&self.folder.join(path)).ok()
+        if let Some(known) = self
+            .digests
+            .lock()
+            .ok()
+            .and_then(|digests| digests.get(path).cloned())
+        {
+            return known;
+        }
+        let found = digest_file(&self.folder.join(path)).ok();
+        if let Ok(mut digests) = self.digests.lock() {
+            digests.insert(path.to_owned(), found.clone());
+        }
+        found
     }
     fn read(&self, path: &str) -> Option<Vec<u8>> {
         std::fs::read(self.folder.join(path)).ok()
+    }
+}
+
+/// A config's folder as committed at a revision, read from git objects. A file the revision
+/// and the working tree agree on (not in `git diff REV`) is the working tree's, hashed once
+/// for both sides; only the files that differ are read from git.
+pub struct AtRevision<'w> {
+    folder: std::path::PathBuf,
+    revision: String,
+    listed: Vec<String>,
+    changed: BTreeSet<String>,
+    working: &'w WorkingTree,
+}
+
+impl<'w> AtRevision<'w> {
+    /// The files of `folder` at `revision`; `changed` are the paths (relative to `folder`)
+    /// that differ between it and the working tree.
+    ///
+    /// # Errors
+    /// git cannot list the revision's files.
+    pub fn new(
+        folder: &Path,
+        revision: &str,
+        changed: &[String],
+        working: &'w WorkingTree,
+    ) -> Result<AtRevision<'w>, String> {
+        let listing =
+            crate::git::quiet_output(folder, &["ls-tree", "-r", "-z", "--name-only", revision])
+                .ok_or_else(|| format!("git cannot list the files of `{revision}`"))?;
+        let mut listed = crate::git::nul_separated(&listing);
+        listed.sort();
+        Ok(AtRevision {
+            folder: folder.to_path_buf(),
+            revision: revision.to_owned(),
+            listed,
+            changed: changed.iter().cloned().collect(),
+            working,
+        })
+    }
+
+    /// `git cat-file blob REV:./path`, streamed into `consume`.
+    fn blob<T>(
+        &self,
+        path: &str,
+        consume: impl FnOnce(&mut dyn std::io::Read) -> Option<T>,
+    ) -> Option<T> {
+        let mut child = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&self.folder)
+            .args(["cat-file", "blob", &format!("{}:./{path}", self.revision)])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let mut stdout = child.stdout.take()?;
+        let answer = consume(&mut stdout);
+        drop(stdout);
+        let status = child.wait().ok()?;
+        answer.filter(|_| status.success())
+    }
+}
+
+impl Files for AtRevision<'_> {
+    fn list(&self) -> &[String] {
+        &self.listed
+    }
+    fn digest(&self, path: &str) -> Option<String> {
+        if !self.changed.contains(path) {
+            return self.working.digest(path);
+        }
+        self.blob(path, |reader| digest_reader(reader).ok())
+    }
+    fn read(&self, path: &str) -> Option<Vec<u8>> {
+        if !self.changed.contains(path) {
+            return self.working.read(path);
+        }
+        self.blob(path, |reader| {
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).ok().map(|_| bytes)
+        })
     }
 }
 
@@ -519,13 +621,37 @@ pub fn explain(
     config: &Config,
     changed_files: &[(char, String)],
 ) -> Vec<String> {
+    let mut lines: Vec<String> = differences(old, new, config, changed_files)
+        .into_iter()
+        .map(|(kind, name, why)| format!("{} {name}: {why}", kind.noun()))
+        .collect();
+    let old = read(old);
+    let known: BTreeSet<String> = new
+        .entries
+        .iter()
+        .map(|entry| format!("{}.{}", table(entry.kind), entry.name))
+        .collect();
+    for key in old.keys().filter(|key| !known.contains(*key)) {
+        lines.push(format!("{key}: no longer in the config"));
+    }
+    lines
+}
+
+/// Each node of `new` whose fingerprint differs from the lock text `old` (or that `old` lacks),
+/// with what differs, in words.
+#[must_use]
+pub fn differences(
+    old: &str,
+    new: &Lock,
+    config: &Config,
+    changed_files: &[(char, String)],
+) -> Vec<(NodeKind, String, String)> {
     let old = read(old);
     let mut lines = Vec::new();
     for entry in &new.entries {
         let key = format!("{}.{}", table(entry.kind), entry.name);
-        let what = format!("{} {}", entry.kind.noun(), entry.name);
         let Some(before) = old.get(&key) else {
-            lines.push(format!("{what}: new"));
+            lines.push((entry.kind, entry.name.clone(), "new".to_owned()));
             continue;
         };
         let quoted = |value: &str| format!("\"{value}\"");
@@ -577,15 +703,7 @@ pub fn explain(
         if why.is_empty() {
             why.push("its fingerprint changed".to_owned());
         }
-        lines.push(format!("{what}: {}", why.join("; ")));
-    }
-    let known: BTreeSet<String> = new
-        .entries
-        .iter()
-        .map(|entry| format!("{}.{}", table(entry.kind), entry.name))
-        .collect();
-    for key in old.keys().filter(|key| !known.contains(*key)) {
-        lines.push(format!("{key}: no longer in the config"));
+        lines.push((entry.kind, entry.name.clone(), why.join("; ")));
     }
     lines
 }

@@ -576,7 +576,7 @@ fn affected_json_names_the_reasons() {
         .iter()
         .find(|node| node["name"] == "beta")
         .unwrap();
-    assert_eq!(beta["reason"], "`beta/train.py` changed (inputs `beta/**`)");
+    assert_eq!(beta["reason"], "inputs changed (modified beta/train.py)");
     let shared = json["nodes"]
         .as_array()
         .unwrap()
@@ -1119,7 +1119,7 @@ fn a_shared_params_file_retrains_only_the_models_whose_keys_changed() {
     let why = mlops(dir.path(), &["affected", "--base", "HEAD"]);
     assert!(
         why.stdout
-            .contains("training alpha (`params.yaml` changed (params `alpha.layers"),
+            .contains("training alpha (params changed (`alpha.layers.1` in params.yaml))"),
         "{}",
         why.stdout
     );

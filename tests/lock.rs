@@ -237,3 +237,94 @@ fn an_image_given_by_tag_is_flagged() {
     assert_eq!(code, 0);
     assert!(!stderr.contains("is a tag"), "{stderr}");
 }
+
+/// `mlops affected --base HEAD --format json`: the nodes that run and the committed lock's
+/// state.
+fn affected(dir: &Path) -> (Vec<String>, String) {
+    let (code, stdout, stderr) = mlops(dir, &["affected", "--base", "HEAD", "--format", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let answer: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let running = answer["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|node| node["runs"] == true)
+        .map(|node| {
+            format!(
+                "{} {}",
+                node["kind"].as_str().unwrap(),
+                node["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    (running, answer["base_lock"].as_str().unwrap().to_owned())
+}
+
+/// `affected` compares fingerprints, not config text: what changes no fingerprint runs
+/// nothing, and a change to `defaults` runs what it reaches, not everything.
+#[test]
+fn affected_is_the_nodes_whose_fingerprint_differs_from_the_base() {
+    let dir = project(CONFIG);
+    assert_eq!(affected(dir.path()), (vec![], "fresh".to_owned()));
+
+    write(
+        dir.path(),
+        "mlops.yaml",
+        &CONFIG.replace(
+            "  alpha:\n    run:",
+            "  alpha:\n    timeout_minutes: 5\n    run:",
+        ),
+    );
+    assert_eq!(
+        affected(dir.path()).0,
+        Vec::<String>::new(),
+        "a timeout is no input"
+    );
+
+    write(
+        dir.path(),
+        "mlops.yaml",
+        &CONFIG.replace(
+            "  beta:\n    run:",
+            "  beta:\n    image: python:3.11-slim\n    run:",
+        ),
+    );
+    assert_eq!(
+        affected(dir.path()).0,
+        ["training beta", "gate beta-quality"]
+    );
+
+    write(dir.path(), "mlops.yaml", CONFIG);
+    write(dir.path(), "shared/util.py", "X = 2\n");
+    assert_eq!(
+        affected(dir.path()).0,
+        [
+            "training alpha",
+            "training beta",
+            "gate alpha-quality",
+            "gate beta-quality"
+        ]
+    );
+}
+
+/// The lock committed at the base is checked against the base's own files: committed stale
+/// (an input edited without rendering) it is reported, and the files decide.
+#[test]
+fn a_stale_lock_at_the_base_is_reported_and_not_trusted() {
+    let dir = project(CONFIG);
+    write(dir.path(), "beta/train.py", "print('beta 2')\n");
+    common::git(dir.path(), &["commit", "-q", "-am", "beta, not rendered"]);
+    assert_eq!(affected(dir.path()), (vec![], "stale".to_owned()));
+    write(dir.path(), "alpha/train.py", "print('alpha 2')\n");
+    assert_eq!(
+        affected(dir.path()),
+        (
+            vec!["training alpha".to_owned(), "gate alpha-quality".to_owned()],
+            "stale".to_owned()
+        )
+    );
+
+    std::fs::remove_file(dir.path().join("mlops.lock")).unwrap();
+    common::git(dir.path(), &["commit", "-q", "-am", "no lock"]);
+    assert_eq!(affected(dir.path()), (vec![], "missing".to_owned()));
+}
