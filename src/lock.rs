@@ -98,16 +98,22 @@ pub fn digest_file(path: &Path) -> std::io::Result<String> {
 /// # Errors
 /// The reader fails.
 pub fn digest_reader(reader: &mut dyn std::io::Read) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 16];
-    loop {
-        let read = reader.read(&mut buffer)?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
+    thread_local! {
+        // One buffer per hashing thread: allocating and zeroing 64 KiB per file cost more than
+        // hashing a monorepo's small files.
+        static BUFFER: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0u8; 1 << 16]);
     }
-    Ok(hex(&hasher.finalize()))
+    BUFFER.with_borrow_mut(|buffer| {
+        let mut hasher = Sha256::new();
+        loop {
+            let read = reader.read(buffer)?;
+            if read == 0 {
+                break;
+            }
+            hasher.update(&buffer[..read]);
+        }
+        Ok(hex(&hasher.finalize()))
+    })
 }
 
 /// `value` as JSON with every object's keys sorted: the same entry always gives the same
@@ -176,21 +182,135 @@ pub trait Files: Sync {
 }
 
 /// The working tree of a config's folder, as CI will see it. Each file is hashed once, however
-/// many locks are computed over it (`affected` computes the base's from the same files).
+/// many locks are computed over it (`affected` computes the base's from the same files), and
+/// a tracked file git knows to be unchanged is not read at all when its git blob was hashed
+/// before: its SHA-256 comes from the blob cache ([`BlobCache`]).
 pub struct WorkingTree {
     folder: std::path::PathBuf,
     listed: Vec<String>,
     digests: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    /// Tracked files whose content is their index entry's blob (not in `git diff-files`).
+    clean_blobs: std::collections::HashMap<String, String>,
+    cache: BlobCache,
 }
 
 impl WorkingTree {
     /// The files under `folder` ([`crate::paths::list_files`]).
     #[must_use]
     pub fn new(folder: &Path) -> WorkingTree {
+        let listed = crate::paths::list_files(folder).all;
+        let (clean_blobs, cache) = match BlobCache::open(folder) {
+            Some(cache) => (clean_blobs(folder), cache),
+            None => (std::collections::HashMap::new(), BlobCache::none()),
+        };
         WorkingTree {
             folder: folder.to_path_buf(),
-            listed: crate::paths::list_files(folder).all,
+            listed,
             digests: std::sync::Mutex::default(),
+            clean_blobs,
+            cache,
+        }
+    }
+}
+
+/// Path -> blob id of every tracked file under `folder` that git's own stat check says is
+/// unchanged since it was staged (`git ls-files -s` less `git diff-files`).
+fn clean_blobs(folder: &Path) -> std::collections::HashMap<String, String> {
+    use crate::git::{nul_separated, quiet_output};
+    let mut blobs = std::collections::HashMap::new();
+    let (Some(staged), Some(modified)) = (
+        quiet_output(folder, &["ls-files", "-s", "-z"]),
+        quiet_output(folder, &["diff-files", "-z", "--name-only", "--relative"]),
+    ) else {
+        return blobs;
+    };
+    let modified: BTreeSet<String> = nul_separated(&modified).into_iter().collect();
+    for entry in nul_separated(&staged) {
+        // `<mode> <blob> <stage>\t<path>`; only regular files at stage 0.
+        let Some((meta, path)) = entry.split_once('\t') else {
+            continue;
+        };
+        let fields: Vec<&str> = meta.split(' ').collect();
+        if let [mode, blob, "0"] = fields.as_slice()
+            && mode.starts_with("100")
+            && !modified.contains(path)
+        {
+            blobs.insert(path.to_owned(), (*blob).to_owned());
+        }
+    }
+    blobs
+}
+
+/// Git blob id -> SHA-256, kept in the repository's git folder (`mlops-sha256-cache`, never
+/// committed): a blob id names its content, so a hit is that content's digest without
+/// reading the file. Lines of `<blob id> <hex sha256>`; anything else is ignored, new
+/// entries are appended when the tree is dropped, and a lost cache costs one re-read.
+pub struct BlobCache {
+    path: Option<std::path::PathBuf>,
+    known: std::collections::HashMap<String, String>,
+    learned: std::sync::Mutex<Vec<(String, String)>>,
+}
+
+impl BlobCache {
+    fn none() -> BlobCache {
+        BlobCache {
+            path: None,
+            known: std::collections::HashMap::new(),
+            learned: std::sync::Mutex::default(),
+        }
+    }
+
+    fn open(folder: &Path) -> Option<BlobCache> {
+        let out =
+            crate::git::quiet_output(folder, &["rev-parse", "--git-path", "mlops-sha256-cache"])?;
+        let path = folder.join(String::from_utf8_lossy(&out).trim());
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let known = text
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .filter(|(blob, sha)| {
+                (blob.len() == 40 || blob.len() == 64)
+                    && sha.len() == 64
+                    && blob
+                        .bytes()
+                        .chain(sha.bytes())
+                        .all(|byte| byte.is_ascii_hexdigit())
+            })
+            .map(|(blob, sha)| (blob.to_owned(), format!("sha256:{sha}")))
+            .collect();
+        Some(BlobCache {
+            path: Some(path),
+            known,
+            learned: std::sync::Mutex::default(),
+        })
+    }
+}
+
+impl Drop for WorkingTree {
+    fn drop(&mut self) {
+        let Some(path) = &self.cache.path else {
+            return;
+        };
+        let learned = self
+            .cache
+            .learned
+            .lock()
+            .map(|learned| learned.clone())
+            .unwrap_or_default();
+        if learned.is_empty() {
+            return;
+        }
+        let lines: String = learned
+            .iter()
+            .map(|(blob, sha)| format!("{blob} {}\n", sha.trim_start_matches("sha256:")))
+            .collect();
+        // One append: concurrent runs interleave whole lines at worst.
+        if let Ok(mut file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            let _ = std::io::Write::write_all(&mut file, lines.as_bytes());
         }
     }
 }
@@ -208,7 +328,16 @@ impl Files for WorkingTree {
         {
             return known;
         }
+        let blob = self.clean_blobs.get(path);
+        if let Some(digest) = blob.and_then(|blob| self.cache.known.get(blob)) {
+            return Some(digest.clone());
+        }
         let found = digest_file(&self.folder.join(path)).ok();
+        if let (Some(blob), Some(digest)) = (blob, &found)
+            && let Ok(mut learned) = self.cache.learned.lock()
+        {
+            learned.push((blob.clone(), digest.clone()));
+        }
         if let Ok(mut digests) = self.digests.lock() {
             digests.insert(path.to_owned(), found.clone());
         }
@@ -312,18 +441,35 @@ pub fn compute(config: &Config, graph: &Graph, files: &dyn Files) -> Lock {
     for (name, training) in &config.training {
         readers.push((NodeKind::Training, name, &training.inputs));
     }
-    for (kind, name, inputs) in readers {
+    // One set of every reader's patterns, each remembered by its reader: one pass over the
+    // files (a monorepo has thousands of readers and tens of thousands of files).
+    let mut patterns: Vec<&str> = Vec::new();
+    let mut reader_of: Vec<usize> = Vec::new();
+    for (reader, (kind, name, inputs)) in readers.iter().enumerate() {
         if inputs.is_empty() {
             continue;
         }
-        let set = PathSet::new(inputs);
-        let hits: Vec<&str> = files
-            .list()
-            .iter()
-            .filter(|path| set.is_match(path))
-            .map(String::as_str)
-            .collect();
-        matched.insert((kind, name.clone()), hits);
+        matched.insert((*kind, (*name).clone()), Vec::new());
+        patterns.extend(inputs.iter().map(String::as_str));
+        reader_of.extend(std::iter::repeat_n(reader, inputs.len()));
+    }
+    let set = PathSet::new(&patterns);
+    let (mut scratch, mut found) = (Vec::new(), Vec::new());
+    for path in files.list() {
+        set.matching_into(path, &mut scratch, &mut found);
+        let mut last = None;
+        for &pattern in &found {
+            let reader = reader_of[pattern];
+            // A reader's patterns are adjacent, so a file two of them match is pushed once.
+            if last == Some(reader) {
+                continue;
+            }
+            last = Some(reader);
+            let (kind, name, _) = readers[reader];
+            if let Some(hits) = matched.get_mut(&(kind, name.clone())) {
+                hits.push(path.as_str());
+            }
+        }
     }
     let unique: BTreeSet<&str> = matched.values().flatten().copied().collect();
     let progress = Progress::new(unique.len());

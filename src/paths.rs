@@ -162,6 +162,16 @@ impl PathSet {
     pub fn is_match(&self, path: &str) -> bool {
         self.set.is_match(path)
     }
+
+    /// Every pattern (by index, ascending, once) that matches `path`; `scratch` is reused
+    /// between calls so matching many paths allocates nothing per path.
+    pub fn matching_into(&self, path: &str, scratch: &mut Vec<usize>, found: &mut Vec<usize>) {
+        found.clear();
+        self.set.matches_into(path, scratch);
+        found.extend(scratch.iter().map(|&glob| self.owners[glob]));
+        found.sort_unstable();
+        found.dedup();
+    }
 }
 
 /// The files under a folder, as CI will see them.
@@ -179,30 +189,59 @@ const WALK_LIMIT: usize = 200_000;
 
 /// The files under `folder`: `git ls-files -z --cached --others --exclude-standard`, which
 /// applies git's own rules (a tracked file that `.gitignore` matches is still listed, as CI
-/// sees it); outside git, a walk of the folder that skips `.git`.
+/// sees it), less the tracked files deleted from the working tree; outside git, a walk of the
+/// folder that skips `.git`. One git process, tagged (`-t`), and no `stat` of ours per file
+/// (20,000 of them were a tenth of `check` in a monorepo).
 #[must_use]
 pub fn list_files(folder: &std::path::Path) -> Listed {
-    let list = |args: &[&str]| {
-        crate::git::quiet_output(folder, args).map(|out| crate::git::nul_separated(&out))
+    let listed = crate::git::quiet_output(
+        folder,
+        &[
+            "ls-files",
+            "-z",
+            "-t",
+            "--cached",
+            "--deleted",
+            "--others",
+            "--exclude-standard",
+        ],
+    );
+    let Some(listed) = listed else {
+        let mut all = walk(folder);
+        all.sort();
+        return Listed { all, tracked: None };
     };
-    let (mut all, tracked) = match list(&[
-        "ls-files",
-        "-z",
-        "--cached",
-        "--others",
-        "--exclude-standard",
-    ]) {
-        Some(all) => (
-            all,
-            list(&["ls-files", "-z", "--cached"]).map(|tracked| tracked.into_iter().collect()),
-        ),
-        None => (walk(folder), None),
-    };
-    // A file deleted in the working tree but still in the index is listed by `--cached`.
-    all.retain(|path| folder.join(path).is_file());
+    let mut tracked = std::collections::BTreeSet::new();
+    let mut untracked = Vec::new();
+    let mut deleted = std::collections::BTreeSet::new();
+    for entry in crate::git::nul_separated(&listed) {
+        // `<tag> <path>`: `?` untracked, `R` deleted from the working tree, other letters
+        // tracked (`H` cached, `S` skip-worktree, `M` unmerged, `C` changed).
+        let Some((tag, path)) = entry.split_once(' ') else {
+            continue;
+        };
+        match tag {
+            "?" => untracked.push(path.to_owned()),
+            "R" => {
+                deleted.insert(path.to_owned());
+            }
+            _ => {
+                tracked.insert(path.to_owned());
+            }
+        }
+    }
+    let mut all: Vec<String> = tracked
+        .iter()
+        .filter(|path| !deleted.contains(*path))
+        .cloned()
+        .chain(untracked)
+        .collect();
     all.sort();
     all.dedup();
-    Listed { all, tracked }
+    Listed {
+        all,
+        tracked: Some(tracked),
+    }
 }
 
 /// Every file under `root`, relative and `/`-separated, skipping `.git` (bounded).

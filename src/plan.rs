@@ -88,7 +88,7 @@ pub struct Promotion {
     pub secrets: Vec<String>,
     /// Whether the environment waits for an approval.
     pub requires_approval: bool,
-    /// The approvals in its `after` chain.
+    /// The approvals that gate it ([`approvals_gating`]), sorted.
     pub approvals: Vec<String>,
 }
 
@@ -256,15 +256,12 @@ pub fn build(
                     continue;
                 };
                 let mut needs = producers.clone();
-                let mut approvals = Vec::new();
                 for after in graph.dependencies(index, &[EdgeKind::After]) {
-                    let upstream = graph.node(after);
-                    if upstream.kind == NodeKind::Approval {
-                        approvals.push(upstream.name.clone());
-                    } else {
+                    if graph.node(after).kind != NodeKind::Approval {
                         push_unique(&mut needs, after);
                     }
                 }
+                let approvals = approvals_gating(config, graph, index);
                 let promotion = promotion(config, name, deployment, approvals)?;
                 steps.push(Step {
                     needs,
@@ -286,6 +283,32 @@ pub fn build(
         watch_files,
         schedules,
     })
+}
+
+/// The approvals that gate the deployment `node`: those for its environment anywhere in its
+/// `after` chain (an approval of another environment gates that one, not this). The one
+/// definition: the `missing-approval` rule requires one, the plan records them.
+#[must_use]
+pub fn approvals_gating(config: &Config, graph: &Graph, node: NodeIndex) -> Vec<String> {
+    let found = graph.node(node);
+    let Some(deployment) = config.deployments.get(&found.name) else {
+        return Vec::new();
+    };
+    let mut approvals: Vec<String> = graph
+        .ancestors(node, &[EdgeKind::After])
+        .into_iter()
+        .map(|ancestor| graph.node(ancestor))
+        .filter(|ancestor| {
+            ancestor.kind == NodeKind::Approval
+                && config
+                    .approvals
+                    .get(&ancestor.name)
+                    .is_some_and(|approval| approval.environment == deployment.environment)
+        })
+        .map(|ancestor| ancestor.name.clone())
+        .collect();
+    approvals.sort();
+    approvals
 }
 
 /// Steps come in the graph's order, so everything a step waits for is levelled before it.

@@ -61,6 +61,39 @@ impl Repo for DiskRepo {
         matched.peek().is_some() && matched.all(|file| !tracked.contains(file))
     }
 
+    fn input_matches(&self, patterns: &[&str]) -> Vec<crate::check::InputMatch> {
+        let listing = self.listing();
+        let set = crate::paths::PathSet::new(patterns);
+        let mut any = vec![false; patterns.len()];
+        let mut tracked_hit = vec![false; patterns.len()];
+        let (mut scratch, mut found) = (Vec::new(), Vec::new());
+        for file in &listing.all {
+            set.matching_into(file, &mut scratch, &mut found);
+            if found.is_empty() {
+                continue;
+            }
+            let tracked = listing
+                .tracked
+                .as_ref()
+                .is_none_or(|tracked| tracked.contains(file));
+            for &index in &found {
+                any[index] = true;
+                tracked_hit[index] |= tracked;
+            }
+        }
+        patterns
+            .iter()
+            .enumerate()
+            .map(|(index, pattern)| {
+                let listed = any[index];
+                crate::check::InputMatch {
+                    any: listed || (!crate::paths::is_glob(pattern) && self.exists(pattern)),
+                    untracked_only: listed && !tracked_hit[index],
+                }
+            })
+            .collect()
+    }
+
     fn read(&self, path: &str) -> Option<Vec<u8>> {
         let path = self.resolve(path);
         let size = std::fs::metadata(&path).ok()?.len();

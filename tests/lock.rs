@@ -328,3 +328,40 @@ fn a_stale_lock_at_the_base_is_reported_and_not_trusted() {
     common::git(dir.path(), &["commit", "-q", "-am", "no lock"]);
     assert_eq!(affected(dir.path()), (vec![], "missing".to_owned()));
 }
+
+/// The blob cache (`.git/mlops-sha256-cache`) serves only files git says are unchanged: an
+/// edit to a tracked file after the cache learned it is seen, staged or not, and a line of
+/// garbage in the cache is ignored.
+#[test]
+fn the_blob_cache_never_hides_an_edit() {
+    let dir = project(CONFIG);
+    // Tracked and clean now: this render learns every input's blob.
+    render(dir.path());
+    let cache = dir.path().join(".git/mlops-sha256-cache");
+    let learned = std::fs::read_to_string(&cache).unwrap();
+    assert_eq!(learned.lines().count(), 3, "the three inputs: {learned}");
+    assert_eq!(mlops(dir.path(), &["check"]).0, 0);
+
+    // Same size, so only the content says it changed.
+    write(dir.path(), "alpha/train.py", "print('ALPHA')\n");
+    let (code, _, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("training alpha: inputs changed"),
+        "{stderr}"
+    );
+    common::git(dir.path(), &["add", "alpha/train.py"]);
+    assert_eq!(
+        mlops(dir.path(), &["check"]).0,
+        1,
+        "staged, still not rendered"
+    );
+
+    std::fs::write(
+        &cache,
+        format!("{learned}not a line\n{}\n", "f".repeat(200)),
+    )
+    .unwrap();
+    render(dir.path());
+    assert_eq!(mlops(dir.path(), &["check"]).0, 0);
+}

@@ -3,7 +3,7 @@
 use super::{CheckCtx, Rule};
 use crate::codes::Code;
 use crate::diag::Diag;
-use crate::graph::{EdgeKind, NodeKind};
+use crate::graph::NodeKind;
 use crate::spec::load::escape_pointer_token;
 
 /// A deployment to an environment with `requires_approval: true` must have an approval for that
@@ -29,19 +29,7 @@ impl Rule for MissingApproval {
             let Some(node) = cx.graph.find(NodeKind::Deployment, name) else {
                 continue;
             };
-            let approved = cx
-                .graph
-                .ancestors(node, &[EdgeKind::After])
-                .into_iter()
-                .any(|ancestor| {
-                    let ancestor = cx.graph.node(ancestor);
-                    ancestor.kind == NodeKind::Approval
-                        && cx
-                            .config
-                            .approvals
-                            .get(&ancestor.name)
-                            .is_some_and(|approval| approval.environment == deployment.environment)
-                });
+            let approved = !crate::plan::approvals_gating(cx.config, cx.graph, node).is_empty();
             if approved {
                 continue;
             }

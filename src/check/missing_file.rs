@@ -16,13 +16,36 @@ impl Rule for MissingFile {
     }
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+        // Every `inputs` pattern of the config, asked of the repository at once.
+        let mut inputs: Vec<(String, usize, &str)> = Vec::new();
         for (name, data) in &cx.config.data {
             let base = format!("/data/{}", escape_pointer_token(name));
-            check_inputs(cx, &base, &data.inputs, out);
+            inputs.extend(
+                data.inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(position, pattern)| (base.clone(), position, pattern.as_str())),
+            );
         }
         for (name, training) in &cx.config.training {
             let base = format!("/training/{}", escape_pointer_token(name));
-            check_inputs(cx, &base, &training.inputs, out);
+            inputs.extend(
+                training
+                    .inputs
+                    .iter()
+                    .enumerate()
+                    .map(|(position, pattern)| (base.clone(), position, pattern.as_str())),
+            );
+        }
+        // An unportable pattern is an error of its own (`unportable-pattern`).
+        inputs.retain(|(_, _, pattern)| crate::paths::portability_problem(pattern).is_none());
+        let patterns: Vec<&str> = inputs.iter().map(|(_, _, pattern)| *pattern).collect();
+        let found = cx.repo.input_matches(&patterns);
+        for ((base, position, pattern), found) in inputs.iter().zip(found) {
+            check_input(cx, base, *position, pattern, found, out);
+        }
+        for (name, training) in &cx.config.training {
+            let base = format!("/training/{}", escape_pointer_token(name));
             if let Some(scoped) = &training.params
                 && !cx.repo.exists(scoped.file())
             {
@@ -58,39 +81,33 @@ impl Rule for MissingFile {
     }
 }
 
-fn check_inputs(cx: &CheckCtx<'_>, base: &str, inputs: &[String], out: &mut Vec<Diag>) {
-    for (position, pattern) in inputs.iter().enumerate() {
-        // An unportable pattern is an error of its own (`unportable-pattern`).
-        if crate::paths::portability_problem(pattern).is_some() {
-            continue;
+fn check_input(
+    cx: &CheckCtx<'_>,
+    base: &str,
+    position: usize,
+    pattern: &str,
+    found: crate::check::InputMatch,
+    out: &mut Vec<Diag>,
+) {
+    if found.any {
+        if found.untracked_only {
+            out.push(
+                Diag::warning(
+                    Code::MissingFile,
+                    format!("`inputs` pattern `{pattern}` matches only files git does not track"),
+                    cx.value_label(&format!("{base}/inputs/{position}"), "untracked files only"),
+                )
+                .with_help("CI sees the committed files only: `git add` them, or fix the pattern"),
+            );
         }
-        if cx.repo.matches_any(pattern) {
-            if cx.repo.matches_untracked_only(pattern) {
-                out.push(
-                    Diag::warning(
-                        Code::MissingFile,
-                        format!(
-                            "`inputs` pattern `{pattern}` matches only files git does not track"
-                        ),
-                        cx.value_label(
-                            &format!("{base}/inputs/{position}"),
-                            "untracked files only",
-                        ),
-                    )
-                    .with_help(
-                        "CI sees the committed files only: `git add` them, or fix the pattern",
-                    ),
-                );
-            }
-            continue;
-        }
-        out.push(
-            Diag::warning(
-                Code::MissingFile,
-                format!("`inputs` pattern `{pattern}` matches no file"),
-                cx.value_label(&format!("{base}/inputs/{position}"), "matches nothing"),
-            )
-            .with_help("a change can only re-run this step if the pattern matches the files it reads; check the path"),
-        );
+        return;
     }
+    out.push(
+        Diag::warning(
+            Code::MissingFile,
+            format!("`inputs` pattern `{pattern}` matches no file"),
+            cx.value_label(&format!("{base}/inputs/{position}"), "matches nothing"),
+        )
+        .with_help("a change can only re-run this step if the pattern matches the files it reads; check the path"),
+    );
 }

@@ -76,11 +76,34 @@ pub trait Repo {
     fn matches_untracked_only(&self, _pattern: &str) -> bool {
         false
     }
+    /// For each of `patterns`: whether it matches a file, and whether only files git does not
+    /// track. One pass over the files for all of them (a monorepo asks for thousands).
+    fn input_matches(&self, patterns: &[&str]) -> Vec<InputMatch> {
+        patterns
+            .iter()
+            .map(|pattern| {
+                let any = self.matches_any(pattern);
+                InputMatch {
+                    any,
+                    untracked_only: any && self.matches_untracked_only(pattern),
+                }
+            })
+            .collect()
+    }
     /// The bytes of the file at `path` (relative to the config's folder), when it exists and
     /// is small enough to be a metrics file; `None` otherwise, and by default.
     fn read(&self, _path: &str) -> Option<Vec<u8>> {
         None
     }
+}
+
+/// What an `inputs` pattern finds in the repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputMatch {
+    /// It matches at least one file (or names one that exists).
+    pub any: bool,
+    /// It matches files, none of which git tracks (CI will not see them).
+    pub untracked_only: bool,
 }
 
 /// A repository where every path exists: for checks of the config alone.

@@ -327,11 +327,17 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
     let plan = crate::plan::build(config, graph, input.config_path, input.config_dir)
         .map_err(missing_to_error)?;
     let stages = stages(&plan);
+    let stage_index: std::collections::HashMap<petgraph::graph::NodeIndex, usize> = stages
+        .iter()
+        .enumerate()
+        .flat_map(|(index, stage)| stage.nodes.iter().map(move |&node| (node, index)))
+        .collect();
+    let step_of: std::collections::HashMap<petgraph::graph::NodeIndex, &crate::plan::Step> =
+        plan.steps.iter().map(|step| (step.node, step)).collect();
     let stage_of = |node: petgraph::graph::NodeIndex| {
-        stages
-            .iter()
-            .find(|stage| stage.nodes.contains(&node))
-            .map(|stage| stage.id.clone())
+        stage_index
+            .get(&node)
+            .map(|&index| stages[index].id.clone())
     };
     let mut jobs = Vec::new();
     let mut report_needs = vec!["plan".to_owned()];
@@ -341,11 +347,7 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
             // Nothing stale or invalid is ever deployed: the deploy waits for `check`.
             needs.push(CHECK_JOB.to_owned());
         }
-        for step in plan
-            .steps
-            .iter()
-            .filter(|step| stage.nodes.contains(&step.node))
-        {
+        for step in stage.nodes.iter().filter_map(|node| step_of.get(node)) {
             for &need in &step.needs {
                 if let Some(id) = stage_of(need)
                     && !needs.contains(&id)
