@@ -4,7 +4,8 @@
 #
 # - `mlops check` (lock fresh) beside `dvc status` on the equivalent dvc.yaml (one stage per
 #   model, its folder as the dependency, dvc.lock fresh), both with the page cache dropped
-#   before every run; DVC also with its hash cache (the site cache dir) removed, and warm;
+#   before every run, each without its hash cache (mlops: the blob cache in the git folder;
+#   DVC: its site cache dir) and with it warm;
 # - `mlops render` (every target) beside `mlops validate` on the same config, and the peak
 #   memory of each command;
 # - growth from 100 to N models (instructions executed, valgrind's callgrind);
@@ -75,7 +76,8 @@ echo "## mlops check beside dvc status ($models models, $files input files, $(np
 echo
 (cd "$big" && "$mlops" check >/dev/null && "$dvc" status -q)
 hyperfine --style none --runs 5 -N --export-markdown "$work/check.md" \
-  --prepare "sh -c '$drop'" -n "mlops check" "$mlops check $big" >/dev/null
+  --prepare "sh -c '$drop; rm -f $big/.git/mlops-sha256-cache'" -n "mlops check (no blob cache: a fresh clone)" "$mlops check $big" \
+  --prepare "sh -c '$drop'" -n "mlops check (blob cache warm)" "$mlops check $big" >/dev/null
 hyperfine --style none --runs 3 --export-markdown "$work/dvc.md" \
   --prepare "sh -c '$drop; rm -rf $big/.dvc-site-cache'" -n "dvc status (no hash cache)" "cd $big && $dvc status -q" \
   --prepare "sh -c '$drop'" -n "dvc status (hash cache warm)" "cd $big && $dvc status -q" >/dev/null
