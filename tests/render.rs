@@ -432,3 +432,36 @@ fn a_thousand_models_stay_within_githubs_limits() {
     }
     assert_eq!(started, 1 + 3 * 1000, "every step, once");
 }
+
+/// Steps of one level and kind that differ in what a job fixes (here the runner) are separate
+/// stage jobs, and the plan job puts each name in the job whose runner it asked for.
+#[test]
+fn steps_that_differ_in_runner_get_their_own_stage_jobs() {
+    let project = tempfile::tempdir().unwrap();
+    let config = project.path().join("mlops.yaml");
+    std::fs::write(
+        &config,
+        "version: 1\nproject: runners\nci:\n  github_action: OWNER/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090\ntraining:\n  cpu-model:\n    run: python cpu.py\n  gpu-model:\n    run: python gpu.py\n    runner: [self-hosted, gpu]\n  other-cpu-model:\n    run: python other.py\n",
+    )
+    .unwrap();
+    let (_out, text) = render(config.to_str().unwrap());
+    let workflow = parse(&text);
+    assert_eq!(
+        workflow["jobs"]["train-1-1"]["runs-on"],
+        serde_json::json!(["ubuntu-latest"])
+    );
+    assert_eq!(
+        workflow["jobs"]["train-1-2"]["runs-on"],
+        serde_json::json!(["self-hosted", "gpu"])
+    );
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(project.path())
+        .args(["affected", "--all", "--format", "github-output"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        "train-1-1=[\"cpu-model\",\"other-cpu-model\"]\ntrain-1-2=[\"gpu-model\"]\n"
+    );
+}

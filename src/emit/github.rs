@@ -143,6 +143,7 @@ pub struct Stage {
     pub id: String,
     /// Its steps' nodes, in the plan's order.
     pub nodes: Vec<petgraph::graph::NodeIndex>,
+    level: u32,
     kind: NodeKind,
     runner: Option<Vec<String>>,
     image: Option<String>,
@@ -194,6 +195,7 @@ pub fn stages(plan: &crate::plan::Plan) -> Vec<Stage> {
         let candidate = Stage {
             id: String::new(),
             nodes: vec![step.node],
+            level: step.level,
             kind: step.kind,
             runner: step.runner.clone(),
             image: step.image.clone(),
@@ -208,9 +210,8 @@ pub fn stages(plan: &crate::plan::Plan) -> Vec<Stage> {
                 .as_ref()
                 .is_some_and(|promotion| promotion.requires_approval),
         };
-        let level = step.level;
         if let Some(group) = groups.iter_mut().find(|group| {
-            group.id.parse::<u32>().ok() == Some(level)
+            group.level == candidate.level
                 && group.kind == candidate.kind
                 && group.runner == candidate.runner
                 && group.image == candidate.image
@@ -221,21 +222,17 @@ pub fn stages(plan: &crate::plan::Plan) -> Vec<Stage> {
         }) {
             group.nodes.push(step.node);
         } else {
-            // The level rides in `id` until the groups are named.
-            groups.push(Stage {
-                id: level.to_string(),
-                ..candidate
-            });
+            groups.push(candidate);
         }
     }
-    groups.sort_by_key(|group| (group.id.parse::<u32>().unwrap_or(0), kind_rank(group.kind)));
+    groups.sort_by_key(|group| (group.level, kind_rank(group.kind)));
     let mut stages = Vec::new();
     for (index, group) in groups.iter().enumerate() {
-        let level = group.id.clone();
+        let level = group.level;
         let same: Vec<usize> = groups
             .iter()
             .enumerate()
-            .filter(|(_, other)| other.id == level && other.kind == group.kind)
+            .filter(|(_, other)| other.level == level && other.kind == group.kind)
             .map(|(other, _)| other)
             .collect();
         let mut id = format!("{}-{level}", prefix(group.kind));
