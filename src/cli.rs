@@ -502,23 +502,24 @@ fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
     }
 }
 
-fn load_and_validate(path: &Path) -> Result<(SourceFile, Validation), String> {
+fn load_and_validate(path: &Path) -> Result<(SourceFile, Validation, DiskRepo), String> {
     let (path, bytes) = read_config(path)?;
-    let validation = crate::validate(&bytes, &DiskRepo::new(config_folder(&path)));
+    let repo = DiskRepo::new(config_folder(&path));
+    let validation = crate::validate(&bytes, &repo);
     let name = path
         .strip_prefix("./")
         .unwrap_or(&path)
         .display()
         .to_string();
     let source = SourceFile::new(name, String::from_utf8_lossy(&bytes).into_owned());
-    Ok((source, validation))
+    Ok((source, validation, repo))
 }
 
 fn validate(paths: &[PathBuf], format: DiagFormat, color: bool) -> u8 {
     let mut reports = Vec::with_capacity(paths.len());
     let mut all_ok = true;
     for path in paths {
-        let (source, validation) = match load_and_validate(path) {
+        let (source, validation, _) = match load_and_validate(path) {
             Ok(loaded) => loaded,
             Err(message) => return fail(&message),
         };
@@ -590,7 +591,7 @@ fn explain(code: Option<&str>) -> u8 {
 }
 
 fn graph(path: &Path, format: GraphFormat, color: bool) -> u8 {
-    let (source, validation) = match load_and_validate(path) {
+    let (source, validation, _) = match load_and_validate(path) {
         Ok(loaded) => loaded,
         Err(message) => return fail(&message),
     };
@@ -644,11 +645,13 @@ struct Loaded {
     validation: Validation,
     /// The config's folder.
     folder: PathBuf,
+    /// Its files, as the rules saw them.
+    repo: DiskRepo,
 }
 
 /// Load and validate; on any error print the diagnostics and return the exit code.
 fn load_valid(path: &Path, color: bool, purpose: &str) -> Result<Loaded, u8> {
-    let (source, validation) = load_and_validate(path).map_err(|message| fail(&message))?;
+    let (source, validation, repo) = load_and_validate(path).map_err(|message| fail(&message))?;
     if !validation.is_ok() || validation.config.is_none() || validation.graph.is_none() {
         eprint!("{}", human_report(&source, &validation, color));
         eprintln!(
@@ -661,6 +664,7 @@ fn load_valid(path: &Path, color: bool, purpose: &str) -> Result<Loaded, u8> {
         source,
         validation,
         folder: config_folder(path),
+        repo,
     })
 }
 
@@ -741,7 +745,7 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     let lock = crate::lock::compute(
         config,
         graph,
-        &crate::lock::WorkingTree::new(&loaded.folder),
+        &crate::lock::WorkingTree::with_files(&loaded.folder, loaded.repo.files()),
     );
     for image in crate::lock::unpinned_images(config) {
         eprintln!(

@@ -200,7 +200,12 @@ impl WorkingTree {
     /// The files under `folder` ([`crate::paths::list_files`]).
     #[must_use]
     pub fn new(folder: &Path) -> WorkingTree {
-        let listed = crate::paths::list_files(folder).all;
+        WorkingTree::with_files(folder, crate::paths::list_files(folder).all)
+    }
+
+    /// The files `listed` (from [`crate::paths::list_files`] of `folder`, already made).
+    #[must_use]
+    pub fn with_files(folder: &Path, listed: Vec<String>) -> WorkingTree {
         let (clean_blobs, cache) = match BlobCache::open(folder) {
             Some(cache) => (clean_blobs(folder), cache),
             None => (std::collections::HashMap::new(), BlobCache::none()),

@@ -9,18 +9,28 @@ use crate::check::Repo;
 pub struct DiskRepo {
     root: PathBuf,
     listing: std::sync::OnceLock<Listing>,
+    /// The listing, started when the repository is opened so that git works while the config
+    /// is parsed.
+    started: std::sync::Mutex<Option<std::thread::JoinHandle<Listing>>>,
 }
 
 /// The files under the root, as CI will see them.
 type Listing = crate::paths::Listed;
 
 impl DiskRepo {
-    /// A repository rooted at `root`.
+    /// A repository rooted at `root`; its files start being listed now.
     #[must_use]
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        let root = root.into();
+        let folder = root.clone();
+        let started = std::thread::Builder::new()
+            .name("list-files".to_owned())
+            .spawn(move || crate::paths::list_files(&folder))
+            .ok();
         Self {
-            root: root.into(),
+            root,
             listing: std::sync::OnceLock::new(),
+            started: std::sync::Mutex::new(started),
         }
     }
 
@@ -29,8 +39,18 @@ impl DiskRepo {
     }
 
     fn listing(&self) -> &Listing {
-        self.listing
-            .get_or_init(|| crate::paths::list_files(&self.root))
+        self.listing.get_or_init(|| {
+            let started = self.started.lock().ok().and_then(|mut slot| slot.take());
+            started
+                .and_then(|thread| thread.join().ok())
+                .unwrap_or_else(|| crate::paths::list_files(&self.root))
+        })
+    }
+
+    /// Every file under the root, as the rules saw them: the lock reads the same listing.
+    #[must_use]
+    pub fn files(&self) -> Vec<String> {
+        self.listing().all.clone()
     }
 }
 
