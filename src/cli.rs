@@ -8,7 +8,7 @@ use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::codes::Code;
 use crate::diag::{self, FileReport, SourceFile};
@@ -82,6 +82,14 @@ enum Command {
     },
     /// Print the JSON Schema of mlops.yaml (for editors and check-jsonschema).
     Schema,
+    /// Print a shell completion script (`mlops completions bash > /etc/bash_completion.d/mlops`;
+    /// zsh: into a folder on `$fpath` as `_mlops`; fish: `~/.config/fish/completions/mlops.fish`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page, roff (`mlops man > ~/.local/share/man/man1/mlops.1`).
+    Man,
     /// Print the dependency graph of a valid config.
     Graph {
         /// The config file, or a folder holding mlops.yaml.
@@ -335,6 +343,18 @@ pub fn main() -> ExitCode {
         Command::Validate { paths, format } => validate(&paths, format, color),
         Command::Explain { code } => explain(code.as_deref()),
         Command::Schema => print_stdout(&spec::schema::generate()),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "mlops", &mut script);
+            print_stdout(&String::from_utf8_lossy(&script))
+        }
+        Command::Man => {
+            let mut page = Vec::new();
+            match clap_mangen::Man::new(Cli::command()).render(&mut page) {
+                Ok(()) => print_stdout(&String::from_utf8_lossy(&page)),
+                Err(error) => fail(&format!("cannot write the man page: {error}")),
+            }
+        }
         Command::Graph { path, format } => graph(&path, format.into(), color),
         Command::Render { path, out, dry_run } => render(&path, out.as_deref(), dry_run, color),
         Command::Check { path, out } => check(&path, out.as_deref(), color),

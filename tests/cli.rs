@@ -349,3 +349,100 @@ fn only_the_cli_module_knows_clap() {
     }
     assert!(offenders.is_empty(), "{offenders:?}");
 }
+
+/// Every subcommand, as the completion scripts and the man page must list them.
+const SUBCOMMANDS: &[&str] = &[
+    "validate",
+    "render",
+    "check",
+    "affected",
+    "gate",
+    "report",
+    "promote",
+    "rollback",
+    "explain",
+    "schema",
+    "completions",
+    "man",
+];
+
+/// The bash script, sourced into a real bash, completes `mlops val` to `validate` and
+/// `mlops affected --for` to `--format`; every shell's script names every subcommand.
+#[test]
+fn completions_complete_in_a_real_bash_and_name_every_subcommand() {
+    let script = run(mlops().args(["completions", "bash"]));
+    assert_eq!(script.code, 0, "{}", script.stderr);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mlops.bash");
+    std::fs::write(&path, &script.stdout).unwrap();
+    let complete = |words: &str| {
+        let output = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}} - 1)); _mlops mlops \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                path.display()
+            ))
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    assert_eq!(complete("mlops val"), "validate\n");
+    assert!(complete("mlops affected --for").contains("--format"));
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let script = run(mlops().args(["completions", shell]));
+        assert_eq!(script.code, 0, "{shell}: {}", script.stderr);
+        for subcommand in SUBCOMMANDS {
+            assert!(
+                script.stdout.contains(subcommand),
+                "{shell} lacks {subcommand}"
+            );
+        }
+    }
+    let unknown = run(mlops().args(["completions", "tcsh"]));
+    assert_eq!(unknown.code, 2);
+    assert!(
+        unknown.stderr.contains("possible values: bash"),
+        "{}",
+        unknown.stderr
+    );
+}
+
+/// The man page is roff that groff formats without a warning, naming the build and every
+/// subcommand.
+#[test]
+fn the_man_page_formats_and_names_every_subcommand() {
+    let page = run(mlops().arg("man"));
+    assert_eq!(page.code, 0, "{}", page.stderr);
+    assert!(page.stdout.contains(".TH mlops 1"), "{}", page.stdout);
+    assert!(page.stdout.contains(mlops::build_info::VERSION));
+    for subcommand in SUBCOMMANDS {
+        assert!(
+            page.stdout.contains(subcommand),
+            "the man page lacks {subcommand}"
+        );
+    }
+    let groff = std::process::Command::new("groff")
+        .args(["-man", "-Tutf8", "-ww", "-z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn();
+    // groff is not on every machine; where it is, it must accept the page silently.
+    if let Ok(mut groff) = groff {
+        use std::io::Write as _;
+        groff
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(page.stdout.as_bytes())
+            .unwrap();
+        let output = groff.wait_with_output().unwrap();
+        assert!(output.status.success());
+        assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+    }
+}
