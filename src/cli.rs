@@ -737,6 +737,8 @@ struct LockContext {
 
 /// Render every output in memory and compare it with the files under the root.
 fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs, u8> {
+    // Read while the config is parsed and checked: the lock needs it last.
+    let known_blobs = crate::lock::KnownBlobs::start(&config_folder(path));
     let loaded = load_valid(path, color, "rendering")?;
     let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
         return Err(EXIT_INVALID);
@@ -762,11 +764,9 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         releases: &releases,
     };
     let mut artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
-    let lock = crate::lock::compute(
-        config,
-        graph,
-        &crate::lock::WorkingTree::with_files(&loaded.folder, loaded.repo.files()),
-    );
+    let tree =
+        crate::lock::WorkingTree::prepared(&loaded.folder, loaded.repo.files(), known_blobs.wait());
+    let lock = crate::lock::compute(config, graph, &tree);
     for image in crate::lock::unpinned_images(config) {
         eprintln!(
             "warning: image `{image}` is a tag, which moves: {} cannot say what ran in it",
