@@ -1199,13 +1199,19 @@ fn promote(
                 Ok(metrics) => metrics
                     .into_iter()
                     .map(|(name, metric)| {
-                        // As written when it is a JSON number (`96` stays `96`), else as text.
-                        let value = match (
-                            metric.value,
-                            serde_json::from_str::<serde_json::Number>(&metric.text),
-                        ) {
-                            (Some(_), Ok(number)) => serde_json::Value::Number(number),
-                            _ => serde_json::Value::String(metric.text),
+                        // A JSON number when one holds it exactly (`96` stays `96`), else the
+                        // text, which `gate` reads back as the same exact decimal (`1e-400`,
+                        // 24-digit counts).
+                        let exact = serde_json::from_str::<serde_json::Number>(&metric.text)
+                            .ok()
+                            .filter(|number| {
+                                metric.value.is_some()
+                                    && crate::metrics::Decimal::parse(&number.to_string()).ok()
+                                        == metric.value
+                            });
+                        let value = match exact {
+                            Some(number) => serde_json::Value::Number(number),
+                            None => serde_json::Value::String(metric.text),
                         };
                         (name, value)
                     })

@@ -7,7 +7,7 @@
 
 use serde::Serialize;
 
-use crate::metrics::{Metric, Metrics};
+use crate::metrics::{Decimal, Metric, Metrics};
 use crate::spec::model::GateRule;
 
 /// How a rule fared.
@@ -25,15 +25,6 @@ pub struct RuleVerdict {
     pub base: Option<String>,
     /// One sentence with the numbers: why it passed or failed.
     pub message: String,
-}
-
-/// Slack for comparing at a threshold: metrics are decimals written with a few digits, and
-/// `0.842 - 0.832` is `0.010000000000000009` in binary floating point. A difference within this
-/// (relative) distance of the threshold counts as exactly at it, and exactly at it passes.
-const TOLERANCE: f64 = 1e-9;
-
-fn at_most(value: f64, limit: f64) -> bool {
-    value <= limit + TOLERANCE * limit.abs().max(1.0)
 }
 
 /// Judge every rule of a gate. `baseline_name` says where the baseline came from, for messages
@@ -68,7 +59,10 @@ fn judge(
     base: Option<&Metrics>,
     baseline_name: &str,
 ) -> RuleVerdict {
-    let limit_text = number_text(limit);
+    // The threshold as written in the config (a float holds the 15 significant digits a
+    // threshold is written with; the schema admits only finite numbers).
+    let limit = Decimal::from_f64(limit).unwrap_or_else(|| Decimal::from_integer(0));
+    let limit_text = limit.to_string();
     let mut verdict = RuleVerdict {
         metric: metric.to_owned(),
         rule: format!("{field}: {limit_text}"),
@@ -108,71 +102,50 @@ fn judge(
     };
     let now_text = verdict.head.clone().unwrap_or_default();
     let then_text = verdict.base.clone().unwrap_or_default();
-    let decimals = decimals_of(&now_text)
-        .max(decimals_of(&then_text))
-        .max(decimals_of(&limit_text));
+    // Every comparison below is exact: a value at the threshold passes, any value past it
+    // (by however little) fails.
     let (passed, message) = match (field, then) {
         ("min", _) => (
-            now >= limit || at_most(limit - now, 0.0),
+            now >= limit,
             format!("{metric} is {now_text}; {gate} requires at least {limit_text}"),
         ),
         ("max", _) => (
-            at_most(now, limit),
+            now <= limit,
             format!("{metric} is {now_text}; {gate} allows at most {limit_text}"),
         ),
         ("max_drop", Some(then)) => {
-            let drop = then - now;
-            let change = describe_change(
-                metric,
-                then - now,
-                "fell",
-                "rose",
-                decimals,
-                &then_text,
-                &now_text,
-            );
+            let drop = then.minus(&now);
+            let change = describe_change(metric, &drop, "fell", "rose", &then_text, &now_text);
             (
-                at_most(drop, limit),
+                drop <= limit,
                 format!("{change}; {gate} allows a drop of at most {limit_text}"),
             )
         }
         ("max_rise", Some(then)) => {
-            let rise = now - then;
-            let change = describe_change(
-                metric,
-                now - then,
-                "rose",
-                "fell",
-                decimals,
-                &then_text,
-                &now_text,
-            );
+            let rise = now.minus(&then);
+            let change = describe_change(metric, &rise, "rose", "fell", &then_text, &now_text);
             (
-                at_most(rise, limit),
+                rise <= limit,
                 format!("{change}; {gate} allows a rise of at most {limit_text}"),
             )
         }
         ("max_drop_pct", Some(then)) => relative_rule(
             metric,
             gate,
-            then - now,
-            then,
-            limit,
-            "fell",
-            "rose",
-            "drop",
+            &then.minus(&now),
+            &then,
+            &limit,
+            ["fell", "rose", "drop"],
             &then_text,
             &now_text,
         ),
         ("max_rise_pct", Some(then)) => relative_rule(
             metric,
             gate,
-            now - then,
-            then,
-            limit,
-            "rose",
-            "fell",
-            "rise",
+            &now.minus(&then),
+            &then,
+            &limit,
+            ["rose", "fell", "rise"],
             &then_text,
             &now_text,
         ),
@@ -183,119 +156,92 @@ fn judge(
     verdict
 }
 
+/// A `_pct` rule: `worsening` (then - now for a drop, now - then for a rise) as a percentage
+/// of `|then|`, at most `limit`. `[worse, better, noun]` word the sentence.
 #[allow(clippy::too_many_arguments)]
 fn relative_rule(
     metric: &str,
     gate: &str,
-    worsening: f64,
-    then: f64,
-    limit: f64,
-    worse: &str,
-    better: &str,
-    noun: &str,
+    worsening: &Decimal,
+    then: &Decimal,
+    limit: &Decimal,
+    [worse, better, noun]: [&str; 3],
     then_text: &str,
     now_text: &str,
 ) -> (bool, String) {
-    let limit_text = number_text(limit);
-    if worsening <= 0.0 {
-        let change = if worsening == 0.0 {
+    if worsening.is_zero() || worsening.is_negative() {
+        let change = if worsening.is_zero() {
             format!("{metric} is unchanged at {now_text}")
         } else {
             format!("{metric} {better} from {then_text} to {now_text}")
         };
         return (
             true,
-            format!("{change}; {gate} allows a {noun} of at most {limit_text}%"),
+            format!("{change}; {gate} allows a {noun} of at most {limit}%"),
         );
     }
-    if then == 0.0 {
+    if then.is_zero() {
         // Any worsening from 0 is an infinite percentage.
         return (
             false,
             format!(
-                "{metric} {worse} from {then_text} to {now_text}: a {noun} from 0 is not a percentage, and {gate} allows at most {limit_text}%"
+                "{metric} {worse} from {then_text} to {now_text}: a {noun} from 0 is not a percentage, and {gate} allows at most {limit}%"
             ),
         );
     }
-    let percent = worsening / then.abs() * 100.0;
+    // worsening / |then| * 100 <= limit, multiplied out so that nothing is divided or rounded.
+    let passed = worsening.times(&Decimal::from_integer(100)) <= limit.times(&then.abs());
     (
-        at_most(percent, limit),
+        passed,
         format!(
-            "{metric} {worse} {}% from {then_text} to {now_text}; {gate} allows a {noun} of at most {limit_text}%",
-            round_text(percent, 2)
+            "{metric} {worse} {}% from {then_text} to {now_text}; {gate} allows a {noun} of at most {limit}%",
+            percent_text(worsening, then)
         ),
     )
 }
 
 fn describe_change(
     metric: &str,
-    worsening: f64,
+    worsening: &Decimal,
     worse: &str,
     better: &str,
-    decimals: usize,
     then_text: &str,
     now_text: &str,
 ) -> String {
-    let size = round_text(worsening.abs(), decimals);
-    if worsening.abs() < TOLERANCE {
+    let size = worsening.abs();
+    if worsening.is_zero() {
         format!("{metric} is unchanged at {now_text}")
-    } else if worsening > 0.0 {
-        format!("{metric} {worse} {size} from {then_text} to {now_text}")
-    } else {
+    } else if worsening.is_negative() {
         format!("{metric} {better} {size} from {then_text} to {now_text}")
+    } else {
+        format!("{metric} {worse} {size} from {then_text} to {now_text}")
     }
 }
 
 /// The finite number in `metric`, or what is wrong with it.
-fn number(metric: Option<&Metric>) -> Result<f64, String> {
+fn number(metric: Option<&Metric>) -> Result<Decimal, String> {
     match metric {
         None => Err("is missing".to_owned()),
         Some(Metric {
             value: Some(value), ..
-        }) if value.is_finite() => Ok(*value),
+        }) => Ok(value.clone()),
         Some(Metric { text, .. }) => Err(format!("is `{text}`, not a finite number")),
     }
 }
 
-/// Digits after the decimal point in a number as written (`0.830` -> 3, `1e-3` -> 3, `12` -> 0).
+/// `change` as a percentage of `|base|`, for people: two decimals (`1.25`), or two
+/// significant digits when two decimals would show a change as `0` (`0.00012`).
 #[must_use]
-pub fn decimals_of(text: &str) -> usize {
-    let lower = text.to_ascii_lowercase();
-    let (mantissa, exponent) = match lower.split_once('e') {
-        Some((mantissa, exponent)) => (mantissa, exponent.parse::<i64>().unwrap_or(0)),
-        None => (lower.as_str(), 0),
+pub fn percent_text(change: &Decimal, base: &Decimal) -> String {
+    let Some(rounded) = change.percent_of(&base.abs(), 2) else {
+        return "∞".to_owned();
     };
-    let fraction = mantissa
-        .split_once('.')
-        .map_or(0, |(_, fraction)| fraction.len());
-    let decimals = i64::try_from(fraction)
-        .unwrap_or(i64::MAX)
-        .saturating_sub(exponent)
-        .clamp(0, MAX_DECIMALS);
-    usize::try_from(decimals).unwrap_or(0)
-}
-
-/// An f64 carries 17 significant digits; more decimals than that print noise, and a metric
-/// written `1e-9999999999` must not make us format ten billion zeros.
-const MAX_DECIMALS: i64 = 17;
-
-/// `value` rounded to `decimals` places, without trailing float noise (`0.012`, not
-/// `0.01200000000000001`).
-#[must_use]
-pub fn round_text(value: f64, decimals: usize) -> String {
-    let text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
+    if !rounded.is_zero() || change.is_zero() {
+        return rounded.to_string();
     }
-}
-
-/// A threshold from the config, in its shortest form (`0.01`, `120`).
-#[must_use]
-pub fn number_text(value: f64) -> String {
-    let text = value.to_string();
-    text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
+    change
+        .percent_of(&base.abs(), super::metrics::decimal::MAX_EXPONENT * 3)
+        .map_or_else(String::new, |exact| exact.significant(2).to_string())
 }
 
 /// Where the baseline metrics of `baseline: base` come from.
@@ -512,14 +458,7 @@ fn production_metrics(
                         serde_json::Value::String(text) => text.clone(),
                         other => other.to_string(),
                     };
-                    let number = value.as_f64().filter(|number| number.is_finite());
-                    (
-                        metric.clone(),
-                        Metric {
-                            value: number,
-                            text,
-                        },
-                    )
+                    (metric.clone(), Metric::from_text(&text))
                 })
                 .collect();
             (Some(metrics), format!("production: the release {relative}"))
@@ -618,22 +557,14 @@ pub fn render_text(results: &[GateResult]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{decimals_of, evaluate, round_text};
+    use super::evaluate;
     use crate::metrics::{Metric, Metrics};
     use crate::spec::model::GateRule;
 
     fn metrics(pairs: &[(&str, &str)]) -> Metrics {
         pairs
             .iter()
-            .map(|(name, text)| {
-                (
-                    (*name).to_owned(),
-                    Metric {
-                        value: text.parse::<f64>().ok().filter(|value| value.is_finite()),
-                        text: (*text).to_owned(),
-                    },
-                )
-            })
+            .map(|(name, text)| ((*name).to_owned(), Metric::from_text(text)))
             .collect()
     }
 
@@ -775,19 +706,62 @@ mod tests {
     }
 
     #[test]
-    fn numbers_print_at_their_written_precision() {
-        assert_eq!(decimals_of("0.830"), 3);
-        assert_eq!(decimals_of("1e-3"), 3);
-        assert_eq!(decimals_of("12"), 0);
-        assert_eq!(decimals_of("1.5E2"), 0);
-        assert_eq!(decimals_of("1e-9999999999"), 17, "capped, not ten billion");
+    fn tiny_values_are_compared_exactly() {
+        // Regression: in f64 (rounded to the written precision) this was "unchanged at 3e-20"
+        // and passed.
+        let (passed, message) = judge("max_rise", 0.0, Some("3e-20"), Some("1e-20"));
+        assert!(!passed);
         assert_eq!(
-            decimals_of("1e-9223372036854775808"),
-            17,
-            "no overflow at i64::MIN"
+            message,
+            "m rose 2e-20 from 1e-20 to 3e-20; g allows a rise of at most 0"
         );
-        assert_eq!(decimals_of(&format!("0.{}", "1".repeat(100))), 17);
-        assert_eq!(round_text(0.842 - 0.830, 3), "0.012");
-        assert_eq!(round_text(-0.020_000_000_000_000_018, 2), "-0.02");
+        assert!(judge("max", 1e-20, Some("1e-20"), None).0);
+        assert!(!judge("max", 1e-20, Some("1.0000000000000000000001e-20"), None).0);
+        // Past f64's range altogether.
+        assert!(!judge("max_rise", 0.0, Some("2e-400"), Some("1e-400")).0);
+    }
+
+    #[test]
+    fn integers_past_two_to_the_53_are_exact() {
+        let (passed, message) = judge(
+            "max_rise",
+            3.0,
+            Some("9007199254740996"),
+            Some("9007199254740993"),
+        );
+        assert!(passed, "{message}");
+        assert_eq!(
+            message,
+            "m rose 3 from 9007199254740993 to 9007199254740996; g allows a rise of at most 3"
+        );
+        assert!(
+            !judge(
+                "max_rise",
+                2.0,
+                Some("9007199254740996"),
+                Some("9007199254740993")
+            )
+            .0
+        );
+        let (_, message) = judge(
+            "max_drop",
+            0.0,
+            Some("123456789012345678901235"),
+            Some("123456789012345678901234"),
+        );
+        assert!(message.contains("rose 1 from"), "{message}");
+    }
+
+    #[test]
+    fn a_tiny_percentage_is_shown_with_its_digits() {
+        let (passed, message) = judge("max_rise_pct", 0.0, Some("1.000001"), Some("1"));
+        assert!(!passed);
+        assert_eq!(
+            message,
+            "m rose 0.0001% from 1 to 1.000001; g allows a rise of at most 0%"
+        );
+        let (passed, message) = judge("max_rise_pct", 0.0, Some("1.0000000001"), Some("1"));
+        assert!(!passed);
+        assert!(message.contains("rose 1e-8% from"), "{message}");
     }
 }

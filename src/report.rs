@@ -12,7 +12,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::gate::{self, GateResult, round_text};
+use crate::gate::{self, GateResult};
 use crate::graph::Graph;
 use crate::metrics::{self, Metric, Metrics};
 use crate::spec::Config;
@@ -58,14 +58,15 @@ pub struct ModelReport {
 pub struct MetricRow {
     /// Its flattened name.
     pub metric: String,
-    /// The base value (a number when it is one, else the text), or null.
-    pub base: Option<serde_json::Value>,
+    /// The base value (a number when it is one, exactly as written, else the text), or null.
+    pub base: Option<Box<serde_json::value::RawValue>>,
     /// The new value, or null.
-    pub head: Option<serde_json::Value>,
-    /// New minus base, rounded to the precision the two were written with.
-    pub diff: Option<f64>,
-    /// The difference as a percentage of |base| (2 decimals); null when base is 0 or absent.
-    pub diff_pct: Option<f64>,
+    pub head: Option<Box<serde_json::value::RawValue>>,
+    /// New minus base, exactly (decimal arithmetic: `2e-20`, not `0.0`).
+    pub diff: Option<Box<serde_json::value::RawValue>>,
+    /// The difference as a percentage of |base| (2 decimals, or 2 significant digits when
+    /// smaller); null when base is 0 or absent.
+    pub diff_pct: Option<Box<serde_json::value::RawValue>>,
     /// The gate rules judging this metric, or null.
     pub gate: Option<GateCell>,
     #[serde(skip)]
@@ -73,7 +74,9 @@ pub struct MetricRow {
     #[serde(skip)]
     head_text: Option<String>,
     #[serde(skip)]
-    decimals: usize,
+    diff_text: Option<String>,
+    #[serde(skip)]
+    diff_pct_text: Option<String>,
 }
 
 /// The rules that judge one metric.
@@ -118,18 +121,38 @@ pub struct FileDiff {
     pub diff: String,
 }
 
-fn json_value(metric: &Metric) -> serde_json::Value {
-    match (
-        metric.value,
-        serde_json::from_str::<serde_json::Number>(&metric.text),
-    ) {
-        (Some(_), Ok(number)) => serde_json::Value::Number(number),
-        (Some(value), Err(_)) => serde_json::Number::from_f64(value).map_or_else(
-            || serde_json::Value::String(metric.text.clone()),
-            serde_json::Value::Number,
-        ),
-        (None, _) => serde_json::Value::String(metric.text.clone()),
+/// A metric for JSON: a number exactly as written when the text is a JSON number (`0.830`
+/// stays `0.830`, `1e-400` stays `1e-400`), the exact decimal when it is a number written
+/// otherwise (YAML's `.5`, `+1`, `0x1F`), else the text as a string.
+fn json_value(metric: &Metric) -> Box<serde_json::value::RawValue> {
+    match &metric.value {
+        Some(number) => json_number(&metric.text).unwrap_or_else(|| raw_number(number)),
+        None => raw_string(&metric.text),
     }
+}
+
+/// `text` as raw JSON when it is a JSON number.
+fn json_number(text: &str) -> Option<Box<serde_json::value::RawValue>> {
+    let is_number = serde_json::from_str::<&serde_json::value::RawValue>(text)
+        .ok()
+        .is_some_and(|raw| {
+            raw.get()
+                .starts_with(|c: char| c == '-' || c.is_ascii_digit())
+        });
+    is_number
+        .then(|| serde_json::value::RawValue::from_string(text.to_owned()).ok())
+        .flatten()
+}
+
+fn raw_number(number: &metrics::Decimal) -> Box<serde_json::value::RawValue> {
+    // Decimal's text is always a JSON number.
+    json_number(&number.to_string()).unwrap_or_else(|| raw_string(&number.to_string()))
+}
+
+fn raw_string(text: &str) -> Box<serde_json::value::RawValue> {
+    serde_json::value::to_raw_value(text).unwrap_or_else(|_| {
+        serde_json::value::RawValue::from_string("null".to_owned()).unwrap_or_default()
+    })
 }
 
 /// Build the report for the config in `folder`.
@@ -245,22 +268,14 @@ fn metric_row(
     training: &str,
     gates: &[GateResult],
 ) -> MetricRow {
-    let base_number = base.and_then(|metric| metric.value);
-    let head_number = head.and_then(|metric| metric.value);
-    let decimals = [base, head]
-        .iter()
-        .flatten()
-        .map(|metric| gate::decimals_of(&metric.text))
-        .max()
-        .unwrap_or(0);
+    let base_number = base.and_then(|metric| metric.value.as_ref());
+    let head_number = head.and_then(|metric| metric.value.as_ref());
     let diff = match (base_number, head_number) {
-        (Some(old), Some(new)) => round_text(new - old, decimals).parse::<f64>().ok(),
+        (Some(old), Some(new)) => Some(new.minus(old)),
         _ => None,
     };
-    let diff_pct = match (base_number, head_number) {
-        (Some(old), Some(new)) if old != 0.0 => round_text((new - old) / old.abs() * 100.0, 2)
-            .parse::<f64>()
-            .ok(),
+    let diff_pct = match (base_number, &diff) {
+        (Some(old), Some(diff)) if !old.is_zero() => Some(gate::percent_text(diff, old)),
         _ => None,
     };
     let rules: Vec<RuleCell> = gates
@@ -283,15 +298,16 @@ fn metric_row(
         metric: metric.to_owned(),
         base: base.map(json_value),
         head: head.map(json_value),
-        diff,
-        diff_pct,
+        diff: diff.as_ref().map(raw_number),
+        diff_pct: diff_pct.as_deref().and_then(json_number),
         gate: (!rules.is_empty()).then(|| GateCell {
             passed: rules.iter().all(|rule| rule.passed),
             rules,
         }),
         base_text: base.map(|metric| metric.text.clone()),
         head_text: head.map(|metric| metric.text.clone()),
-        decimals,
+        diff_text: diff.map(|diff| diff.to_string()),
+        diff_pct_text: diff_pct,
     }
 }
 
@@ -458,14 +474,14 @@ impl Report {
                     "| metric | base | PR | Δ | Δ% | gate |\n|---|---:|---:|---:|---:|---|\n",
                 );
                 for row in &model.metrics {
-                    let diff = row.diff.map_or_else(
-                        || "—".to_owned(),
-                        |diff| signed(&round_text(diff, row.decimals)),
-                    );
-                    let pct = row.diff_pct.map_or_else(
-                        || "—".to_owned(),
-                        |pct| format!("{}%", signed(&round_text(pct, 2))),
-                    );
+                    let diff = row
+                        .diff_text
+                        .as_deref()
+                        .map_or_else(|| "—".to_owned(), signed);
+                    let pct = row
+                        .diff_pct_text
+                        .as_deref()
+                        .map_or_else(|| "—".to_owned(), |pct| format!("{}%", signed(pct)));
                     let gate_cell = row.gate.as_ref().map_or_else(String::new, |gate| {
                         gate.rules
                             .iter()

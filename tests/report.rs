@@ -207,3 +207,123 @@ fn generated_files_the_change_alters_are_shown_as_a_diff() {
         "{markdown}"
     );
 }
+
+/// `mlops report --format json` in a repository whose `metrics` file is `path` (any format),
+/// `base` committed and `head` in the working tree; the rows of the one model, by metric.
+fn json_rows(path: &str, base: &str, head: &str) -> serde_json::Map<String, serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "version: 1\nproject: exact\ntraining:\n  churn:\n    run: python train.py\n    metrics: {path}\n"
+    );
+    write(dir.path(), "mlops.yaml", &config);
+    write(dir.path(), path, base);
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    write(dir.path(), path, head);
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["report", "--base", "HEAD", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let model = &json["models"][0];
+    assert_eq!(model["problem"], serde_json::Value::Null, "{stdout}");
+    model["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["metric"].as_str().unwrap().to_owned(), row.clone()))
+        .collect()
+}
+
+/// The JSON text of one field of one row (numbers as written, not through f64).
+fn raw(row: &serde_json::Value, field: &str) -> String {
+    row[field].to_string()
+}
+
+#[test]
+fn differences_are_exact_decimals_in_the_json() {
+    // Regression: 1e-20 -> 3e-20 gave a diff of 0.0; 2^53 + 1 -> 2^53 + 4 "rose 4"; a
+    // 24-digit count printed as 1.2345678901234569e+23 with a diff of 0.0.
+    let rows = json_rows(
+        "metrics.json",
+        r#"{"eps": 1e-20, "steps": 9007199254740993, "count": 123456789012345678901234}"#,
+        r#"{"eps": 3e-20, "steps": 9007199254740996, "count": 123456789012345678901235}"#,
+    );
+    // serde_json (in this test) reads numbers as f64, so compare the texts it was given.
+    let text = |name: &str, field: &str| {
+        let row = &rows[name];
+        serde_json::to_string(&row[field]).unwrap_or_else(|_| raw(row, field))
+    };
+    assert_eq!(text("eps", "diff"), "2e-20");
+    assert_eq!(text("steps", "diff"), "3");
+    assert_eq!(text("count", "diff"), "1");
+    assert_eq!(text("eps", "diff_pct"), "200");
+}
+
+#[test]
+fn aliases_merge_keys_integer_keys_and_nulls_in_yaml() {
+    // Regression: `b: *x` read as `*x` with a diff of 0; merged and integer-keyed metrics
+    // absent; null reported as the string "null".
+    let rows = json_rows(
+        "metrics.yaml",
+        "a: &x 0.8\nb: *x\nbase: &m {auc: 0.9}\nfold: {<<: *m, 2: 0.6}\ngone: 0.5\n",
+        "a: &x 0.85\nb: *x\nbase: &m {auc: 0.95}\nfold: {<<: *m, 2: 0.65}\ngone: null\n",
+    );
+    assert_eq!(rows["b"]["base"], 0.8);
+    assert_eq!(rows["b"]["head"], 0.85);
+    assert_eq!(raw(&rows["b"], "diff"), "0.05");
+    assert_eq!(raw(&rows["fold.auc"], "diff"), "0.05");
+    assert_eq!(raw(&rows["fold.2"], "diff"), "0.05");
+    assert_eq!(
+        rows["gone"]["head"],
+        serde_json::Value::Null,
+        "null is missing"
+    );
+    assert_eq!(rows["gone"]["diff"], serde_json::Value::Null);
+}
+
+#[test]
+fn toml_metrics_files_are_read() {
+    let rows = json_rows(
+        "metrics.toml",
+        "auc = 0.842\n[eval]\nloss = 0.3\n",
+        "auc = 0.830\n[eval]\nloss = 0.25\n",
+    );
+    assert_eq!(raw(&rows["auc"], "diff"), "-0.012");
+    assert_eq!(raw(&rows["eval.loss"], "diff"), "-0.05");
+}
+
+#[test]
+fn a_metric_name_two_paths_flatten_onto_is_a_problem_naming_both() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "mlops.yaml",
+        "version: 1\nproject: exact\ntraining:\n  churn:\n    run: python train.py\n    metrics: metrics.json\n",
+    );
+    write(dir.path(), "metrics.json", r#"{"a.b": 1, "a": {"b": 2}}"#);
+    git(dir.path(), &["init", "-q", "-b", "main"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-q", "-m", "base"]);
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(dir.path())
+        .args(["report", "--base", "HEAD", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let problem = json["models"][0]["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("`a.b`") && problem.contains("`a` > `b`"),
+        "{problem}"
+    );
+}

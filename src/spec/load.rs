@@ -349,6 +349,54 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
     (Some(Document { value, spans }), diags)
 }
 
+/// The YAML tree of `text` with every scalar left as written (`Representation`: its text,
+/// style and tag), for readers that resolve scalars themselves: metrics files, whose numbers
+/// must keep every digit (see [`crate::metrics`]). Aliases are resolved (each use is a copy of
+/// its anchor, at the use's position), within the same alias budget and nesting cap as
+/// configs. `None` for a file with no document.
+///
+/// # Errors
+/// "line L, column C: problem" for text that is not YAML, more than one document, or a
+/// nesting or alias-expansion limit reached.
+pub fn load_raw(text: &str) -> Result<Option<MarkedYaml<'_>>, String> {
+    let positions = CharToByte::new(text);
+    let at = |offset: usize| {
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before
+            .rsplit('\n')
+            .next()
+            .map_or(0, |tail| tail.chars().count())
+            + 1;
+        format!("line {line}, column {column}")
+    };
+    if let Some(diag) = check_nesting(text) {
+        return Err(format!("{}: {}", at(diag.primary.span.start), diag.message));
+    }
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    let mut loader = saphyr::YamlLoader::<MarkedYaml<'_>>::default();
+    loader.alias_limit(ALIAS_NODE_LIMIT);
+    loader.early_parse(false);
+    let scan = parser
+        .load(&mut loader, true)
+        .err()
+        .or_else(|| loader.error().cloned());
+    if let Some(error) = scan {
+        let diag = scan_error_diag(&error, &positions);
+        return Err(format!("{}: {}", at(diag.primary.span.start), diag.message));
+    }
+    let mut documents = loader.into_documents().into_iter();
+    let first = documents.next();
+    if let Some(second) = documents.next() {
+        let offset = positions.byte(second.span.start.index());
+        return Err(format!(
+            "{}: a second YAML document; a metrics file holds one",
+            at(offset)
+        ));
+    }
+    Ok(first)
+}
+
 fn load_yaml(text: &str) -> Result<Vec<MarkedYaml<'_>>, saphyr::ScanError> {
     let mut parser = saphyr_parser::Parser::new_from_str(text);
     let mut loader = saphyr::YamlLoader::<MarkedYaml<'_>>::default();

@@ -287,7 +287,7 @@ pub struct Training {
     /// file that several steps share.
     #[schemars(example = &"params.yaml")]
     pub params: Option<Params>,
-    /// The metrics file `run` writes (JSON, YAML or CSV); gates read it.
+    /// The metrics file `run` writes (JSON, YAML, TOML or CSV, by extension); gates read it.
     #[schemars(example = &"metrics/churn.json")]
     pub metrics: Option<String>,
     /// The model artifact `run` writes.
