@@ -1124,3 +1124,34 @@ fn a_shared_params_file_retrains_only_the_models_whose_keys_changed() {
         why.stdout
     );
 }
+
+#[test]
+fn gate_fails_a_rise_too_small_for_a_float_and_exits_1() {
+    // Regression (exact decimals): 1e-20 -> 3e-20 was "unchanged at 3e-20" and passed
+    // `max_rise: 0`.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mlops.yaml"),
+        "version: 1\nproject: tiny\ntraining:\n  model:\n    run: python train.py\n    metrics: metrics.yaml\ngates:\n  error-rate:\n    training: model\n    rules:\n      - { metric: eps, max_rise: 0 }\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("metrics.yaml"), "eps: 1e-20\n").unwrap();
+    git_project(dir.path());
+    std::fs::write(dir.path().join("metrics.yaml"), "eps: 3e-20\n").unwrap();
+    let run = mlops(dir.path(), &["gate", "--base", "HEAD"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("eps rose 2e-20 from 1e-20 to 3e-20; error-rate allows a rise of at most 0"),
+        "{}",
+        run.stdout
+    );
+    std::fs::write(dir.path().join("metrics.yaml"), "eps: 1.0e-20\n").unwrap();
+    let run = mlops(dir.path(), &["gate", "--base", "HEAD"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("eps is unchanged at 1.0e-20"),
+        "{}",
+        run.stdout
+    );
+}
