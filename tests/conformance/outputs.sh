@@ -3,7 +3,8 @@
 # wrote (vendor/tools/external-checks): the workflow by actionlint (with shellcheck), zizmor
 # --offline and SchemaStore's github-workflow schema; KServe and Argo CD manifests by the CRD
 # schemas in vendor/external-schemas; Deployment, Service and HPA by kubernetes-validate
-# --strict; action.yml by SchemaStore's github-action schema and zizmor. Four configs: the
+# --strict; action.yml by SchemaStore's github-action schema and zizmor, and the release workflow
+# (.github/workflows/release.yml) like the generated one. Four configs: the
 # bundled example, the hostile one (every free-text field trying to break YAML, expressions or
 # the shell), every target kind and strategy with a recorded release (tests/fixtures/serving),
 # and a generated 1,000-model config (its workflow does not grow with the models: stage jobs with matrices); and the release branches `mlops promote` writes. Each is rendered into its own project folder, which declares
@@ -81,9 +82,12 @@ python3 bench/gen_config.py 1000 >"$work/m1000.yaml"
 project models-1000 "$work/m1000.yaml"
 mkdir -p "$work/action"
 cp action.yml "$work/action/"
+# The project's own release workflow.
+mkdir -p "$work/release/.github/workflows"
+cp .github/workflows/release.yml "$work/release/.github/workflows/"
 
 status=0
-for dir in example example-released monorepo hostile serving serving-released models-1000 action; do
+for dir in example example-released monorepo hostile serving serving-released models-1000 action release; do
   echo "-- $dir"
   vendor/tools/external-checks "$work/$dir" || status=1
 done
