@@ -167,6 +167,40 @@ enum Command {
         #[arg(long, value_enum, default_value_t = GateFormat::Text)]
         format: GateFormat,
     },
+    /// Run the pipeline here: the named data steps and trainings (default: all) and what they
+    /// need, in graph order, re-running only what changed since its last run on this machine;
+    /// then judge their gates. Deployments and approvals never run locally.
+    #[command(group(clap::ArgGroup::new("scope").args(["single", "downstream"])))]
+    Run {
+        /// Data steps, trainings or gates (a gate: its training); `data.NAME` or
+        /// `training.NAME` when a name is both.
+        nodes: Vec<String>,
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(long, default_value = "mlops.yaml", value_name = "PATH")]
+        config: PathBuf,
+        /// Print what would run, why, and the exact commands; run nothing.
+        #[arg(short = 'n', long)]
+        dry_run: bool,
+        /// Run the selected nodes even when up to date.
+        #[arg(short, long)]
+        force: bool,
+        /// Only the named nodes, not what they need.
+        #[arg(short, long, requires = "nodes")]
+        single: bool,
+        /// The named nodes and everything that depends on them.
+        #[arg(long, requires = "nodes")]
+        downstream: bool,
+        /// After a failure, go on with what does not depend on it (exit 1 at the end).
+        #[arg(short, long)]
+        keep_going: bool,
+        /// Nodes run at once (default 1: trainings contend for GPUs).
+        #[arg(short, long, default_value_t = 1, value_name = "N",
+              value_parser = clap::value_parser!(u16).range(1..))]
+        jobs: u16,
+        /// Gates' baseline: the metrics files at this git revision (default: HEAD).
+        #[arg(long, value_name = "REV")]
+        base: Option<String>,
+    },
     /// Release a model to a deployment: its release record and manifest, committed to the
     /// environment's release branch (`mlops/release/<environment>`, which Argo CD follows).
     /// With `--publish`, pushed there, or for an approval-gated environment pushed for review
@@ -408,6 +442,33 @@ pub fn main() -> ExitCode {
             };
             run_gate(&path, &gates, &source, format, color)
         }
+        Command::Run {
+            nodes,
+            config,
+            dry_run,
+            force,
+            single,
+            downstream,
+            keep_going,
+            jobs,
+            base,
+        } => run_locally(
+            &config,
+            &crate::run::Options {
+                targets: nodes,
+                dry_run,
+                force,
+                scope: match (single, downstream) {
+                    (true, _) => crate::run::Scope::Single,
+                    (_, true) => crate::run::Scope::Downstream,
+                    _ => crate::run::Scope::WithNeeds,
+                },
+                keep_going,
+                jobs: usize::from(jobs),
+            },
+            base,
+            color,
+        ),
         Command::Promote {
             deployment,
             model_uri,
@@ -1120,6 +1181,68 @@ fn run_gate(
         EXIT_OK
     } else {
         EXIT_INVALID
+    }
+}
+
+/// Exit code: the run was interrupted (128 + SIGINT, as shells report it).
+const EXIT_INTERRUPTED: u8 = 130;
+
+fn run_locally(
+    path: &Path,
+    options: &crate::run::Options,
+    base: Option<String>,
+    color: bool,
+) -> u8 {
+    let folder = config_folder(path);
+    let known_blobs = crate::lock::KnownBlobs::start(&folder);
+    let loaded = match load_valid(path, color, "running it") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let (Some(config), Some(graph)) = (&loaded.validation.config, &loaded.validation.graph) else {
+        return EXIT_INVALID;
+    };
+    // The gates' baseline: what is committed, unless told otherwise; nothing before the
+    // first commit.
+    let reader = match base {
+        Some(revision) => {
+            gate::BaseReader::start(&loaded.folder, &gate::BaseSource::Revision(revision))
+        }
+        None if crate::git::head(&loaded.folder).is_some() => gate::BaseReader::start(
+            &loaded.folder,
+            &gate::BaseSource::Revision("HEAD".to_owned()),
+        ),
+        None => gate::BaseReader::Nothing("missing: nothing is committed yet".to_owned()),
+    };
+    if let Err(message) = reader.verify() {
+        return fail(&message);
+    }
+    let files =
+        crate::lock::WorkingTree::prepared(&loaded.folder, loaded.repo.files(), known_blobs.wait());
+    let project = crate::run::Project {
+        config,
+        graph,
+        folder: &loaded.folder,
+    };
+    let (mut stderr, mut stdout) = (std::io::stderr(), std::io::stdout());
+    let mut reporter = crate::run::Reporter {
+        progress: &mut stderr,
+        output: &mut stdout,
+    };
+    let environment =
+        |name: &str| std::env::var_os(name).map(|value| value.to_string_lossy().into_owned());
+    match crate::run::run(
+        &project,
+        options,
+        &environment,
+        Some(files),
+        &reader,
+        &mut reporter,
+    ) {
+        Ok(outcome) if outcome.interrupted => EXIT_INTERRUPTED,
+        Ok(outcome) if outcome.succeeded() => EXIT_OK,
+        Ok(_) => EXIT_INVALID,
+        Err(error) => fail(&error.to_string()),
     }
 }
 

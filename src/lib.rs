@@ -38,6 +38,7 @@ pub mod publish;
 pub mod release;
 pub mod repo;
 pub mod report;
+pub mod run;
 pub mod spec;
 pub mod suggest;
 

@@ -535,6 +535,21 @@ const HASHING_THREADS: usize = 32;
 /// The lock of `config`, reading files through `files`.
 #[must_use]
 pub fn compute(config: &Config, graph: &Graph, files: &dyn Files) -> Lock {
+    compute_with_files(config, graph, files, false).0
+}
+
+/// The files each node's `inputs` match, with their digests, sorted by path: what a local run
+/// records to name the files that changed since (the lock keeps only their manifest's digest).
+pub type InputFiles = BTreeMap<(NodeKind, String), Vec<(String, String)>>;
+
+/// The lock of `config` and, when `keep_files`, the files behind each node's inputs.
+#[must_use]
+pub fn compute_with_files(
+    config: &Config,
+    graph: &Graph,
+    files: &dyn Files,
+    keep_files: bool,
+) -> (Lock, InputFiles) {
     // Which files each node reads, then each of those files hashed once, in parallel.
     let mut matched: BTreeMap<(NodeKind, String), Vec<&str>> = BTreeMap::new();
     let mut readers: Vec<(NodeKind, &String, &Vec<String>)> = Vec::new();
@@ -673,7 +688,17 @@ pub fn compute(config: &Config, graph: &Graph, files: &dyn Files) -> Lock {
         });
     }
     entries.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
-    Lock { entries }
+    let mut input_files = InputFiles::new();
+    if keep_files {
+        for (key, paths) in matched {
+            let listed = paths
+                .iter()
+                .map(|path| ((*path).to_owned(), digests[path].clone()))
+                .collect();
+            input_files.insert(key, listed);
+        }
+    }
+    (Lock { entries }, input_files)
 }
 
 /// The values a training reads from its params file, as `key\tvalue` lines; a file that is

@@ -190,7 +190,7 @@ const WALK_LIMIT: usize = 200_000;
 /// The files under `folder`: `git ls-files -z --cached --others --exclude-standard`, which
 /// applies git's own rules (a tracked file that `.gitignore` matches is still listed, as CI
 /// sees it), less the tracked files deleted from the working tree; outside git, a walk of the
-/// folder that skips `.git`. One git process, tagged (`-t`), and no `stat` of ours per file
+/// folder that skips `.git` and `.mlops`. One git process, tagged (`-t`), and no `stat` of ours per file
 /// (20,000 of them were a tenth of `check` in a monorepo).
 #[must_use]
 pub fn list_files(folder: &std::path::Path) -> Listed {
@@ -258,7 +258,8 @@ fn walk(root: &std::path::Path) -> Vec<String> {
                 continue;
             };
             if kind.is_dir() {
-                if entry.file_name() != ".git" {
+                // `.mlops` holds `mlops run`'s records and logs (git-ignored inside git).
+                if entry.file_name() != ".git" && entry.file_name() != ".mlops" {
                     folders.push(relative);
                 }
             } else {
