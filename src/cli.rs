@@ -200,6 +200,9 @@ enum Command {
         /// Gates' baseline: the metrics files at this git revision (default: HEAD).
         #[arg(long, value_name = "REV")]
         base: Option<String>,
+        /// The nodes' own output to their logs only (`.mlops/logs/`), not to the terminal.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Release a model to a deployment: its release record and manifest, committed to the
     /// environment's release branch (`mlops/release/<environment>`, which Argo CD follows).
@@ -452,6 +455,7 @@ pub fn main() -> ExitCode {
             keep_going,
             jobs,
             base,
+            quiet,
         } => run_locally(
             &config,
             &crate::run::Options {
@@ -465,6 +469,15 @@ pub fn main() -> ExitCode {
                 },
                 keep_going,
                 jobs: usize::from(jobs),
+                echo: if quiet {
+                    crate::run::Echo::Quiet
+                } else if jobs > 1 {
+                    crate::run::Echo::Prefixed
+                } else if std::env::var_os("GITHUB_ACTIONS").is_some_and(|value| value == "true") {
+                    crate::run::Echo::GithubGroups
+                } else {
+                    crate::run::Echo::Plain
+                },
             },
             base,
             color,

@@ -295,6 +295,35 @@ impl BaseReader {
         }
     }
 
+    /// What the baseline is, as a value that changes when it does: the commit of a git
+    /// revision, `nothing` for none; `None` for a folder, whose files may change at any time.
+    #[must_use]
+    pub fn identity(&self) -> Option<String> {
+        match self {
+            BaseReader::Git(snapshot) => crate::git::quiet_output(
+                snapshot.root(),
+                &[
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{}^{{commit}}", snapshot.revision()),
+                ],
+            )
+            .map(|out| String::from_utf8_lossy(&out).trim().to_owned())
+            .filter(|commit| !commit.is_empty()),
+            BaseReader::Nothing(_) => Some("nothing".to_owned()),
+            BaseReader::Dir(_) => None,
+        }
+    }
+
+    /// Read `paths` ahead, at once (a git baseline; the others read files directly). A
+    /// failure here is met again, and reported, when the file is read.
+    pub fn prefetch(&self, paths: &[String]) {
+        if let BaseReader::Git(snapshot) = self {
+            let _ = snapshot.prefetch(paths);
+        }
+    }
+
     /// Start listing what changed since a git baseline (the report needs it; a gate does not).
     pub fn prefetch_changes(&self) {
         if let BaseReader::Git(snapshot) = self {
@@ -363,6 +392,17 @@ pub fn run(
             return Err(format!("no gate named `{name}`{hint}"));
         }
     }
+    // Every base file in one exchange with git, not one round trip each.
+    let base_paths: Vec<String> = config
+        .gates
+        .iter()
+        .filter(|(name, gate)| {
+            (only.is_empty() || only.contains(name))
+                && gate.baseline == crate::spec::model::Baseline::Base
+        })
+        .filter_map(|(_, gate)| config.training.get(&gate.training)?.metrics.clone())
+        .collect();
+    base.prefetch(&base_paths);
     let mut results = Vec::new();
     for (name, gate) in &config.gates {
         if !only.is_empty() && !only.contains(name) {

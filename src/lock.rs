@@ -120,7 +120,8 @@ pub fn digest_reader(reader: &mut dyn std::io::Read) -> std::io::Result<String> 
 
 /// `value` as JSON with every object's keys sorted: the same entry always gives the same
 /// bytes, whatever order the config wrote it in.
-fn canonical(value: &serde_json::Value) -> String {
+#[must_use]
+pub fn canonical(value: &serde_json::Value) -> String {
     match value {
         serde_json::Value::Object(map) => {
             let sorted: BTreeMap<&String, &serde_json::Value> = map.iter().collect();
@@ -535,21 +536,29 @@ const HASHING_THREADS: usize = 32;
 /// The lock of `config`, reading files through `files`.
 #[must_use]
 pub fn compute(config: &Config, graph: &Graph, files: &dyn Files) -> Lock {
-    compute_with_files(config, graph, files, false).0
+    compute_inner(config, graph, files, false).0
 }
 
 /// The files each node's `inputs` match, with their digests, sorted by path: what a local run
 /// records to name the files that changed since (the lock keeps only their manifest's digest).
 pub type InputFiles = BTreeMap<(NodeKind, String), Vec<(String, String)>>;
 
-/// The lock of `config` and, when `keep_files`, the files behind each node's inputs.
+/// The entries of the nodes that run commands (data steps and trainings, which depend on
+/// nothing else), with the files behind each one's inputs: what a local run decides on.
 #[must_use]
-pub fn compute_with_files(
+pub fn compute_steps(config: &Config, graph: &Graph, files: &dyn Files) -> (Lock, InputFiles) {
+    compute_inner(config, graph, files, true)
+}
+
+/// The lock of `config`; for `steps_only`, only data and training entries, and the files
+/// behind each node's inputs.
+fn compute_inner(
     config: &Config,
     graph: &Graph,
     files: &dyn Files,
-    keep_files: bool,
+    steps_only: bool,
 ) -> (Lock, InputFiles) {
+    let keep_files = steps_only;
     // Which files each node reads, then each of those files hashed once, in parallel.
     let mut matched: BTreeMap<(NodeKind, String), Vec<&str>> = BTreeMap::new();
     let mut readers: Vec<(NodeKind, &String, &Vec<String>)> = Vec::new();
@@ -635,6 +644,9 @@ pub fn compute_with_files(
     let mut entries = Vec::new();
     for index in order {
         let node = graph.node(index);
+        if steps_only && !matches!(node.kind, NodeKind::Data | NodeKind::Training) {
+            continue;
+        }
         let (kind, name) = (node.kind, node.name.clone());
         let definition = digest(canonical(&definition(config, kind, &name)).as_bytes());
         let inputs = matched.get(&(kind, name.clone())).map(|paths| {

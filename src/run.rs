@@ -48,6 +48,22 @@ pub struct Options {
     pub keep_going: bool,
     /// Nodes run at once (at least 1).
     pub jobs: usize,
+    /// Where the nodes' own output goes besides their logs.
+    pub echo: Echo,
+}
+
+/// Where a node's output goes besides `.mlops/logs/`: the process's stderr, as it comes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Echo {
+    /// As written (one job at a time).
+    #[default]
+    Plain,
+    /// Each line after `[name] ` (several jobs at once, whose lines interleave).
+    Prefixed,
+    /// In a collapsed `::group::` per node (GitHub Actions, one job at a time).
+    GithubGroups,
+    /// Nowhere: the log only (`--quiet`).
+    Quiet,
 }
 
 /// What runs beside the nodes named on the command line.
@@ -79,6 +95,8 @@ pub struct Outcome {
     pub gates: Vec<GateResult>,
     /// Gates not judged, and why.
     pub gates_not_judged: Vec<(String, String)>,
+    /// Gates not judged again: they passed here, and nothing they read has changed since.
+    pub gates_unchanged: usize,
 }
 
 impl Outcome {
@@ -176,6 +194,21 @@ struct Record {
     upstream: BTreeMap<String, String>,
 }
 
+/// A node's decision made before anything ran, reused when nothing upstream of it ran since.
+#[derive(Debug, Clone)]
+enum Decision {
+    Undecided,
+    /// Why it must run; `None`: up to date.
+    Decided(Option<String>),
+}
+
+/// `.mlops/gates.json`: the gates that passed here, each with the key of what it read.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct PassedGates {
+    version: u32,
+    gates: BTreeMap<String, String>,
+}
+
 /// A node's state in this run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum State {
@@ -253,6 +286,8 @@ struct Runner<'a> {
     input_files: InputFiles,
     /// Whether a step ran since `lock` was computed.
     lock_outdated: bool,
+    /// Per step, what was decided before anything ran.
+    first_decisions: Vec<Decision>,
     runs_dir: PathBuf,
     logs_dir: PathBuf,
 }
@@ -358,7 +393,7 @@ impl<'a> Runner<'a> {
             }
         }
         let files = files.unwrap_or_else(|| lock::WorkingTree::new(project.folder));
-        let (lock, input_files) = lock::compute_with_files(config, graph, &files, true);
+        let (lock, input_files) = lock::compute_steps(config, graph, &files);
         let state = project.folder.join(STATE_DIR);
         let count = steps.len();
         let mut runner = Runner {
@@ -374,6 +409,7 @@ impl<'a> Runner<'a> {
             lock,
             input_files,
             lock_outdated: false,
+            first_decisions: vec![Decision::Undecided; count],
             runs_dir: state.join("runs"),
             logs_dir: state.join("logs"),
         };
@@ -504,10 +540,14 @@ impl<'a> Runner<'a> {
 
     fn entry(&self, index: usize) -> Option<&lock::Entry> {
         let step = &self.steps[index];
+        // Entries are sorted by kind then name.
         self.lock
             .entries
-            .iter()
-            .find(|entry| entry.kind == step.kind && entry.name == step.name)
+            .binary_search_by(|entry| {
+                (entry.kind, entry.name.as_str()).cmp(&(step.kind, step.name.as_str()))
+            })
+            .ok()
+            .map(|found| &self.lock.entries[found])
     }
 
     fn current_inputs(&self, index: usize) -> BTreeMap<String, String> {
@@ -630,11 +670,21 @@ impl<'a> Runner<'a> {
         }
     }
 
-    /// The selected steps that are not up to date before anything runs.
-    fn initially_stale(&self) -> Vec<usize> {
-        (0..self.steps.len())
-            .filter(|&index| self.selected[index] && self.why_run(index).is_some())
-            .collect()
+    /// The selected steps that are not up to date before anything runs; each decision is
+    /// kept for when the step's turn comes with nothing upstream of it run since.
+    fn initially_stale(&mut self) -> Vec<usize> {
+        let mut stale = Vec::new();
+        for index in 0..self.steps.len() {
+            if !self.selected[index] {
+                continue;
+            }
+            let why = self.why_run(index);
+            if why.is_some() {
+                stale.push(index);
+            }
+            self.first_decisions[index] = Decision::Decided(why);
+        }
+        stale
     }
 
     /// The selected steps that may run: the stale ones and what depends on them.
@@ -666,7 +716,7 @@ impl<'a> Runner<'a> {
         missing
     }
 
-    fn print_plan(&self, out: &mut dyn Write) {
+    fn print_plan(&mut self, out: &mut dyn Write) {
         let stale = self.initially_stale();
         let will_run = self.may_run(&stale);
         let (mut runs, mut fresh) = (0, 0);
@@ -722,7 +772,7 @@ impl<'a> Runner<'a> {
     fn recompute_lock(&mut self) {
         let files = lock::WorkingTree::new(self.project.folder);
         let (lock, input_files) =
-            lock::compute_with_files(self.project.config, self.project.graph, &files, true);
+            lock::compute_steps(self.project.config, self.project.graph, &files);
         self.lock = lock;
         self.input_files = input_files;
         self.lock_outdated = false;
@@ -816,16 +866,26 @@ impl<'a> Runner<'a> {
                 let Some(index) = self.next_ready() else {
                     break;
                 };
-                if self.lock_outdated && self.upstream_ran(index) {
+                let upstream_ran = self.upstream_ran(index);
+                if self.lock_outdated && upstream_ran {
                     self.recompute_lock();
                 }
-                let Some(why) = self.why_run(index) else {
+                let first =
+                    std::mem::replace(&mut self.first_decisions[index], Decision::Undecided);
+                let decided = match first {
+                    Decision::Decided(why) if !upstream_ran => why,
+                    _ => self.why_run(index),
+                };
+                let Some(why) = decided else {
                     self.states[index] = State::UpToDate;
                     outcome.up_to_date += 1;
                     let _ = writeln!(progress, "= {} up to date", label(&self.steps[index]));
                     continue;
                 };
                 let _ = writeln!(progress, "▶ {} ({why})", label(&self.steps[index]));
+                if self.options.echo == Echo::GithubGroups {
+                    let _ = writeln!(progress, "::group::{} output", label(&self.steps[index]));
+                }
                 match self.start(index, &finished_tx) {
                     Ok(started) => {
                         self.states[index] = State::Running;
@@ -848,6 +908,9 @@ impl<'a> Runner<'a> {
             };
             let elapsed = started.at.elapsed();
             let step_label = label(&self.steps[done.index]);
+            if self.options.echo == Echo::GithubGroups {
+                let _ = writeln!(progress, "::endgroup::");
+            }
             if outcome.interrupted {
                 self.states[done.index] = State::Interrupted;
                 self.forget(done.index);
@@ -974,9 +1037,12 @@ impl<'a> Runner<'a> {
         let log = self.logs_dir.join(format!("{}.log", file_stem(step)));
         let file = std::fs::File::create(&log)
             .map_err(|error| format!("cannot create its log {}: {error}", log.display()))?;
-        let second = file
+        // One pipe for stdout and stderr, so the log keeps their order.
+        let (output, writer) =
+            std::io::pipe().map_err(|error| format!("cannot make a pipe: {error}"))?;
+        let second = writer
             .try_clone()
-            .map_err(|error| format!("cannot open its log {}: {error}", log.display()))?;
+            .map_err(|error| format!("cannot make a pipe: {error}"))?;
         let script: Vec<&str> = step
             .setup
             .iter()
@@ -989,8 +1055,13 @@ impl<'a> Runner<'a> {
             .arg(script.join("\n"))
             .current_dir(self.project.folder)
             .env("MLOPS_NODE", &step.name)
+            .env(
+                "MLOPS_ROOT",
+                std::path::absolute(self.project.folder)
+                    .unwrap_or_else(|_| self.project.folder.to_path_buf()),
+            )
             .stdin(std::process::Stdio::null())
-            .stdout(file)
+            .stdout(writer)
             .stderr(second);
         #[cfg(unix)]
         {
@@ -1002,10 +1073,26 @@ impl<'a> Runner<'a> {
         let mut child = command
             .spawn()
             .map_err(|error| format!("could not start bash: {error}"))?;
+        // Our copies of the pipe's writing end close here: the copy ends when the node's
+        // processes have all closed theirs.
+        drop(command);
         let process = child.id();
+        let prefix = match self.options.echo {
+            Echo::Quiet => None,
+            Echo::Prefixed => Some(format!("[{}] ", step.name)),
+            Echo::Plain | Echo::GithubGroups => Some(String::new()),
+        };
+        let (copied, copy_done) = std::sync::mpsc::channel::<()>();
+        std::thread::spawn(move || {
+            copy_output(output, file, prefix.as_deref());
+            let _ = copied.send(());
+        });
         let sender = finished.clone();
         std::thread::spawn(move || {
             let status = child.wait();
+            // A process the node left in the background may hold the pipe open: its output
+            // goes on being copied, but the node is done.
+            let _ = copy_done.recv_timeout(Duration::from_secs(2));
             let _ = sender.send(Finished { index, status });
         });
         Ok(Running {
@@ -1063,8 +1150,48 @@ impl<'a> Runner<'a> {
         Ok(())
     }
 
+    /// What a gate reads, as one digest: its rules, the digest of its training's metrics
+    /// file as recorded, and the baseline's identity. `None` when that cannot be known
+    /// without reading (a `production` baseline, whose release branch moves on its own).
+    fn gate_key(&self, gate: &crate::spec::model::Gate, base: &str) -> Option<String> {
+        if gate.baseline != crate::spec::model::Baseline::Base {
+            return None;
+        }
+        let metrics = self
+            .project
+            .config
+            .training
+            .get(&gate.training)?
+            .metrics
+            .as_ref()?;
+        let index = self
+            .steps
+            .iter()
+            .position(|step| step.kind == NodeKind::Training && step.name == gate.training)?;
+        let stamp = self.records[index].as_ref()?.outputs.get(metrics)?;
+        let rules = lock::canonical(&serde_json::to_value(gate).ok()?);
+        Some(lock::digest(
+            format!("mlops-gate/v1\n{rules}\n{}\n{base}\n", stamp.digest).as_bytes(),
+        ))
+    }
+
     fn judge_gates(&self, base: &gate::BaseReader, outcome: &mut Outcome, reporter: &mut Reporter) {
         let config = self.project.config;
+        let identity = base.identity();
+        let passed_path = self.project.folder.join(STATE_DIR).join("gates.json");
+        // Gates that passed here, with the key of what they read then. A gate that passed
+        // and reads the same is not judged again (1,000 gates cost more than the rest of a
+        // run that does nothing); one that failed is judged every time.
+        let passed_before: PassedGates = std::fs::read_to_string(&passed_path)
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .filter(|passed: &PassedGates| passed.version == RECORD_VERSION)
+            .unwrap_or_default();
+        let mut passed_now = PassedGates {
+            version: RECORD_VERSION,
+            gates: BTreeMap::new(),
+        };
+        let mut unchanged = 0;
         let mut judged = Vec::new();
         for (name, gate) in &config.gates {
             let Some(index) = self
@@ -1077,7 +1204,16 @@ impl<'a> Runner<'a> {
             if !self.selected[index] {
                 continue;
             }
+            let key = identity.as_ref().and_then(|base| self.gate_key(gate, base));
             match self.states[index] {
+                State::UpToDate
+                    if key.is_some() && passed_before.gates.get(name) == key.as_ref() =>
+                {
+                    unchanged += 1;
+                    passed_now
+                        .gates
+                        .insert(name.clone(), key.unwrap_or_default());
+                }
                 State::Ran | State::UpToDate => judged.push(name.clone()),
                 _ => outcome.gates_not_judged.push((
                     name.clone(),
@@ -1093,8 +1229,40 @@ impl<'a> Runner<'a> {
                     .extend(judged.into_iter().map(|name| (name, message.clone()))),
             }
         }
+        for result in outcome.gates.iter().filter(|result| result.passed) {
+            if let (Some(gate), Some(base)) = (config.gates.get(&result.name), &identity)
+                && let Some(key) = self.gate_key(gate, base)
+            {
+                passed_now.gates.insert(result.name.clone(), key);
+            }
+        }
+        // Gates of trainings not selected this time keep what they had.
+        for (name, key) in passed_before.gates {
+            let selected = config.gates.get(&name).is_some_and(|gate| {
+                self.steps.iter().enumerate().any(|(index, step)| {
+                    step.kind == NodeKind::Training
+                        && step.name == gate.training
+                        && self.selected[index]
+                })
+            });
+            if !selected {
+                passed_now.gates.entry(name).or_insert(key);
+            }
+        }
+        if let Ok(text) = serde_json::to_string_pretty(&passed_now) {
+            let _ = write_atomically(&passed_path, &text);
+        }
         if !outcome.gates.is_empty() {
             let _ = write!(reporter.output, "{}", gate::render_text(&outcome.gates));
+        }
+        if unchanged > 0 {
+            let _ = writeln!(
+                reporter.progress,
+                "= {unchanged} gate{} passed when last judged here, and nothing {} read has changed",
+                if unchanged == 1 { "" } else { "s" },
+                if unchanged == 1 { "it" } else { "they" },
+            );
+            outcome.gates_unchanged = unchanged;
         }
         for (name, why) in &outcome.gates_not_judged {
             let _ = writeln!(reporter.progress, "- gate {name} not judged: {why}");
@@ -1211,6 +1379,30 @@ fn list(paths: &[&String]) -> String {
     } else {
         shown.join(", ")
     }
+}
+
+/// Copy a node's output into its log and, after `prefix` on each line, to stderr.
+fn copy_output(output: std::io::PipeReader, mut log: std::fs::File, prefix: Option<&str>) {
+    use std::io::BufRead as _;
+    let mut reader = std::io::BufReader::new(output);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let _ = log.write_all(&line);
+        if let Some(prefix) = prefix {
+            let mut stderr = std::io::stderr().lock();
+            let _ = stderr.write_all(prefix.as_bytes());
+            let _ = stderr.write_all(&line);
+            if !line.ends_with(b"\n") {
+                let _ = stderr.write_all(b"\n");
+            }
+        }
+    }
+    let _ = log.flush();
 }
 
 /// The last lines of a log, lossily decoded.

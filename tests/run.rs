@@ -43,6 +43,7 @@ if os.environ.get("FAIL") == "prepare":
     sys.exit(3)
 if os.environ.get("SKIP_OUTPUT") != "prepare":
     os.makedirs("data", exist_ok=True)
+    open("data/env.txt", "w").write(os.environ["MLOPS_NODE"] + " " + os.environ["MLOPS_ROOT"])
     rows = sorted(os.listdir("raw"))
     open("data/clean.csv", "w").write("".join(open(os.path.join("raw", r)).read() for r in rows))
 "#;
@@ -148,11 +149,78 @@ fn a_first_run_runs_everything_and_a_second_nothing() {
     assert_eq!(common::git(root, &["status", "--porcelain"]), "");
     assert!(!root.join("mlops.lock").exists());
 
-    let (code, _, stderr) = run(root, &[], &[]);
+    let (code, stdout, stderr) = run(root, &[], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(ran(root).is_empty(), "{stderr}");
     assert!(stderr.contains("0 ran, 3 up to date, 0 failed, 0 skipped"));
     line(&stderr, "=", "training other");
+    // The gate passed and reads the same: not judged again.
+    assert_eq!(stdout, "");
+    assert!(
+        stderr.contains("= 1 gate passed when last judged here, and nothing it read has changed"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_gate_is_judged_again_when_what_it_reads_changes_and_every_time_it_fails() {
+    let dir = project(CONFIG);
+    let root = dir.path();
+    let (code, _, stderr) = run(root, &[], &[("AUC", "0.5")]);
+    assert_eq!(code, 1, "{stderr}");
+    // Up to date, and failing still: judged, exit 1 again.
+    let (code, stdout, stderr) = run(root, &[], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.contains("auc is 0.5"), "{stdout}");
+    // Its rules change (no node's fingerprint does): judged with the new rule.
+    let relaxed = CONFIG.replace("min: 0.8", "min: 0.4");
+    write(root, "mlops.yaml", &relaxed);
+    let (code, stdout, stderr) = run(root, &[], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("requires at least 0.4"), "{stdout}");
+    let (code, stdout, _) = run(root, &[], &[]);
+    assert_eq!((code, stdout.as_str()), (0, ""));
+    // The baseline moves (a new commit): judged against it.
+    common::git(root, &["add", "-A"]);
+    common::git(root, &["commit", "-q", "-m", "relax"]);
+    let (code, stdout, stderr) = run(root, &[], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("model-quality"), "{stdout}");
+}
+
+#[test]
+fn the_nodes_output_is_shown_as_it_comes_and_kept_in_their_logs() {
+    let dir = project(CONFIG);
+    let root = dir.path();
+    let (code, _, stderr) = run(root, &["prepare"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    // Between its start and end lines.
+    let start = stderr.find("▶ data prepare").unwrap();
+    let end = stderr.find("✓ data prepare").unwrap();
+    assert!(stderr[start..end].contains("\npreparing\n"), "{stderr}");
+    // --quiet: the log only.
+    let (code, _, stderr) = run(root, &["prepare", "-f", "-q"], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("preparing"), "{stderr}");
+    assert_eq!(
+        std::fs::read_to_string(root.join(".mlops/logs/data.prepare.log")).unwrap(),
+        "preparing\n"
+    );
+    // In GitHub Actions, each node's output in a collapsed group.
+    let (code, _, stderr) = run(root, &["prepare", "-f"], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("::group::data prepare output\npreparing\n::endgroup::\n✓ data prepare"),
+        "{stderr}"
+    );
+    // The node knows which it is and where the config's folder is.
+    let env = std::fs::read_to_string(root.join("data/env.txt")).unwrap();
+    let (node, folder) = env.split_once(' ').unwrap();
+    assert_eq!(node, "prepare");
+    assert_eq!(
+        Path::new(folder).canonicalize().unwrap(),
+        root.canonicalize().unwrap()
+    );
 }
 
 #[test]
@@ -431,6 +499,7 @@ while not os.path.exists(other + ".started"):
     if time.time() > deadline:
         sys.exit(f"{me}: {other} never started")
     time.sleep(0.05)
+print(f"{me}: saw {other}", flush=True)
 "#;
 
 #[test]
@@ -447,6 +516,9 @@ fn jobs_run_independent_nodes_at_the_same_time_and_one_job_never_does() {
     let (code, _, stderr) = run(root, &["-j", "2", "--force"], &[]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("2 ran, 0 up to date"), "{stderr}");
+    // Lines of jobs run at once say whose they are.
+    assert!(stderr.contains("\n[left] left: saw right\n"), "{stderr}");
+    assert!(stderr.contains("\n[right] right: saw left\n"), "{stderr}");
 }
 
 #[cfg(target_os = "linux")]
