@@ -71,7 +71,7 @@ enum Command {
         /// Config files, or folders holding mlops.yaml (pre-commit passes several).
         #[arg(default_value = "mlops.yaml")]
         paths: Vec<PathBuf>,
-        /// Output format: `human` on stderr; `json`, `github` and `sarif` on stdout.
+        /// Output format: `human` on stderr; `json`, `github`, `sarif` and `gitlab` on stdout.
         #[arg(long, value_enum, default_value_t = DiagFormat::Human)]
         format: DiagFormat,
     },
@@ -322,6 +322,9 @@ enum DiagFormat {
     Github,
     /// SARIF 2.1.0 for GitHub code scanning (stdout).
     Sarif,
+    /// GitLab's Code Quality report, Code Climate JSON, for `artifacts:reports:codequality`
+    /// (stdout).
+    Gitlab,
 }
 
 /// How `affected` prints its answer.
@@ -636,6 +639,7 @@ fn validate(paths: &[PathBuf], format: DiagFormat, color: bool) -> u8 {
                 .collect::<String>(),
         ),
         DiagFormat::Sarif => print_stdout(&diag::render_sarif(&reports)),
+        DiagFormat::Gitlab => print_stdout(&diag::render_codequality(&reports)),
     };
     if written != EXIT_OK {
         return written;

@@ -182,6 +182,82 @@ fn validate_sarif_matches_the_sarif_2_1_0_schema() {
 }
 
 #[test]
+fn validate_gitlab_is_a_code_quality_report() {
+    let result = run(mlops().args(["validate", BAD, "--format", "gitlab"]));
+    assert_eq!(result.code, 1);
+    let issues: Vec<serde_json::Value> = serde_json::from_str(&result.stdout).unwrap();
+    assert_eq!(issues.len(), 3, "{}", result.stdout);
+    // The fields GitLab's widget requires, on every issue.
+    for issue in &issues {
+        for field in ["description", "check_name", "fingerprint", "severity"] {
+            assert!(issue[field].is_string(), "{field} in {issue}");
+        }
+        assert!(
+            issue["location"]["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("typos.yaml")
+        );
+        assert!(issue["location"]["lines"]["begin"].as_u64().unwrap() >= 1);
+        assert_eq!(issue["fingerprint"].as_str().unwrap().len(), 64);
+    }
+    let first = &issues[0];
+    assert_eq!(first["check_name"], "unknown-field");
+    assert_eq!(first["severity"], "major");
+    assert_eq!(first["location"]["lines"]["begin"], 3);
+    let description = first["description"].as_str().unwrap();
+    assert!(
+        description.starts_with("unknown field: unknown field `enviroments`")
+            && description.ends_with(" (help: did you mean `environments`?)"),
+        "{first}"
+    );
+    let mut fingerprints: Vec<&str> = issues
+        .iter()
+        .map(|issue| issue["fingerprint"].as_str().unwrap())
+        .collect();
+    fingerprints.sort_unstable();
+    fingerprints.dedup();
+    assert_eq!(fingerprints.len(), 3, "fingerprints are unique");
+    // A line added above moves the problem, not its fingerprint.
+    let dir = tempfile::tempdir().unwrap();
+    let moved = dir.path().join("typos.yaml");
+    std::fs::write(
+        &moved,
+        format!("# a comment\n{}", std::fs::read_to_string(BAD).unwrap()),
+    )
+    .unwrap();
+    let again =
+        run(mlops()
+            .current_dir(dir.path())
+            .args(["validate", "typos.yaml", "--format", "gitlab"]));
+    let moved: Vec<serde_json::Value> = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(moved[0]["location"]["lines"]["begin"], 4);
+    assert_eq!(moved[0]["location"]["path"], "typos.yaml");
+    // Same path, same problem: the path is part of the fingerprint, so compare with one
+    // rendered under the same name.
+    let same_place = dir.path().join("sub");
+    std::fs::create_dir(&same_place).unwrap();
+    std::fs::copy(BAD, same_place.join("typos.yaml")).unwrap();
+    let unmoved = run(mlops().current_dir(&same_place).args([
+        "validate",
+        "typos.yaml",
+        "--format",
+        "gitlab",
+    ]));
+    let unmoved: Vec<serde_json::Value> = serde_json::from_str(&unmoved.stdout).unwrap();
+    assert_eq!(unmoved[0]["location"]["lines"]["begin"], 3);
+    assert_eq!(moved[0]["fingerprint"], unmoved[0]["fingerprint"]);
+    // A valid config: an empty report, exit 0.
+    let good = run(mlops().args([
+        "validate",
+        "examples/churn/mlops.yaml",
+        "--format",
+        "gitlab",
+    ]));
+    assert_eq!((good.code, good.stdout.trim()), (0, "[]"));
+}
+
+#[test]
 fn explain_prints_a_code_page_and_lists_codes() {
     let page = run(mlops().args(["explain", "unknown-ref"]));
     assert_eq!(page.code, 0);

@@ -4,12 +4,14 @@
 //! of them into a terminal report (miette), JSON, GitHub workflow commands or SARIF. Spans are
 //! byte ranges into the one source text; line and column are derived here, in one place.
 
+mod codequality;
 mod human;
 mod machine;
 mod sarif;
 
 use std::ops::Range;
 
+pub use codequality::render_codequality;
 pub use human::render_human;
 pub use machine::{render_github, render_json};
 pub use sarif::render_sarif;
