@@ -1248,7 +1248,7 @@ fn run_locally(
     };
     let environment =
         |name: &str| std::env::var_os(name).map(|value| value.to_string_lossy().into_owned());
-    match crate::run::run(
+    let code = match crate::run::run(
         &project,
         options,
         &environment,
@@ -1260,7 +1260,11 @@ fn run_locally(
         Ok(outcome) if outcome.succeeded() => EXIT_OK,
         Ok(_) => EXIT_INVALID,
         Err(error) => fail(&error.to_string()),
-    }
+    };
+    // The process ends here: freeing the config, its spans and its graph one allocation at a
+    // time is work nobody waits for (see `crate::run::run`).
+    std::mem::forget(loaded);
+    code
 }
 
 /// Where `promote` and `rollback` put the release commit.
