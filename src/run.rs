@@ -25,6 +25,9 @@ use crate::spec::Config;
 
 /// Where records and logs live, in the config's folder.
 pub const STATE_DIR: &str = ".mlops";
+/// `.mlops/.gitignore`: what `run` writes (records, logs, gate verdicts, atomic writes in
+/// flight, this file itself).
+const IGNORED: &str = "# mlops run: records and logs of local runs\n/runs/\n/logs/\n/gates.json\n/.tmp*\n/.gitignore\n";
 /// How many lines of a failed node's log are printed.
 const LOG_TAIL_LINES: usize = 20;
 /// How long an interrupted node has to exit after SIGINT before its group is killed.
@@ -763,9 +766,10 @@ impl<'a> Runner<'a> {
         created(&self.logs_dir)?;
         let ignore = state.join(".gitignore");
         if !ignore.exists() {
-            std::fs::write(&ignore, "# mlops run: records and logs of local runs\n*\n").map_err(
-                |error| RunError::Io(format!("cannot write {}: {error}", ignore.display())),
-            )?;
+            // What `run` writes, not the folder: `mlops init` keeps the editor's schema here.
+            std::fs::write(&ignore, IGNORED).map_err(|error| {
+                RunError::Io(format!("cannot write {}: {error}", ignore.display()))
+            })?;
         }
         Ok(())
     }

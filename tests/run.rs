@@ -145,8 +145,20 @@ fn a_first_run_runs_everything_and_a_second_nothing() {
                 .unwrap()
                 .contains("preparing")
     );
-    // Records and logs are git-ignored; the lock is never written by a run.
+    // Records and logs are git-ignored, the editor's schema that `mlops init` puts in
+    // `.mlops/` is not; the lock is never written by a run.
     assert_eq!(common::git(root, &["status", "--porcelain"]), "");
+    write(root, ".mlops/mlops.schema.json", "{}");
+    assert_eq!(
+        common::git(root, &["status", "--porcelain"]),
+        "?? .mlops/\n",
+        "the schema is visible to git"
+    );
+    assert_eq!(
+        common::git(root, &["status", "--porcelain", "--untracked-files=all"]),
+        "?? .mlops/mlops.schema.json\n"
+    );
+    std::fs::remove_file(root.join(".mlops/mlops.schema.json")).unwrap();
     assert!(!root.join("mlops.lock").exists());
 
     let (code, stdout, stderr) = run(root, &[], &[]);
