@@ -346,6 +346,9 @@ enum GateFormat {
     Text,
     /// One JSON document.
     Json,
+    /// `JUnit` XML: a test suite per gate, a test case per rule (GitLab's
+    /// `artifacts:reports:junit`, or any CI's test summary).
+    Junit,
 }
 
 /// How `report` prints.
@@ -1182,6 +1185,7 @@ fn run_gate(
     };
     let written = match format {
         GateFormat::Text => print_stdout(&gate::render_text(&results)),
+        GateFormat::Junit => print_stdout(&gate::render_junit(&results)),
         GateFormat::Json => print_stdout(&format!(
             "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({

@@ -560,6 +560,73 @@ fn short_revision(revision: &str) -> &str {
     }
 }
 
+/// The verdicts as a `JUnit` XML report: a test suite per gate, a test case per rule
+/// (`auc min: 0.8`), a failing rule a `<failure>` with its sentence. GitLab shows it in the
+/// merge request's test summary (`artifacts:reports:junit`) on every tier.
+#[must_use]
+pub fn render_junit(results: &[GateResult]) -> String {
+    let tests: usize = results.iter().map(|result| result.rules.len()).sum();
+    let failures: usize = results
+        .iter()
+        .map(|result| result.rules.iter().filter(|rule| !rule.passed).count())
+        .sum();
+    let mut out = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"mlops gates\" tests=\"{tests}\" failures=\"{failures}\">\n"
+    );
+    for result in results {
+        let failed = result.rules.iter().filter(|rule| !rule.passed).count();
+        out.push_str(&format!(
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failed}\">\n",
+            xml_text(&result.name),
+            result.rules.len()
+        ));
+        out.push_str(&format!(
+            "    <properties>\n      <property name=\"training\" value=\"{}\"/>\n      <property name=\"baseline\" value=\"{}\"/>\n    </properties>\n",
+            xml_text(&result.training),
+            xml_text(&result.baseline)
+        ));
+        for rule in &result.rules {
+            let name = xml_text(&format!("{} {}", rule.metric, rule.rule));
+            let classname = xml_text(&result.name);
+            if rule.passed {
+                out.push_str(&format!(
+                    "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                    xml_text(&rule.message)
+                ));
+            } else {
+                out.push_str(&format!(
+                    "    <testcase classname=\"{classname}\" name=\"{name}\">\n      <failure message=\"{}\" type=\"gate\">{}</failure>\n    </testcase>\n",
+                    xml_text(&rule.message),
+                    xml_text(&rule.message)
+                ));
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// `text` as XML character data or an attribute value: markup escaped, and the characters
+/// XML 1.0 cannot hold at all (control characters but tab, newline and carriage return)
+/// replaced by U+FFFD, since a metric name comes from any file.
+fn xml_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The verdicts for people: one line per gate, then one per rule.
 #[must_use]
 pub fn render_text(results: &[GateResult]) -> String {
@@ -597,7 +664,7 @@ pub fn render_text(results: &[GateResult]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::evaluate;
+    use super::{GateResult, RuleVerdict, evaluate, render_junit, xml_text};
     use crate::metrics::{Metric, Metrics};
     use crate::spec::model::GateRule;
 
@@ -803,5 +870,44 @@ mod tests {
         let (passed, message) = judge("max_rise_pct", 0.0, Some("1.0000000001"), Some("1"));
         assert!(!passed);
         assert!(message.contains("rose 1e-8% from"), "{message}");
+    }
+
+    #[test]
+    fn junit_escapes_markup_and_what_xml_cannot_hold() {
+        assert_eq!(
+            xml_text("a<b & \"c\" 'd'>\u{1}\tok"),
+            "a&lt;b &amp; &quot;c&quot; &apos;d&apos;&gt;\u{FFFD}\tok"
+        );
+        let results = vec![GateResult {
+            name: "q<1>".to_owned(),
+            training: "churn".to_owned(),
+            baseline: "`m.json` at HEAD".to_owned(),
+            passed: false,
+            rules: vec![
+                RuleVerdict {
+                    metric: "auc".to_owned(),
+                    rule: "min: 0.8".to_owned(),
+                    passed: true,
+                    head: Some("0.9".to_owned()),
+                    base: None,
+                    message: "auc is 0.9".to_owned(),
+                },
+                RuleVerdict {
+                    metric: "f1".to_owned(),
+                    rule: "max_drop: 0.01".to_owned(),
+                    passed: false,
+                    head: Some("0.5".to_owned()),
+                    base: Some("0.6".to_owned()),
+                    message: "f1 fell by 0.1 & more".to_owned(),
+                },
+            ],
+        }];
+        let xml = render_junit(&results);
+        assert!(xml.contains("<testsuites name=\"mlops gates\" tests=\"2\" failures=\"1\">"));
+        assert!(xml.contains("<testsuite name=\"q&lt;1&gt;\" tests=\"2\" failures=\"1\">"));
+        assert!(xml.contains(
+            "<failure message=\"f1 fell by 0.1 &amp; more\" type=\"gate\">f1 fell by 0.1 &amp; more</failure>"
+        ));
+        assert_eq!(xml.matches("<testcase ").count(), 2);
     }
 }

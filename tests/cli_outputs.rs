@@ -634,6 +634,42 @@ fn gate_fails_on_a_regression_against_a_git_base_and_says_by_how_much() {
     assert_eq!(value["gates_passed"], false);
     assert_eq!(value["gates"][0]["rules"][1]["head"], "0.830");
     assert_eq!(value["gates"][0]["rules"][1]["base"], "0.851");
+
+    // JUnit, read back by an XML parser nobody here wrote (Python's).
+    let junit = mlops(
+        project.path(),
+        &["gate", "--base", "HEAD", "--format", "junit"],
+    );
+    assert_eq!(junit.code, 1);
+    let parsed = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, xml.etree.ElementTree as ET\n\
+             root = ET.fromstring(sys.stdin.read())\n\
+             cases = root.findall('./testsuite/testcase')\n\
+             failed = [c.get('name') for c in cases if c.find('failure') is not None]\n\
+             print(root.get('tests'), root.get('failures'), len(cases), failed[0], sep='|')\n\
+             print(cases[1].find('failure').get('message'))",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(junit.stdout.as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    let text = String::from_utf8(parsed.stdout).unwrap();
+    assert!(parsed.status.success(), "{}", junit.stdout);
+    assert_eq!(
+        text,
+        "5|1|5|auc max_drop: 0.01\nauc fell 0.021 from 0.851 to 0.830; churn-quality allows a drop of at most 0.01\n"
+    );
 }
 
 #[test]
