@@ -421,35 +421,39 @@ impl Drop for WorkingTree {
     }
 }
 
+impl WorkingTree {
+    /// What is known of `path` without reading it: hashed before (`Some(None)`: it could not
+    /// be read), or a clean tracked file whose blob was hashed before.
+    #[allow(
+        clippy::option_option,
+        reason = "the digests map keeps a file that could not be read as None"
+    )]
+    fn known(&self, path: &str) -> Option<Option<String>> {
+        if let Some(known) = self
+            .digests
+            .lock()
+            .ok()
+            .and_then(|digests| digests.get(path).cloned())
+        {
+            return Some(known);
+        }
+        let blob = self.clean_blobs.get(path)?;
+        self.cache.known.get(blob).cloned().map(Some)
+    }
+}
+
 impl Files for WorkingTree {
     fn list(&self) -> &[String] {
         &self.listed
     }
     fn known_digest(&self, path: &str) -> Option<String> {
-        if let Some(known) = self
-            .digests
-            .lock()
-            .ok()
-            .and_then(|digests| digests.get(path).cloned())
-        {
-            return known;
-        }
-        let blob = self.clean_blobs.get(path)?;
-        self.cache.known.get(blob).cloned()
+        self.known(path).flatten()
     }
     fn digest(&self, path: &str) -> Option<String> {
-        if let Some(known) = self
-            .digests
-            .lock()
-            .ok()
-            .and_then(|digests| digests.get(path).cloned())
-        {
+        if let Some(known) = self.known(path) {
             return known;
         }
         let blob = self.clean_blobs.get(path);
-        if let Some(digest) = blob.and_then(|blob| self.cache.known.get(blob)) {
-            return Some(digest.clone());
-        }
         let found = digest_file(&self.folder.join(path)).ok();
         if let (Some(blob), Some(digest)) = (blob, &found)
             && let Ok(mut learned) = self.cache.learned.lock()

@@ -926,53 +926,33 @@ impl<'a> Runner<'a> {
                 );
                 continue;
             }
-            match done.status {
-                Ok(status) if status.success() => match self.succeed(done.index, &started) {
-                    Ok(()) => {
-                        self.states[done.index] = State::Ran;
-                        self.lock_outdated = true;
-                        outcome.ran += 1;
-                        let _ = writeln!(progress, "✓ {step_label} {}", duration_text(elapsed));
+            let result = match done.status {
+                Ok(status) if status.success() => self.succeed(done.index, &started),
+                Ok(status) => Err(match status.code() {
+                    Some(code) => {
+                        format!(
+                            "failed after {}: exit status {code}",
+                            duration_text(elapsed)
+                        )
                     }
-                    Err(message) => {
-                        self.fail(
-                            done.index,
-                            &message,
-                            Some(&started.log),
-                            progress,
-                            &mut outcome,
-                        );
-                        stopping |= !self.options.keep_going;
-                    }
-                },
-                Ok(status) => {
-                    let message = status.code().map_or_else(
-                        || {
-                            format!(
-                                "failed after {}: killed by a signal",
-                                duration_text(elapsed)
-                            )
-                        },
-                        |code| {
-                            format!(
-                                "failed after {}: exit status {code}",
-                                duration_text(elapsed)
-                            )
-                        },
-                    );
+                    None => format!(
+                        "failed after {}: killed by a signal",
+                        duration_text(elapsed)
+                    ),
+                }),
+                Err(error) => Err(format!("could not be waited for: {error}")),
+            };
+            match result {
+                Ok(()) => {
+                    self.states[done.index] = State::Ran;
+                    self.lock_outdated = true;
+                    outcome.ran += 1;
+                    let _ = writeln!(progress, "✓ {step_label} {}", duration_text(elapsed));
+                }
+                Err(message) => {
                     self.fail(
                         done.index,
                         &message,
-                        Some(&started.log),
-                        progress,
-                        &mut outcome,
-                    );
-                    stopping |= !self.options.keep_going;
-                }
-                Err(error) => {
-                    self.fail(
-                        done.index,
-                        &format!("could not be waited for: {error}"),
                         Some(&started.log),
                         progress,
                         &mut outcome,
