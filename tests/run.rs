@@ -614,3 +614,40 @@ time.sleep(60)
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_bundled_local_example_runs_and_a_params_key_reruns_only_its_model() {
+    let dir = tempfile::tempdir().unwrap();
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/local"),
+        dir.path(),
+    );
+    let root = dir.path();
+    let (code, stdout, stderr) = run(root, &[], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("3 ran, 0 up to date, 0 failed, 0 skipped"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("prepare: 400 rows"), "{stderr}");
+    assert!(stdout.contains("✅ mean-quality"), "{stdout}");
+    assert!(stdout.contains("✅ median-quality"), "{stdout}");
+    let (code, _, stderr) = run(root, &[], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("0 ran, 3 up to date"), "{stderr}");
+    // Both models read params.yaml, each its own key: a change to one key re-runs one model.
+    let params = std::fs::read_to_string(root.join("params.yaml")).unwrap();
+    std::fs::write(
+        root.join("params.yaml"),
+        params.replacen("margin: 0.5", "margin: 0.7", 1),
+    )
+    .unwrap();
+    let (code, _, stderr) = run(root, &[], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        line(&stderr, "▶", "training mean-model").contains("params changed"),
+        "{stderr}"
+    );
+    line(&stderr, "=", "training median-model");
+    assert!(stderr.contains("1 ran, 2 up to date"), "{stderr}");
+}
