@@ -603,16 +603,28 @@ fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
 }
 
 fn load_and_validate(path: &Path) -> Result<(SourceFile, Validation, DiskRepo), String> {
+    let (source, validation, repo, _) = load_and_validate_with(path, |_, _, _| ())?;
+    Ok((source, validation, repo))
+}
+
+/// [`load_and_validate`], with `meanwhile` run on the typed config while its rules are checked
+/// (`crate::validate_with`; `None` when the config could not be typed).
+fn load_and_validate_with<T: Send>(
+    path: &Path,
+    meanwhile: impl FnOnce(&spec::Config, &crate::graph::Graph, &DiskRepo) -> T + Send,
+) -> Result<(SourceFile, Validation, DiskRepo, Option<T>), String> {
     let (path, bytes) = read_config(path)?;
     let repo = DiskRepo::new(config_folder(&path));
-    let validation = crate::validate(&bytes, &repo);
+    let (validation, made) = crate::validate_with(&bytes, &repo, |config, graph| {
+        meanwhile(config, graph, &repo)
+    });
     let name = path
         .strip_prefix("./")
         .unwrap_or(&path)
         .display()
         .to_string();
     let source = SourceFile::new(name, String::from_utf8_lossy(&bytes).into_owned());
-    Ok((source, validation, repo))
+    Ok((source, validation, repo, made))
 }
 
 fn validate(paths: &[PathBuf], format: DiagFormat, color: bool) -> u8 {
@@ -752,7 +764,19 @@ struct Loaded {
 
 /// Load and validate; on any error print the diagnostics and return the exit code.
 fn load_valid(path: &Path, color: bool, purpose: &str) -> Result<Loaded, u8> {
-    let (source, validation, repo) = load_and_validate(path).map_err(|message| fail(&message))?;
+    load_valid_with(path, color, purpose, |_, _, _| ()).map(|(loaded, _)| loaded)
+}
+
+/// [`load_valid`], with `meanwhile` run on the typed config while its rules are checked; what
+/// it made is returned only with a valid config.
+fn load_valid_with<T: Send>(
+    path: &Path,
+    color: bool,
+    purpose: &str,
+    meanwhile: impl FnOnce(&spec::Config, &crate::graph::Graph, &DiskRepo) -> T + Send,
+) -> Result<(Loaded, Option<T>), u8> {
+    let (source, validation, repo, made) =
+        load_and_validate_with(path, meanwhile).map_err(|message| fail(&message))?;
     if !validation.is_ok() || validation.config.is_none() || validation.graph.is_none() {
         eprint!("{}", human_report(&source, &validation, color));
         eprintln!(
@@ -761,12 +785,15 @@ fn load_valid(path: &Path, color: bool, purpose: &str) -> Result<Loaded, u8> {
         );
         return Err(EXIT_INVALID);
     }
-    Ok(Loaded {
-        source,
-        validation,
-        folder: config_folder(path),
-        repo,
-    })
+    Ok((
+        Loaded {
+            source,
+            validation,
+            folder: config_folder(path),
+            repo,
+        },
+        made,
+    ))
 }
 
 /// The top of the git checkout holding `folder`, or `folder` itself outside git.
@@ -1216,7 +1243,12 @@ fn run_locally(
 ) -> u8 {
     let folder = config_folder(path);
     let known_blobs = crate::lock::KnownBlobs::start(&folder);
-    let loaded = match load_valid(path, color, "running it") {
+    // The fingerprints and the records are made while the config's rules are checked.
+    let prepare = |config: &spec::Config, graph: &crate::graph::Graph, repo: &DiskRepo| {
+        let files = crate::lock::WorkingTree::prepared(&folder, repo.files(), known_blobs.wait());
+        crate::run::prepare(config, graph, &folder, &files)
+    };
+    let (loaded, prepared) = match load_valid_with(path, color, "running it", prepare) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };
@@ -1238,8 +1270,6 @@ fn run_locally(
     if let Err(message) = reader.verify() {
         return fail(&message);
     }
-    let files =
-        crate::lock::WorkingTree::prepared(&loaded.folder, loaded.repo.files(), known_blobs.wait());
     let project = crate::run::Project {
         config,
         graph,
@@ -1256,7 +1286,7 @@ fn run_locally(
         &project,
         options,
         &environment,
-        Some(files),
+        prepared,
         &reader,
         &mut reporter,
     ) {

@@ -78,23 +78,54 @@ impl Validation {
 /// input; every problem found is in `diags`.
 #[must_use]
 pub fn validate(bytes: &[u8], repo: &dyn Repo) -> Validation {
+    validate_inner(bytes, repo, None::<fn(&Config, &Graph)>).0
+}
+
+/// [`validate`], running `meanwhile` on another thread on the typed config and its graph while
+/// the semantic rules check them (when the config could be typed: else `None`). What it makes
+/// is the caller's to use only if the validation is ok: `mlops run` computes its fingerprints
+/// there.
+pub fn validate_with<T: Send>(
+    bytes: &[u8],
+    repo: &dyn Repo,
+    meanwhile: impl FnOnce(&Config, &Graph) -> T + Send,
+) -> (Validation, Option<T>) {
+    validate_inner(bytes, repo, Some(meanwhile))
+}
+
+fn validate_inner<T: Send>(
+    bytes: &[u8],
+    repo: &dyn Repo,
+    meanwhile: Option<impl FnOnce(&Config, &Graph) -> T + Send>,
+) -> (Validation, Option<T>) {
     let parsed = spec::parse(bytes);
     let mut diags = parsed.diags;
     let graph = parsed.config.as_ref().map(Graph::build);
     let mut rules_ran = false;
+    let mut made = None;
     if let (Some(spans), Some(config), Some(graph)) = (&parsed.spans, &parsed.config, &graph) {
         // The text is valid UTF-8 here: `load` succeeded.
         let text = std::str::from_utf8(bytes).unwrap_or_default();
         let cx = CheckCtx::new(config, spans, text, graph, repo);
-        diags.extend(check::run(&cx));
+        match meanwhile {
+            Some(meanwhile) => std::thread::scope(|scope| {
+                let work = scope.spawn(|| meanwhile(config, graph));
+                diags.extend(check::run(&cx));
+                made = work.join().ok();
+            }),
+            None => diags.extend(check::run(&cx)),
+        }
         rules_ran = true;
     }
     diag::sort(&mut diags);
-    Validation {
-        spans: parsed.spans,
-        config: parsed.config,
-        graph,
-        diags,
-        rules_ran,
-    }
+    (
+        Validation {
+            spans: parsed.spans,
+            config: parsed.config,
+            graph,
+            diags,
+            rules_ran,
+        },
+        made,
+    )
 }

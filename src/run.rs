@@ -296,7 +296,7 @@ struct Runner<'a> {
 }
 
 /// Run the pipeline of `project` as `options` say. `environment` reads a variable (the
-/// secrets check); `files` is the listing and what git knows of it, when already read;
+/// secrets check); `prepared` is [`prepare`]'s answer, when already made;
 /// `base` is the baseline of the gates judged after.
 ///
 /// # Errors
@@ -306,12 +306,16 @@ pub fn run(
     project: &Project,
     options: &Options,
     environment: &dyn Fn(&str) -> Option<String>,
-    files: Option<lock::WorkingTree>,
+    prepared: Option<Prepared>,
     base: &gate::BaseReader,
     reporter: &mut Reporter,
 ) -> Result<Outcome, RunError> {
     let started = Instant::now();
-    let mut runner = Runner::new(project, options, files)?;
+    let prepared = prepared.unwrap_or_else(|| {
+        let files = lock::WorkingTree::new(project.folder);
+        prepare(project.config, project.graph, project.folder, &files)
+    });
+    let mut runner = Runner::new(project, options, prepared)?;
     let stale = runner.initially_stale();
     let missing = runner.missing_secrets(&stale, environment);
     if options.dry_run {
@@ -354,75 +358,120 @@ pub fn run(
     Ok(outcome)
 }
 
+/// What a run decides on, whatever it was asked: the plan's steps and their dependencies, the
+/// fingerprints and the records. Made by [`prepare`], which needs only the typed config, so a
+/// caller can make it while the config's rules are still being checked.
+pub type Prepared = Result<PreparedSteps, RunError>;
+
+/// See [`Prepared`].
+pub struct PreparedSteps {
+    steps: Vec<Step>,
+    deps: Vec<Vec<usize>>,
+    dependants: Vec<Vec<usize>>,
+    lock: Lock,
+    input_files: InputFiles,
+    records: Vec<Option<Record>>,
+    record_problems: Vec<Option<String>>,
+}
+
+/// Prepare a run of the config in `folder` over `files`.
+///
+/// # Errors
+/// The plan cannot be made (a setting a deploy step needs; `validate` reports it first).
+pub fn prepare(
+    config: &Config,
+    graph: &Graph,
+    folder: &Path,
+    files: &lock::WorkingTree,
+) -> Prepared {
+    let plan = plan::build(config, graph, "mlops.yaml", "")
+        .map_err(|missing| RunError::Plan(missing.message))?;
+    let steps: Vec<Step> = plan
+        .steps
+        .into_iter()
+        .filter(|step| matches!(step.kind, NodeKind::Data | NodeKind::Training))
+        .collect();
+    let position: BTreeMap<NodeIndex, usize> = steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| (step.node, index))
+        .collect();
+    // What a step waits for locally: every step it `needs`, through nodes that run
+    // nothing (external data), not only the producers whose files CI hands over.
+    let mut deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
+    for step in &steps {
+        let mut found = BTreeSet::new();
+        let mut queue = graph.dependencies(step.node, &[EdgeKind::Needs]);
+        let mut seen = BTreeSet::new();
+        while let Some(node) = queue.pop() {
+            if !seen.insert(node) {
+                continue;
+            }
+            match position.get(&node) {
+                Some(&index) => {
+                    found.insert(index);
+                }
+                None => queue.extend(graph.dependencies(node, &[EdgeKind::Needs])),
+            }
+        }
+        deps.push(found.into_iter().collect());
+    }
+    let mut dependants = vec![Vec::new(); steps.len()];
+    for (index, waits_for) in deps.iter().enumerate() {
+        for &dep in waits_for {
+            dependants[dep].push(index);
+        }
+    }
+    let runs_dir = folder.join(STATE_DIR).join("runs");
+    let record_paths: Vec<PathBuf> = steps
+        .iter()
+        .map(|step| runs_dir.join(format!("{}.json", file_stem(step))))
+        .collect();
+    // The records are read while the lock is computed: neither needs the other.
+    let ((lock, input_files), read) = std::thread::scope(|scope| {
+        let reading = scope.spawn(|| {
+            record_paths
+                .iter()
+                .map(|path| read_record(path))
+                .collect::<Vec<_>>()
+        });
+        let computed = lock::compute_steps(config, graph, files);
+        (computed, reading.join().unwrap_or_default())
+    });
+    let count = steps.len();
+    let (mut records, mut record_problems) = (vec![None; count], vec![None; count]);
+    for (index, (record, problem)) in read.into_iter().enumerate().take(count) {
+        records[index] = record;
+        record_problems[index] = problem;
+    }
+    Ok(PreparedSteps {
+        steps,
+        deps,
+        dependants,
+        lock,
+        input_files,
+        records,
+        record_problems,
+    })
+}
+
 impl<'a> Runner<'a> {
     fn new(
         project: &'a Project<'a>,
         options: &'a Options,
-        files: Option<lock::WorkingTree>,
+        prepared: Prepared,
     ) -> Result<Runner<'a>, RunError> {
-        let (config, graph) = (project.config, project.graph);
-        let plan = plan::build(config, graph, "mlops.yaml", "")
-            .map_err(|missing| RunError::Plan(missing.message))?;
-        let steps: Vec<Step> = plan
-            .steps
-            .into_iter()
-            .filter(|step| matches!(step.kind, NodeKind::Data | NodeKind::Training))
-            .collect();
-        let position: BTreeMap<NodeIndex, usize> = steps
-            .iter()
-            .enumerate()
-            .map(|(index, step)| (step.node, index))
-            .collect();
-        // What a step waits for locally: every step it `needs`, through nodes that run
-        // nothing (external data), not only the producers whose files CI hands over.
-        let mut deps: Vec<Vec<usize>> = Vec::with_capacity(steps.len());
-        for step in &steps {
-            let mut found = BTreeSet::new();
-            let mut queue = graph.dependencies(step.node, &[EdgeKind::Needs]);
-            let mut seen = BTreeSet::new();
-            while let Some(node) = queue.pop() {
-                if !seen.insert(node) {
-                    continue;
-                }
-                match position.get(&node) {
-                    Some(&index) => {
-                        found.insert(index);
-                    }
-                    None => queue.extend(graph.dependencies(node, &[EdgeKind::Needs])),
-                }
-            }
-            deps.push(found.into_iter().collect());
-        }
-        let mut dependants = vec![Vec::new(); steps.len()];
-        for (index, waits_for) in deps.iter().enumerate() {
-            for &dep in waits_for {
-                dependants[dep].push(index);
-            }
-        }
-        let files = files.unwrap_or_else(|| lock::WorkingTree::new(project.folder));
-        let state = project.folder.join(STATE_DIR);
-        let runs_dir = state.join("runs");
-        let record_paths: Vec<PathBuf> = steps
-            .iter()
-            .map(|step| runs_dir.join(format!("{}.json", file_stem(step))))
-            .collect();
-        // The records are read while the lock is computed: neither needs the other.
-        let ((lock, input_files), read) = std::thread::scope(|scope| {
-            let reading = scope.spawn(|| {
-                record_paths
-                    .iter()
-                    .map(|path| read_record(path))
-                    .collect::<Vec<_>>()
-            });
-            let computed = lock::compute_steps(config, graph, &files);
-            (computed, reading.join().unwrap_or_default())
-        });
+        let PreparedSteps {
+            steps,
+            deps,
+            dependants,
+            lock,
+            input_files,
+            records,
+            record_problems,
+        } = prepared?;
         let count = steps.len();
-        let (mut records, mut record_problems) = (vec![None; count], vec![None; count]);
-        for (index, (record, problem)) in read.into_iter().enumerate().take(count) {
-            records[index] = record;
-            record_problems[index] = problem;
-        }
+        let state = project.folder.join(STATE_DIR);
         let mut runner = Runner {
             project,
             options,
@@ -437,7 +486,7 @@ impl<'a> Runner<'a> {
             input_files,
             lock_outdated: false,
             first_decisions: vec![Decision::Undecided; count],
-            runs_dir,
+            runs_dir: state.join("runs"),
             logs_dir: state.join("logs"),
         };
         runner.select()?;

@@ -651,3 +651,49 @@ fn the_bundled_local_example_runs_and_a_params_key_reruns_only_its_model() {
     line(&stderr, "=", "training median-model");
     assert!(stderr.contains("1 ran, 2 up to date"), "{stderr}");
 }
+
+#[test]
+fn an_invalid_config_runs_nothing_and_says_why() {
+    let dir = project(&CONFIG.replace("needs: [prepare]", "needs: [prepar]"));
+    let root = dir.path();
+    let (code, _, stderr) = run(root, &[], &[]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("did you mean `prepare`?"), "{stderr}");
+    assert!(
+        stderr.contains("is not valid; fix it before running it"),
+        "{stderr}"
+    );
+    assert!(ran(root).is_empty());
+    assert!(!root.join(".mlops").exists());
+}
+
+#[test]
+fn an_up_to_date_node_needs_none_of_its_secrets() {
+    let dir = project(CONFIG);
+    let root = dir.path();
+    assert_eq!(run(root, &[], &[]).0, 0);
+    ran(root);
+    write(root, "other/notes.txt", "changed\n");
+    // `model` declares MODEL_TOKEN, is up to date and so is what it needs: not asked for.
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(root)
+        .env_remove("MODEL_TOKEN")
+        .arg("run")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(ran(root), ["other"]);
+    // Once what it needs changes, it may run: the secret is asked for before anything runs.
+    write(root, "raw/a.csv", "7,8\n");
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(root)
+        .env_remove("MODEL_TOKEN")
+        .arg("run")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(ran(root).is_empty());
+}
