@@ -166,6 +166,10 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = GateFormat::Text)]
         format: GateFormat,
+        /// Also write the verdicts as `JUnit` XML to this file (a CI's test report, such as
+        /// GitLab's `artifacts:reports:junit`), whatever `--format` prints.
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
     },
     /// Run the pipeline here: the named data steps and trainings (default: all) and what they
     /// need, in graph order, re-running only what changed since its last run on this machine;
@@ -299,6 +303,12 @@ enum Command {
         /// Print what would be sent; send nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Post a GitLab merge-request note instead (`$CI_API_V4_URL`, token in
+        /// `$MLOPS_GITLAB_TOKEN`): --pr is the merge request's IID (default
+        /// `$CI_MERGE_REQUEST_IID`), --repo the project's id or path (default
+        /// `$CI_MERGE_REQUEST_PROJECT_ID`), --author a user id (default: the token's user).
+        #[arg(long, conflicts_with = "pr_head")]
+        gitlab: bool,
     },
     /// Write a commented starter mlops.yaml (and its schema for editors).
     Init {
@@ -443,13 +453,14 @@ pub fn main() -> ExitCode {
             base,
             base_dir,
             format,
+            junit,
         } => {
             let source = match (base, base_dir) {
                 (Some(revision), _) => gate::BaseSource::Revision(revision),
                 (None, Some(dir)) => gate::BaseSource::Dir(dir),
                 (None, None) => gate::BaseSource::Nothing,
             };
-            run_gate(&path, &gates, &source, format, color)
+            run_gate(&path, &gates, &source, format, junit.as_deref(), color)
         }
         Command::Run {
             nodes,
@@ -539,6 +550,7 @@ pub fn main() -> ExitCode {
             key,
             author,
             dry_run,
+            gitlab,
         } => {
             let source = match (base, base_dir) {
                 (Some(revision), _) => gate::BaseSource::Revision(revision),
@@ -557,6 +569,7 @@ pub fn main() -> ExitCode {
                     key,
                     author,
                     dry_run,
+                    gitlab,
                 },
                 color,
             )
@@ -1192,6 +1205,7 @@ fn run_gate(
     only: &[String],
     base: &gate::BaseSource,
     format: GateFormat,
+    junit: Option<&Path>,
     color: bool,
 ) -> u8 {
     // Git starts reading the base while the config is validated.
@@ -1210,6 +1224,11 @@ fn run_gate(
         Ok(results) => results,
         Err(message) => return fail(&message),
     };
+    if let Some(file) = junit
+        && let Err(error) = std::fs::write(file, gate::render_junit(&results))
+    {
+        return fail(&format!("cannot write `{}`: {error}", file.display()));
+    }
     let written = match format {
         GateFormat::Text => print_stdout(&gate::render_text(&results)),
         GateFormat::Junit => print_stdout(&gate::render_junit(&results)),
@@ -1309,6 +1328,11 @@ pub struct PublishArgs {
     /// `GITHUB_REPOSITORY`). Without it, the commit is made on the local release branch only.
     #[arg(long)]
     publish: bool,
+    /// The approval was given in CI before this ran (GitLab: a manual job on a protected
+    /// environment with required approvals): with `--publish`, push an approval-gated
+    /// release straight to its release branch, with no pull request.
+    #[arg(long, requires = "publish")]
+    approved: bool,
     /// The remote holding the release branches.
     #[arg(long, default_value = "origin", value_name = "NAME")]
     remote: String,
@@ -1415,7 +1439,7 @@ fn promote(
     with_project(
         &loaded,
         |project, branches| {
-            let route = project.route(&release, publication.publish);
+            let route = project.route(&release, publication.publish, publication.approved);
             let published = project.publish(branches, &release, "promote", route)?;
             Ok(announce(project, &release, &published, "released"))
         },
@@ -1736,7 +1760,7 @@ fn rollback(
                     target.digest
                 )));
             }
-            let route = project.route(&restored, publication.publish);
+            let route = project.route(&restored, publication.publish, publication.approved);
             let published = project.publish(branches, &restored, "rollback", route)?;
             Ok(announce(project, &restored, &published, "rolled back"))
         },
@@ -1823,6 +1847,7 @@ struct CommentArgs {
     key: Option<String>,
     author: Option<String>,
     dry_run: bool,
+    gitlab: bool,
 }
 
 /// The Actions event payload, if there is one: `pull_request.number` and `.head.sha`.
@@ -1874,6 +1899,9 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
             config_path_under(&repository_root(&loaded.folder), &loaded),
         )
     };
+    if args.gitlab {
+        return gitlab_note(path, args, &default_key, &markdown, &markdown_without_diffs);
+    }
     let (event_pr, event_head) = event_pull_request();
     let pr = args.pr.or(event_pr);
     let head = args
@@ -1923,6 +1951,141 @@ fn run_comment(path: &Path, base: &gate::BaseSource, args: &CommentArgs, color: 
         &key,
         args.author.as_deref(),
         &body,
+    )
+}
+
+/// A non-empty environment variable.
+fn env_value(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|value| !value.is_empty())
+}
+
+/// `mlops comment --gitlab`: the report as the merge request's sticky note.
+fn gitlab_note(
+    path: &Path,
+    args: &CommentArgs,
+    default_key: &str,
+    markdown: &str,
+    markdown_without_diffs: &str,
+) -> u8 {
+    let head = args
+        .head
+        .clone()
+        .or_else(|| env_value("CI_COMMIT_SHA"))
+        .or_else(|| crate::git::head(&config_folder(path)))
+        .unwrap_or_default();
+    let key = args.key.clone().unwrap_or_else(|| default_key.to_owned());
+    let body = crate::comment::body_within(
+        &crate::comment::marker(&key, &head),
+        markdown,
+        markdown_without_diffs,
+        crate::comment::GITLAB_MAX_BODY_CHARS,
+        "GitLab's note limit",
+    );
+    let merge_request = match args.pr {
+        Some(iid) => Some(iid),
+        None => match env_value("CI_MERGE_REQUEST_IID") {
+            Some(text) => match text.parse::<u64>() {
+                Ok(iid) => Some(iid),
+                Err(_) => {
+                    return fail(&format!(
+                        "CI_MERGE_REQUEST_IID is `{text}`, not a merge request number"
+                    ));
+                }
+            },
+            None => None,
+        },
+    };
+    let project = args
+        .repo
+        .clone()
+        .or_else(|| env_value("CI_MERGE_REQUEST_PROJECT_ID"));
+    if args.dry_run {
+        let target = match (&project, merge_request) {
+            (Some(project), Some(iid)) => format!("merge request !{iid} of project {project}"),
+            _ => "the merge request (pass --repo and --pr, or run in a merge request pipeline)"
+                .to_owned(),
+        };
+        eprintln!(
+            "dry run: would create, or update in place, the note marked `{}` on {target}, with this body:",
+            crate::comment::marker_prefix(&key).trim_end()
+        );
+        return print_stdout(&body);
+    }
+    let Some(project) = project else {
+        return fail(
+            "which project? pass --repo ID or GROUP/PROJECT (in a merge request pipeline it comes from CI_MERGE_REQUEST_PROJECT_ID)",
+        );
+    };
+    let Some(merge_request) = merge_request else {
+        return fail(
+            "which merge request? pass --pr IID (in a merge request pipeline it comes from CI_MERGE_REQUEST_IID)",
+        );
+    };
+    let author = match args.author.as_deref().map(str::parse::<u64>) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => {
+            return fail("with --gitlab, --author is a numeric user id (GET /user shows it)");
+        }
+    };
+    post_note(&project, merge_request, &key, author, &body)
+}
+
+#[cfg(feature = "gitlab")]
+fn post_note(project: &str, merge_request: u64, key: &str, author: Option<u64>, body: &str) -> u8 {
+    let token_name = crate::emit::gitlab::TOKEN_VARIABLE;
+    let Some(token) = env_value(token_name) else {
+        return fail(&format!(
+            "{token_name} is not set: a masked CI/CD variable holding a project access token (role Reporter, scope `api`); CI_JOB_TOKEN cannot write notes"
+        ));
+    };
+    let Some(api_base) = env_value("CI_API_V4_URL") else {
+        return fail(
+            "CI_API_V4_URL is not set (GitLab CI sets it; elsewhere, export it, such as https://gitlab.com/api/v4)",
+        );
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
+    };
+    let target = crate::gitlab::Target {
+        project: project.to_owned(),
+        merge_request,
+    };
+    let outcome = runtime.block_on(async {
+        let client = crate::gitlab::Client::new(&api_base, &token)?;
+        let author = match author {
+            Some(author) => author,
+            None => client.user_id().await?,
+        };
+        client.upsert(&target, author, key, body).await
+    });
+    let place = format!("merge request !{merge_request} of {project}");
+    match outcome {
+        Ok(crate::gitlab::Outcome::Created(id)) => eprintln!("created note {id} on {place}"),
+        Ok(crate::gitlab::Outcome::Updated(id)) => eprintln!("updated note {id} on {place}"),
+        Ok(crate::gitlab::Outcome::Unchanged(id)) => {
+            eprintln!("note {id} on {place} is up to date");
+        }
+        Err(error) => return fail(&error.to_string()),
+    }
+    EXIT_OK
+}
+
+#[cfg(not(feature = "gitlab"))]
+fn post_note(
+    _project: &str,
+    _merge_request: u64,
+    _key: &str,
+    _author: Option<u64>,
+    _body: &str,
+) -> u8 {
+    fail(
+        "this mlops was built without the GitLab client; rebuild with `cargo install --features gitlab` \
+         (the mlops-yaml wheel has it), or use --dry-run",
     )
 }
 

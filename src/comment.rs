@@ -23,13 +23,37 @@ pub fn marker_prefix(key: &str) -> String {
     )
 }
 
+/// GitLab's limit on a note body, in characters ("is too long (maximum is 1000000
+/// characters)").
+pub const GITLAB_MAX_BODY_CHARS: usize = 1_000_000;
+
 /// The comment body: the marker, then the report; trimmed under GitHub's limit (the generated
 /// file diffs go first, then the tail), with a note saying so.
 #[must_use]
 pub fn body(marker: &str, full: &str, without_diffs: &str) -> String {
-    let note_diffs = "\n> ✂️ The diffs of generated files were left out to fit GitHub's comment limit; \
-                      the full report is in the workflow run's summary.\n";
-    let fits = |text: &str| marker.chars().count() + 1 + text.chars().count() <= MAX_BODY_CHARS;
+    body_within(
+        marker,
+        full,
+        without_diffs,
+        MAX_BODY_CHARS,
+        "GitHub's comment limit",
+    )
+}
+
+/// [`body`] under `limit` characters; `limit_name` says whose limit in the trimming note.
+#[must_use]
+pub fn body_within(
+    marker: &str,
+    full: &str,
+    without_diffs: &str,
+    limit: usize,
+    limit_name: &str,
+) -> String {
+    let note_diffs = format!(
+        "\n> ✂️ The diffs of generated files were left out to fit {limit_name}; \
+         the full report is in the pipeline's artifacts or summary.\n"
+    );
+    let fits = |text: &str| marker.chars().count() + 1 + text.chars().count() <= limit;
     if fits(full) {
         return format!("{marker}\n{full}");
     }
@@ -37,8 +61,10 @@ pub fn body(marker: &str, full: &str, without_diffs: &str) -> String {
     if fits(&trimmed) {
         return format!("{marker}\n{trimmed}");
     }
-    let note = "\n\n> ✂️ Trimmed to fit GitHub's comment limit; the full report is in the workflow run's summary.\n";
-    let room = MAX_BODY_CHARS - marker.chars().count() - 1 - note.chars().count();
+    let note = format!(
+        "\n\n> ✂️ Trimmed to fit {limit_name}; the full report is in the pipeline's artifacts or summary.\n"
+    );
+    let room = limit.saturating_sub(marker.chars().count() + 1 + note.chars().count());
     let head: String = without_diffs.chars().take(room).collect();
     format!("{marker}\n{head}{note}")
 }

@@ -26,6 +26,8 @@ pub mod gate;
 pub mod git;
 #[cfg(feature = "github")]
 pub mod github;
+#[cfg(feature = "gitlab")]
+pub mod gitlab;
 pub mod graph;
 pub mod init;
 pub mod lock;

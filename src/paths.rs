@@ -45,6 +45,13 @@ pub fn portability_problem(pattern: &str) -> Option<(String, Option<String>)> {
             Some(pattern.replace('\\', "/")),
         ));
     }
+    if pattern.contains('$') {
+        return Some((
+            "GitLab expands `$NAME` in `rules:changes`, so it would match another path there"
+                .to_owned(),
+            None,
+        ));
+    }
     if let Some(bad) = pattern
         .chars()
         .find(|c| matches!(c, '[' | ']' | '{' | '}' | '+'))
@@ -113,6 +120,25 @@ pub fn github_filters(pattern: &str) -> Vec<String> {
         vec![pattern.to_owned()]
     } else {
         vec![pattern.to_owned(), format!("{pattern}/**")]
+    }
+}
+
+/// `pattern` as GitLab's `rules:changes` must be written to mean the same. GitLab matches with
+/// Ruby's `File.fnmatch` and `FNM_PATHNAME`, where a final `**` is a plain `*` (one segment):
+/// "any depth" is `**/*`; a name without wildcards is a file or a folder.
+#[must_use]
+pub fn gitlab_changes(pattern: &str) -> Vec<String> {
+    let pattern = pattern.trim_end_matches('/');
+    if is_glob(pattern) {
+        if pattern == "**" {
+            vec!["**/*".to_owned()]
+        } else if let Some(folder) = pattern.strip_suffix("/**") {
+            vec![format!("{folder}/**/*")]
+        } else {
+            vec![pattern.to_owned()]
+        }
+    } else {
+        vec![pattern.to_owned(), format!("{pattern}/**/*")]
     }
 }
 
@@ -332,6 +358,7 @@ mod tests {
             "c++/x",
             "../x",
             "a//b",
+            "data/$HOME/x",
             "",
         ] {
             assert!(portability_problem(refused).is_some(), "{refused}");
@@ -346,6 +373,15 @@ mod tests {
         ] {
             assert_eq!(portability_problem(fine), None, "{fine}");
         }
+    }
+
+    #[test]
+    fn gitlab_reads_any_depth_as_a_double_star_segment_then_a_star() {
+        assert_eq!(gitlab_changes("src/**"), ["src/**/*"]);
+        assert_eq!(gitlab_changes("**"), ["**/*"]);
+        assert_eq!(gitlab_changes("src/**/*.py"), ["src/**/*.py"]);
+        assert_eq!(gitlab_changes("*.py"), ["*.py"]);
+        assert_eq!(gitlab_changes("data/raw/"), ["data/raw", "data/raw/**/*"]);
     }
 
     #[test]

@@ -57,6 +57,10 @@ pub struct Step {
     pub run: Option<String>,
     /// Secret names it needs.
     pub secrets: Vec<String>,
+    /// Patterns from the root (as written: a name without wildcards may be a file or a
+    /// folder) of the files its own result depends on: its inputs and params file. What an
+    /// engine that filters jobs by changed paths watches for this step alone.
+    pub inputs: Vec<String>,
     /// Files it produces for later steps, from the config's folder (empty: none).
     pub outputs: Vec<String>,
     /// A training's metrics file.
@@ -177,6 +181,7 @@ pub fn build(
             setup: None,
             run: None,
             secrets: Vec::new(),
+            inputs: Vec::new(),
             outputs: Vec::new(),
             metrics: None,
             gate: None,
@@ -194,17 +199,19 @@ pub fn build(
                     schedules.push(cron.clone());
                 }
                 let Some(run) = &data.run else { continue };
-                watch.extend(
-                    data.inputs
-                        .iter()
-                        .map(|input| crate::emit::rebase(config_dir, input)),
-                );
+                let inputs: Vec<String> = data
+                    .inputs
+                    .iter()
+                    .map(|input| crate::emit::rebase(config_dir, input))
+                    .collect();
+                watch.extend(inputs.iter().cloned());
                 steps.push(Step {
                     runner: labels(data.runner.as_ref()).or_else(|| default_runner.clone()),
                     image: config.defaults.image.clone(),
                     setup: setup.clone(),
                     run: Some(run.clone()),
                     secrets: data.secrets.clone(),
+                    inputs,
                     outputs: data.outputs.clone(),
                     ..base
                 });
@@ -213,18 +220,24 @@ pub fn build(
                 let Some(training) = config.training.get(name) else {
                     continue;
                 };
+                let params: Vec<String> = training
+                    .params
+                    .iter()
+                    .map(|params| crate::emit::rebase(config_dir, params.file()))
+                    .collect();
                 watch.extend(
                     training
                         .inputs
                         .iter()
                         .map(|input| crate::emit::rebase(config_dir, input)),
                 );
-                watch_files.extend(
-                    training
-                        .params
-                        .iter()
-                        .map(|params| crate::emit::rebase(config_dir, params.file())),
-                );
+                watch_files.extend(params.iter().cloned());
+                let mut inputs: Vec<String> = training
+                    .inputs
+                    .iter()
+                    .map(|input| crate::emit::rebase(config_dir, input))
+                    .collect();
+                inputs.extend(params);
                 let mut outputs: Vec<String> = Vec::new();
                 outputs.extend(training.model.iter().map(|model| model.path.clone()));
                 outputs.extend(training.metrics.iter().cloned());
@@ -238,6 +251,7 @@ pub fn build(
                     setup: setup.clone(),
                     run: Some(training.run.clone()),
                     secrets: training.secrets.clone(),
+                    inputs,
                     outputs,
                     metrics: training.metrics.clone(),
                     ..base

@@ -138,12 +138,12 @@ impl Project<'_> {
     }
 
     /// Where a release into `environment` goes: committed locally, pushed to the release
-    /// branch, or (approval-gated) pushed for review.
+    /// branch, or (approval-gated, unless `approved` in CI already) pushed for review.
     #[must_use]
-    pub fn route(&self, release: &Release, publish: bool) -> Route {
+    pub fn route(&self, release: &Release, publish: bool, approved: bool) -> Route {
         if !publish {
             Route::Local
-        } else if self.is_gated(&release.environment) {
+        } else if self.is_gated(&release.environment) && !approved {
             Route::Review(publish::promotion_branch(
                 if release.rollback_of.is_some() {
                     "rollback"

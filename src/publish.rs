@@ -122,6 +122,9 @@ fn resolve(root: &Path, reference: &str) -> Option<String> {
 /// GitHub server only, passed through git's environment (never on a command line, where
 /// other processes could read it). Nothing outside GitHub Actions.
 fn credentials() -> Vec<(String, String)> {
+    if let Some(gitlab) = gitlab_credentials() {
+        return gitlab;
+    }
     let Ok(token) = std::env::var("GITHUB_TOKEN") else {
         return Vec::new();
     };
@@ -142,6 +145,29 @@ fn credentials() -> Vec<(String, String)> {
             format!("AUTHORIZATION: basic {basic}"),
         ),
     ]
+}
+
+/// In GitLab CI, the project access token in `MLOPS_GITLAB_TOKEN` for the GitLab server only
+/// (`CI_JOB_TOKEN`, which the checkout's remote carries, cannot push). The header takes
+/// precedence over the remote URL's own credentials, which git sends only when challenged.
+fn gitlab_credentials() -> Option<Vec<(String, String)>> {
+    let server = std::env::var("CI_SERVER_URL").ok()?;
+    let token = std::env::var(crate::emit::gitlab::TOKEN_VARIABLE).ok()?;
+    if token.is_empty() || server.is_empty() {
+        return None;
+    }
+    let basic = base64(format!("oauth2:{token}").as_bytes());
+    Some(vec![
+        ("GIT_CONFIG_COUNT".to_owned(), "1".to_owned()),
+        (
+            "GIT_CONFIG_KEY_0".to_owned(),
+            format!("http.{}/.extraheader", server.trim_end_matches('/')),
+        ),
+        (
+            "GIT_CONFIG_VALUE_0".to_owned(),
+            format!("AUTHORIZATION: basic {basic}"),
+        ),
+    ])
 }
 
 /// Standard base64 with padding (RFC 4648), for the one header above.

@@ -90,8 +90,7 @@ fn autoscaled_without_cpu(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
 fn unsupported_targets(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
     for (position, target) in cx.config.ci.targets.iter().enumerate() {
         let name = match target {
-            CiTarget::GithubActions => continue,
-            CiTarget::GitlabCi => "gitlab-ci",
+            CiTarget::GithubActions | CiTarget::GitlabCi => continue,
             CiTarget::ArgoWorkflows => "argo-workflows",
         };
         out.push(
@@ -100,7 +99,7 @@ fn unsupported_targets(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
                 format!("CI target `{name}` cannot be rendered by this version of mlops"),
                 cx.value_label(&format!("/ci/targets/{position}"), "not supported yet"),
             )
-            .with_help("supported CI targets: github-actions; remove the others from `ci.targets`"),
+            .with_help("supported CI targets: github-actions, gitlab-ci; remove the others from `ci.targets`"),
         );
     }
 }

@@ -487,8 +487,6 @@ pub fn run_time_plan(
 /// upload and promotion. Run with `bash -e` (as GitHub runs `run:`), or `sh -e` in an image
 /// without bash.
 fn command_script(step: &crate::plan::Step, config_file: &str) -> String {
-    use super::templates::shell_quote;
-    let config = shell_quote(config_file);
     let mut script = String::new();
     if let Some(setup) = &step.setup {
         script.push_str(setup);
@@ -501,36 +499,12 @@ fn command_script(step: &crate::plan::Step, config_file: &str) -> String {
     if let Some(gate) = &step.gate {
         // The pull request's base; after a push, the commit before it; on a schedule or by
         // hand, the metrics committed at this commit (the job's BASE).
-        script.push_str(&format!(
-            "mlops gate {config} --gate {} --base \"$BASE\"\n",
-            shell_quote(gate)
-        ));
+        script.push_str(&super::commands::gate(config_file, gate, None));
     }
     if let Some(promotion) = &step.promotion {
-        let model = shell_quote(&promotion.model_path);
-        // Content-addressed: the same model always lands at the same URI.
-        script.push_str(&format!(
-            "digest=$(sha256sum -- {model} | cut -d' ' -f1)\nuri={}/\"$digest\"/$(basename -- {model})\n",
-            shell_quote(&promotion.registry)
-        ));
-        if promotion.registry.starts_with("gs://") {
-            script.push_str(&format!("gcloud storage cp -- {model} \"$uri\"\n"));
-        } else {
-            script.push_str(&format!(
-                "aws s3 cp --only-show-errors -- {model} \"$uri\"\n"
-            ));
-        }
-        let metrics = promotion
-            .metrics_path
-            .as_deref()
-            .map(|metrics| format!(" --metrics {}", shell_quote(metrics)))
-            .unwrap_or_default();
         // Pushes to the release branch (approval-gated: to a promotion branch, with a pull
         // request into the release branch); never to the default branch.
-        script.push_str(&format!(
-            "mlops promote {} --config {config} --model-uri \"$uri\" --digest \"sha256:$digest\"{metrics} --publish\n",
-            shell_quote(&promotion.deployment)
-        ));
+        script.push_str(&super::commands::promotion(config_file, promotion, false));
     }
     script
 }

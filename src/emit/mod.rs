@@ -3,7 +3,9 @@
 //! compute what to write. Writing, diffing and staleness checks live in [`crate::outputs`].
 
 pub mod argocd;
+pub mod commands;
 pub mod github;
+pub mod gitlab;
 pub mod kserve;
 pub mod kubernetes;
 pub mod serving;
@@ -105,6 +107,7 @@ pub struct Owned {
 pub fn all_emitters() -> Vec<Box<dyn Emitter>> {
     vec![
         Box::new(github::GithubActions),
+        Box::new(gitlab::GitlabCi),
         Box::new(kserve::Kserve),
         Box::new(kubernetes::Kubernetes),
         Box::new(argocd::ArgoCd),
@@ -132,8 +135,9 @@ pub fn emitters_for(config: &Config) -> Vec<Box<dyn Emitter>> {
     for target in &config.ci.targets {
         match target {
             CiTarget::GithubActions => emitters.push(Box::new(github::GithubActions)),
-            // Not built yet: `validate` refuses them (`unsupported-target`).
-            CiTarget::GitlabCi | CiTarget::ArgoWorkflows => {}
+            CiTarget::GitlabCi => emitters.push(Box::new(gitlab::GitlabCi)),
+            // Not built yet: `validate` refuses it (`unsupported-target`).
+            CiTarget::ArgoWorkflows => {}
         }
     }
     if !config.deployments.is_empty() {
