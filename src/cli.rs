@@ -842,6 +842,9 @@ struct Outputs {
     unreleased: Vec<String>,
     /// The repository settings the GitHub workflow relies on (empty without that target).
     settings: Vec<String>,
+    /// The project settings the GitLab pipeline relies on, kept outside YAML (empty without
+    /// that target).
+    gitlab_settings: Vec<String>,
     /// The fresh lock, and what `check` needs to explain a stale one.
     lock: LockContext,
 }
@@ -965,11 +968,27 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     } else {
         Vec::new()
     };
+    let gitlab_settings = if config.ci.targets.contains(&spec::model::CiTarget::GitlabCi) {
+        let mut settings = emit::gitlab::project_settings(config, &config_path);
+        if !config_dir.is_empty() {
+            settings.insert(
+                0,
+                format!(
+                    "the root .gitlab-ci.yml: `include: [{{ local: {} }}]`, and its `stages:` listing check, data, train, gate, report, deploy (included files cannot set the stages of the file that includes them)",
+                    emit::gitlab::pipeline_path(&config_dir)
+                ),
+            );
+        }
+        settings
+    } else {
+        Vec::new()
+    };
     Ok(Outputs {
         root,
         planned,
         unreleased,
         settings,
+        gitlab_settings,
         lock: LockContext {
             lock,
             path: emit::rebase(&config_dir, crate::lock::FILE_NAME),
@@ -1016,6 +1035,7 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
         planned,
         unreleased,
         settings,
+        gitlab_settings,
         ..
     } = match plan_outputs(path, out, color) {
         Ok(outputs) => outputs,
@@ -1061,6 +1081,19 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
             "\nThe workflow relies on these repository settings (the README lists them under \"Repository settings\"):"
         );
         for setting in settings {
+            eprintln!("  - {setting}");
+        }
+    }
+    let first_pipeline = planned.iter().any(|file| {
+        (file.path == emit::gitlab::PIPELINE_PATH
+            || file.path.starts_with(emit::gitlab::INCLUDED_DIR))
+            && file.change == outputs::Change::Create
+    });
+    if first_pipeline && !gitlab_settings.is_empty() {
+        eprintln!(
+            "\nThe GitLab pipeline relies on these project settings, which GitLab keeps outside YAML (the README lists them under \"GitLab project settings\"):"
+        );
+        for setting in gitlab_settings {
             eprintln!("  - {setting}");
         }
     }

@@ -45,13 +45,6 @@ pub fn portability_problem(pattern: &str) -> Option<(String, Option<String>)> {
             Some(pattern.replace('\\', "/")),
         ));
     }
-    if pattern.contains('$') {
-        return Some((
-            "GitLab expands `$NAME` in `rules:changes`, so it would match another path there"
-                .to_owned(),
-            None,
-        ));
-    }
     if let Some(bad) = pattern
         .chars()
         .find(|c| matches!(c, '[' | ']' | '{' | '}' | '+'))
@@ -125,11 +118,15 @@ pub fn github_filters(pattern: &str) -> Vec<String> {
 
 /// `pattern` as GitLab's `rules:changes` must be written to mean the same. GitLab matches with
 /// Ruby's `File.fnmatch` and `FNM_PATHNAME`, where a final `**` is a plain `*` (one segment):
-/// "any depth" is `**/*`; a name without wildcards is a file or a folder.
+/// "any depth" is `**/*`; a name without wildcards is a file or a folder. GitLab expands
+/// `$NAME` in these paths and has no escape for `$`, so each `$` becomes `*`, which matches it
+/// (and, at worst, a few more names in that one segment).
 #[must_use]
 pub fn gitlab_changes(pattern: &str) -> Vec<String> {
-    let pattern = pattern.trim_end_matches('/');
-    if is_glob(pattern) {
+    let written = pattern.trim_end_matches('/');
+    let pattern = written.replace('$', "*");
+    let pattern = pattern.as_str();
+    if is_glob(written) {
         if pattern == "**" {
             vec!["**/*".to_owned()]
         } else if let Some(folder) = pattern.strip_suffix("/**") {
@@ -358,7 +355,6 @@ mod tests {
             "c++/x",
             "../x",
             "a//b",
-            "data/$HOME/x",
             "",
         ] {
             assert!(portability_problem(refused).is_some(), "{refused}");
@@ -382,6 +378,9 @@ mod tests {
         assert_eq!(gitlab_changes("src/**/*.py"), ["src/**/*.py"]);
         assert_eq!(gitlab_changes("*.py"), ["*.py"]);
         assert_eq!(gitlab_changes("data/raw/"), ["data/raw", "data/raw/**/*"]);
+        // GitLab would expand `$HOME`; a `*` matches the `$` instead.
+        assert_eq!(gitlab_changes("in/$HOME/**"), ["in/*HOME/**/*"]);
+        assert_eq!(gitlab_changes("a$b"), ["a*b", "a*b/**/*"]);
     }
 
     #[test]

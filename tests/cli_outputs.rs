@@ -223,7 +223,7 @@ fn targets_it_cannot_emit_yet_are_refused_by_validate() {
     let config = project.path().join("mlops.yaml");
     let text = std::fs::read_to_string(&config).unwrap().replace(
         "targets: [github-actions]",
-        "targets: [github-actions, gitlab-ci]",
+        "targets: [github-actions, argo-workflows]",
     );
     std::fs::write(&config, text).unwrap();
     let validate = mlops(project.path(), &["validate"]);
@@ -232,13 +232,13 @@ fn targets_it_cannot_emit_yet_are_refused_by_validate() {
         validate.stderr.contains("mlops::unsupported-target")
             && validate
                 .stderr
-                .contains("CI target `gitlab-ci` cannot be rendered"),
+                .contains("CI target `argo-workflows` cannot be rendered"),
         "{}",
         validate.stderr
     );
     let run = mlops(project.path(), &["render"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("gitlab-ci"), "{}", run.stderr);
+    assert!(run.stderr.contains("argo-workflows"), "{}", run.stderr);
     assert!(!project.path().join(".github").exists());
 }
 

@@ -48,7 +48,8 @@ impl Rule for RenderRequirements {
                 );
             }
         }
-        if github {
+        // Both CI pipelines' deploy jobs upload the model to its registry.
+        if github || cx.config.ci.targets.contains(&CiTarget::GitlabCi) {
             shipped_models(cx, out);
         }
         autoscaled_without_cpu(cx, out);
@@ -269,15 +270,29 @@ gitops: { repo_url: https://github.com/acme/churn.git }
     }
 
     #[test]
-    fn without_github_actions_no_registry_is_needed() {
-        let text = SHIPPED
-            .replace(", registry: s3://b/m", "")
-            .replace("version: 1\n", "version: 1\nci: { targets: [gitlab-ci] }\n");
+    fn without_a_ci_pipeline_no_registry_is_needed() {
+        let text = SHIPPED.replace(", registry: s3://b/m", "").replace(
+            "version: 1\n",
+            "version: 1\nci: { targets: [argo-workflows] }\n",
+        );
         let codes: Vec<Code> = problems(&text, None)
             .into_iter()
             .map(|(code, _)| code)
             .collect();
         assert_eq!(codes, [Code::UnsupportedTarget], "only the target itself");
+    }
+
+    #[test]
+    fn gitlab_ci_renders_and_its_deploy_jobs_need_the_registry() {
+        let gitlab = SHIPPED.replace("version: 1\n", "version: 1\nci: { targets: [gitlab-ci] }\n");
+        assert_eq!(
+            problems(&gitlab, None),
+            [],
+            "no action pin needed, no refusal"
+        );
+        let found = problems(&gitlab.replace(", registry: s3://b/m", ""), None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("has no `model.registry`"), "{found:?}");
     }
 
     #[test]

@@ -357,12 +357,29 @@ impl RuleSet<'_> {
 }
 
 /// The script entries that unpack the files of the steps `step` reads.
-fn unpack(step: &Step, names: &HashMap<NodeIndex, String>) -> Vec<String> {
+fn unpack(step: &Step, names: &HashMap<NodeIndex, String>, transfer: &str) -> Vec<String> {
     step.downloads
         .iter()
         .filter_map(|download| names.get(download))
-        .map(|id| format!("tar -xf \"$CI_PROJECT_DIR/{TRANSFER_DIR}/{id}.tar\""))
+        .map(|id| format!("tar -xf \"{transfer}/{id}.tar\""))
         .collect()
+}
+
+/// The transfer folder seen from the config's folder, where every command runs: relative, not
+/// through `$CI_PROJECT_DIR`, which runners set differently (gitlab-ci-local's shell executor
+/// gives a job with an `image` the container's path).
+fn transfer_from(config_dir: &str) -> String {
+    if config_dir.is_empty() {
+        TRANSFER_DIR.to_owned()
+    } else {
+        let up = config_dir
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .map(|_| "..")
+            .collect::<Vec<_>>()
+            .join("/");
+        format!("{up}/{TRANSFER_DIR}")
+    }
 }
 
 /// The pipeline's view of the plan.
@@ -398,6 +415,7 @@ fn pipeline(input: &EmitInput<'_>) -> Result<Pipeline, EmitError> {
         "command -v mlops >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check \"mlops-yaml==$MLOPS_VERSION\""
     )];
     let mlops_before: Vec<String> = install_mlops.iter().chain(&cd).cloned().collect();
+    let transfer = transfer_from(input.config_dir);
     let mut before_script = cd.clone();
     if let Some(setup) = &config.defaults.setup {
         before_script.push(setup.clone());
@@ -506,9 +524,9 @@ fn pipeline(input: &EmitInput<'_>) -> Result<Pipeline, EmitError> {
         image: Some(MLOPS_IMAGE.to_owned()),
         before_script: Some(mlops_before.clone()),
         script: vec![
-            format!("mkdir -p \"$CI_PROJECT_DIR/{TRANSFER_DIR}\""),
+            format!("mkdir -p \"{transfer}\""),
             format!(
-                "mlops validate --format gitlab {config_word} >\"$CI_PROJECT_DIR/{codequality}\" || {{ mlops validate {config_word}; exit 1; }}"
+                "mlops validate --format gitlab {config_word} >\"{transfer}/codequality.json\" || {{ mlops validate {config_word}; exit 1; }}"
             ),
             format!("mlops check {config_word}"),
         ],
@@ -549,8 +567,7 @@ fn pipeline(input: &EmitInput<'_>) -> Result<Pipeline, EmitError> {
             .collect();
         let changes = changes_of(step.node);
         let schedules = schedules_of(step.node);
-        let mut script = unpack(step, &ids);
-        let transfer = format!("$CI_PROJECT_DIR/{TRANSFER_DIR}");
+        let mut script = unpack(step, &ids, &transfer);
         let (stage, comment) = match step.kind {
             NodeKind::Data => ("data".to_owned(), format!("data step `{}`", step.name)),
             NodeKind::Training => ("train".to_owned(), format!("training `{}`", step.name)),
@@ -577,8 +594,9 @@ fn pipeline(input: &EmitInput<'_>) -> Result<Pipeline, EmitError> {
         if let Some(run) = &step.run {
             script.push(run.clone());
             if !step.outputs.is_empty() {
-                let files: Vec<String> =
+                let mut files: Vec<String> =
                     step.outputs.iter().map(|file| shell_quote(file)).collect();
+                files.dedup();
                 script.push(format!(
                     "mkdir -p \"{transfer}\" && tar -cf \"{transfer}/{id}.tar\" -- {}",
                     files.join(" ")
@@ -605,13 +623,9 @@ fn pipeline(input: &EmitInput<'_>) -> Result<Pipeline, EmitError> {
             script.push(format!("mkdir -p \"{transfer}\""));
             script.push(base_line.clone());
             script.push(
-                super::commands::gate(
-                    config_file,
-                    gate,
-                    Some(&format!("\"$CI_PROJECT_DIR/{junit}\"")),
-                )
-                .trim_end()
-                .to_owned(),
+                super::commands::gate(config_file, gate, Some(&format!("\"{transfer}/{id}.xml\"")))
+                    .trim_end()
+                    .to_owned(),
             );
             artifacts = Some(Artifacts {
                 paths: vec![junit.clone()],
@@ -699,14 +713,14 @@ fn pipeline(input: &EmitInput<'_>) -> Result<Pipeline, EmitError> {
             .steps
             .iter()
             .any(|step| step.kind == NodeKind::Training);
-        let mut script = vec![format!("mkdir -p \"$CI_PROJECT_DIR/{TRANSFER_DIR}\"")];
+        let mut script = vec![format!("mkdir -p \"{transfer}\"")];
         if trainings {
             script.push(format!(
-                "for archive in \"$CI_PROJECT_DIR\"/{TRANSFER_DIR}/train-*.tar; do if [ -f \"$archive\" ]; then tar -xf \"$archive\"; fi; done"
+                "for archive in \"{transfer}\"/train-*.tar; do if [ -f \"$archive\" ]; then tar -xf \"$archive\"; fi; done"
             ));
         }
         script.push(format!(
-            "mlops report {config_word} --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\" | tee \"$CI_PROJECT_DIR/{TRANSFER_DIR}/report.md\""
+            "mlops report {config_word} --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\" | tee \"{transfer}/report.md\""
         ));
         script.push(format!(
             "if [ -n \"${{{TOKEN_VARIABLE}:-}}\" ]; then mlops comment {config_word} --gitlab --base \"$CI_MERGE_REQUEST_DIFF_BASE_SHA\"; else echo \"mlops: {TOKEN_VARIABLE} is not set (or not passed to this merge request's pipeline): the report is this job's artifact, not a note\"; fi"
@@ -748,6 +762,18 @@ fn pipeline(input: &EmitInput<'_>) -> Result<Pipeline, EmitError> {
         });
     }
     jobs.extend(deploys);
+    if !standalone {
+        // An included file's `default:` would be merged with every other included file's:
+        // each job says everything itself.
+        for job in &mut jobs {
+            if job.image.is_none() {
+                job.image.clone_from(&config.defaults.image);
+            }
+            if job.before_script.is_none() {
+                job.before_script = Some(before_script.clone());
+            }
+        }
+    }
     Ok(Pipeline {
         standalone,
         on_merge_request: config.ci.on_pull_request,
