@@ -774,6 +774,129 @@ fn comment_dry_run_prints_the_marked_body_and_sends_nothing() {
     assert!(String::from_utf8_lossy(&nowhere.stderr).contains("which repository?"));
 }
 
+/// `mlops comment --gitlab`: the merge request and project come from GitLab's variables, the
+/// body is the same marked report; what is missing is said, with exit 2, before anything is sent.
+#[test]
+fn comment_for_gitlab_takes_its_merge_request_from_the_pipeline() {
+    let project = example_project();
+    let comment = |args: &[&str], env: &[(&str, &str)]| {
+        let mut command = Command::cargo_bin("mlops").unwrap();
+        command
+            .current_dir(project.path())
+            .env_remove("GITHUB_REPOSITORY")
+            .env_remove("GITHUB_EVENT_PATH")
+            .env_remove("MLOPS_GITLAB_TOKEN")
+            .env_remove("CI_API_V4_URL")
+            .env_remove("CI_MERGE_REQUEST_IID")
+            .env_remove("CI_MERGE_REQUEST_PROJECT_ID")
+            .env_remove("CI_COMMIT_SHA")
+            .args(["comment", "--base-dir", "base", "--gitlab"])
+            .args(args)
+            .envs(env.iter().copied());
+        let output = command.output().unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let pipeline = [
+        ("CI_MERGE_REQUEST_IID", "5"),
+        ("CI_MERGE_REQUEST_PROJECT_ID", "42"),
+        ("CI_COMMIT_SHA", "abc"),
+    ];
+    let (code, stdout, stderr) = comment(&["--dry-run"], &pipeline);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stdout.starts_with("<!-- mlops-report key=\"mlops.yaml\" sha=\"abc\" -->\n### ✅"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains("on merge request !5 of project 42"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = comment(&[], &[("CI_MERGE_REQUEST_IID", "5")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("which project?"), "{stderr}");
+    let (code, _, stderr) = comment(&[], &[("CI_MERGE_REQUEST_PROJECT_ID", "42")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("which merge request?"), "{stderr}");
+    let (code, _, stderr) = comment(
+        &[],
+        &[
+            ("CI_MERGE_REQUEST_IID", "x5"),
+            ("CI_MERGE_REQUEST_PROJECT_ID", "42"),
+        ],
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("not a merge request number"), "{stderr}");
+    let (code, _, stderr) = comment(&["--author", "bot"], &pipeline);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("numeric user id"), "{stderr}");
+    let (code, _, stderr) = comment(&[], &pipeline);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("MLOPS_GITLAB_TOKEN is not set")
+            && stderr.contains("CI_JOB_TOKEN cannot write notes"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = comment(
+        &[],
+        &[pipeline[0], pipeline[1], ("MLOPS_GITLAB_TOKEN", "t")],
+    );
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("CI_API_V4_URL is not set"), "{stderr}");
+}
+
+/// `gate --junit FILE` writes the verdicts for a CI's test report whatever `--format` prints,
+/// and the exit code is the verdict's.
+#[test]
+fn gate_writes_a_junit_report_beside_its_verdict() {
+    let project = example_project();
+    let run = mlops(
+        project.path(),
+        &["gate", "--base-dir", "base", "--junit", "gate.xml"],
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("churn-quality"), "{}", run.stdout);
+    let xml = std::fs::read_to_string(project.path().join("gate.xml")).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("<testsuite name=\"churn-quality\""), "{xml}");
+    let nowhere = mlops(
+        project.path(),
+        &[
+            "gate",
+            "--base-dir",
+            "base",
+            "--junit",
+            "no/such/folder/gate.xml",
+        ],
+    );
+    assert_eq!(nowhere.code, 2, "{}", nowhere.stderr);
+    assert!(
+        nowhere
+            .stderr
+            .contains("cannot write `no/such/folder/gate.xml`"),
+        "{}",
+        nowhere.stderr
+    );
+    // `--approved` says an approval already happened in CI: it means nothing without --publish.
+    let approved = mlops(
+        project.path(),
+        &[
+            "promote",
+            "churn-production",
+            "--model-uri",
+            "s3://a/b",
+            "--digest",
+            "sha256:00",
+            "--approved",
+        ],
+    );
+    assert_eq!(approved.code, 2, "{}", approved.stderr);
+    assert!(approved.stderr.contains("--publish"), "{}", approved.stderr);
+}
+
 /// `render` names the repository settings the workflow relies on when it first writes it, and
 /// not on later renders.
 #[test]

@@ -408,3 +408,52 @@ fn a_hundred_models_stay_within_gitlabs_limits() {
         "{one}"
     );
 }
+
+/// YAML anchors and aliases in the config, `${VAR}` and `$$` in commands: the pipeline holds
+/// the resolved commands, byte for byte, and no anchor or alias of its own.
+#[test]
+fn anchors_and_variables_in_commands_arrive_as_written() {
+    let project = tempfile::tempdir().unwrap();
+    let config = project.path().join("mlops.yaml");
+    std::fs::write(
+        &config,
+        r#"version: 1
+project: anchors
+ci: { targets: [gitlab-ci] }
+defaults:
+  setup: &prep "export A='${HOME}' B=\"$(id -u)\" # &not-an-anchor *nor-alias"
+data:
+  raw:
+    run: &cmd "echo \"${CI_JOB_TOKEN:-none}\" '$$' && printf '%s\n' '*alias &anchor' > raw.txt"
+    outputs: [raw.txt]
+training:
+  model:
+    needs: [raw]
+    run: *cmd
+    metrics: m.json
+"#,
+    )
+    .unwrap();
+    render_in_place(&config);
+    let text = std::fs::read_to_string(project.path().join(".gitlab-ci.yml")).unwrap();
+    let pipeline = parse(&text);
+    let command = "echo \"${CI_JOB_TOKEN:-none}\" '$$' && printf '%s\n' '*alias &anchor' > raw.txt";
+    assert_eq!(
+        strings(&pipeline["default"]["before_script"]),
+        ["export A='${HOME}' B=\"$(id -u)\" # &not-an-anchor *nor-alias"]
+    );
+    assert!(strings(&pipeline["mlops:data-raw"]["script"]).contains(&command));
+    assert!(strings(&pipeline["mlops:train-model"]["script"]).contains(&command));
+    // Every value is a quoted scalar: nothing in the file is an anchor, an alias or a tag.
+    for line in text
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+    {
+        let value = line.trim_start().trim_start_matches("- ");
+        let value = value.split_once(": ").map_or(value, |(_, value)| value);
+        assert!(
+            !value.starts_with(['&', '*', '!']),
+            "unquoted YAML syntax: {line}"
+        );
+    }
+}

@@ -55,10 +55,11 @@ const TOKENS: &str = concat!(
 );
 
 /// `password: hunter2`, `DB_PASSWORD=hunter2`, `api_key = "abc123"`, `--token abc123`: a name
-/// that says secret, then a literal (not `$VAR`, `${{ secrets.X }}`, `<placeholder>` or a list).
+/// that says secret, then a literal (not `$VAR`, `${{ secrets.X }}`, `<placeholder>`, a list, or
+/// the default of a shell expansion such as `${TOKEN:-none}`).
 /// Group 1 or 2 is the secret itself.
 const ASSIGNMENTS: &str = concat!(
-    r#"(?:password|passwd|secret|api[_-]?key|access[_-]?key|auth[_-]?token|token)["']?[ \t]*[:=][ \t]*["']?([^\s"'$<{(\[*][^\s"',}\]]{3,})"#,
+    r#"(?:password|passwd|secret|api[_-]?key|access[_-]?key|auth[_-]?token|token)["']?[ \t]*[:=][ \t]*["']?([^\s"'$<{(\[*?+=-][^\s"',}\]]{3,})"#,
     r#"|--(?:password|passwd|secret|api-key|access-key|token)(?:=|[ \t]+)["']?([^\s"'$<{(\-][^\s"']{3,})"#,
 );
 
@@ -306,5 +307,10 @@ mod tests {
         assert!(whats("run: train --password-file /run/secrets/db").is_empty());
         assert!(whats("tokenizer: bert-base").is_empty());
         assert!(whats("password: <set in CI>").is_empty());
+        // A shell default (`${TOKEN:-none}`, `${TOKEN:=x}`, `${TOKEN:?unset}`) is no literal.
+        assert!(
+            whats("run: echo \"${CI_JOB_TOKEN:-none}\" ${API_KEY:=abcd} ${TOKEN:?unset}")
+                .is_empty()
+        );
     }
 }

@@ -134,6 +134,9 @@ pipeline "$dir" "$work/manual.log" --manual mlops:deploy-mean-production ||
 passed "$work/manual.log" "mlops:deploy-mean-production"
 g -C "$dir.git" log -1 --format=%s refs/heads/mlops/release/production | grep -q '^promote mean-production to production' ||
   fail "the production release is not on its branch"
+# The manual job on the protected environment was the approval: no promotion branch waits.
+[ -z "$(g -C "$dir.git" for-each-ref refs/heads/mlops/promote/)" ] ||
+  fail "an approved GitLab deploy still pushed a promotion branch"
 
 echo "gitlab.sh: a merge request"
 base=$(g -C "$dir" rev-parse origin/main)
