@@ -854,3 +854,40 @@ pub fn project_settings(config: &crate::spec::Config, config_path: &str) -> Vec<
     }
     settings
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{deployment_tier, literal, runner_tags, transfer_from};
+
+    #[test]
+    fn tiers_are_only_the_five_gitlab_accepts() {
+        assert_eq!(deployment_tier("production"), "production");
+        assert_eq!(deployment_tier("prod"), "production");
+        assert_eq!(deployment_tier("staging"), "staging");
+        assert_eq!(deployment_tier("qa"), "testing");
+        assert_eq!(deployment_tier("dev"), "development");
+        assert_eq!(deployment_tier("eu-west-canary"), "other");
+    }
+
+    #[test]
+    fn branch_literals_pick_a_quote_the_name_lacks() {
+        assert_eq!(literal("main").unwrap(), "\"main\"");
+        assert_eq!(literal("a\"b").unwrap(), "'a\"b'");
+        assert!(literal("a\"b'c").is_err());
+    }
+
+    #[test]
+    fn github_runner_labels_are_not_gitlab_tags() {
+        let labels = ["self-hosted", "gpu", "ubuntu-latest", "macos-14", "linux"]
+            .map(str::to_owned)
+            .to_vec();
+        assert_eq!(runner_tags(Some(&labels)), ["gpu", "linux"]);
+        assert!(runner_tags(None).is_empty());
+    }
+
+    #[test]
+    fn the_transfer_folder_is_reached_from_the_config_folder() {
+        assert_eq!(transfer_from(""), ".mlops-ci");
+        assert_eq!(transfer_from("ml/churn"), "../../.mlops-ci");
+    }
+}
