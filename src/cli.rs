@@ -2061,11 +2061,6 @@ fn gitlab_note(
             return fail("with --gitlab, --author is a numeric user id (GET /user shows it)");
         }
     };
-    post_note(&project, merge_request, &key, author, &body)
-}
-
-#[cfg(feature = "gitlab")]
-fn post_note(project: &str, merge_request: u64, key: &str, author: Option<u64>, body: &str) -> u8 {
     let token_name = crate::emit::gitlab::TOKEN_VARIABLE;
     let Some(token) = env_value(token_name) else {
         return fail(&format!(
@@ -2077,6 +2072,32 @@ fn post_note(project: &str, merge_request: u64, key: &str, author: Option<u64>, 
             "CI_API_V4_URL is not set (GitLab CI sets it; elsewhere, export it, such as https://gitlab.com/api/v4)",
         );
     };
+    post_note(
+        &NoteTarget {
+            api_base: &api_base,
+            token: &token,
+            project: &project,
+            merge_request,
+        },
+        &key,
+        author,
+        &body,
+    )
+}
+
+/// Where `comment --gitlab` posts, and with what.
+#[cfg_attr(not(feature = "gitlab"), allow(dead_code))]
+struct NoteTarget<'a> {
+    api_base: &'a str,
+    token: &'a str,
+    project: &'a str,
+    merge_request: u64,
+}
+
+#[cfg(feature = "gitlab")]
+fn post_note(to: &NoteTarget<'_>, key: &str, author: Option<u64>, body: &str) -> u8 {
+    let (api_base, token, project, merge_request) =
+        (to.api_base, to.token, to.project, to.merge_request);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -2109,13 +2130,7 @@ fn post_note(project: &str, merge_request: u64, key: &str, author: Option<u64>, 
 }
 
 #[cfg(not(feature = "gitlab"))]
-fn post_note(
-    _project: &str,
-    _merge_request: u64,
-    _key: &str,
-    _author: Option<u64>,
-    _body: &str,
-) -> u8 {
+fn post_note(_to: &NoteTarget<'_>, _key: &str, _author: Option<u64>, _body: &str) -> u8 {
     fail(
         "this mlops was built without the GitLab client; rebuild with `cargo install --features gitlab` \
          (the mlops-yaml wheel has it), or use --dry-run",

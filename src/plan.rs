@@ -63,6 +63,8 @@ pub struct Step {
     pub inputs: Vec<String>,
     /// Files it produces for later steps, from the config's folder (empty: none).
     pub outputs: Vec<String>,
+    /// What it asks a cluster for (CPU, memory, GPUs), where the engine places pods.
+    pub resources: Option<crate::spec::model::Resources>,
     /// A training's metrics file.
     pub metrics: Option<String>,
     /// A gate step: the gate's name.
@@ -183,6 +185,7 @@ pub fn build(
             secrets: Vec::new(),
             inputs: Vec::new(),
             outputs: Vec::new(),
+            resources: None,
             metrics: None,
             gate: None,
             promotion: None,
@@ -213,6 +216,7 @@ pub fn build(
                     secrets: data.secrets.clone(),
                     inputs,
                     outputs: data.outputs.clone(),
+                    resources: data.resources.clone(),
                     ..base
                 });
             }
@@ -253,6 +257,7 @@ pub fn build(
                     secrets: training.secrets.clone(),
                     inputs,
                     outputs,
+                    resources: training.resources.clone(),
                     metrics: training.metrics.clone(),
                     ..base
                 });

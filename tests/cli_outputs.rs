@@ -221,10 +221,10 @@ fn validate_reports_what_render_needs_and_both_refuse() {
 fn targets_it_cannot_emit_yet_are_refused_by_validate() {
     let project = example_project();
     let config = project.path().join("mlops.yaml");
-    let text = std::fs::read_to_string(&config).unwrap().replace(
-        "targets: [github-actions]",
-        "targets: [github-actions, argo-workflows]",
-    );
+    let text =
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .replacen("kind: kserve", "kind: sagemaker", 1);
     std::fs::write(&config, text).unwrap();
     let validate = mlops(project.path(), &["validate"]);
     assert_eq!(validate.code, 1);
@@ -232,13 +232,13 @@ fn targets_it_cannot_emit_yet_are_refused_by_validate() {
         validate.stderr.contains("mlops::unsupported-target")
             && validate
                 .stderr
-                .contains("CI target `argo-workflows` cannot be rendered"),
+                .contains("target kind `sagemaker` cannot be rendered"),
         "{}",
         validate.stderr
     );
     let run = mlops(project.path(), &["render"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("argo-workflows"), "{}", run.stderr);
+    assert!(run.stderr.contains("sagemaker"), "{}", run.stderr);
     assert!(!project.path().join(".github").exists());
 }
 

@@ -20,7 +20,6 @@ impl Rule for RenderRequirements {
     }
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
-        unsupported_targets(cx, out);
         let github = cx.config.ci.targets.contains(&CiTarget::GithubActions);
         if github {
             github_action(cx, out);
@@ -48,9 +47,12 @@ impl Rule for RenderRequirements {
                 );
             }
         }
-        // Both CI pipelines' deploy jobs upload the model to its registry.
-        if github || cx.config.ci.targets.contains(&CiTarget::GitlabCi) {
+        // Every CI target's deploy steps upload the model to its registry.
+        if !cx.config.ci.targets.is_empty() {
             shipped_models(cx, out);
+        }
+        if cx.config.ci.targets.contains(&CiTarget::ArgoWorkflows) {
+            argo(cx, out);
         }
         autoscaled_without_cpu(cx, out);
     }
@@ -88,20 +90,62 @@ fn autoscaled_without_cpu(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
     }
 }
 
-fn unsupported_targets(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
-    for (position, target) in cx.config.ci.targets.iter().enumerate() {
-        let name = match target {
-            CiTarget::GithubActions | CiTarget::GitlabCi => continue,
-            CiTarget::ArgoWorkflows => "argo-workflows",
-        };
+/// The Argo Workflows target checks the source out of a repository, and Argo substitutes
+/// `{{...}}` in an image name with no way to escape it (commands travel encoded; an image
+/// cannot).
+fn argo(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+    let config = cx.config;
+    let settings = config.ci.argo.as_ref();
+    let repository = settings
+        .and_then(|settings| settings.repo_url.as_ref())
+        .or_else(|| config.gitops.as_ref().map(|gitops| &gitops.repo_url));
+    if repository.is_none() {
+        let position = config
+            .ci
+            .targets
+            .iter()
+            .position(|target| *target == CiTarget::ArgoWorkflows)
+            .unwrap_or(0);
         out.push(
             Diag::error(
-                Code::UnsupportedTarget,
-                format!("CI target `{name}` cannot be rendered by this version of mlops"),
-                cx.value_label(&format!("/ci/targets/{position}"), "not supported yet"),
+                Code::MissingSetting,
+                "the `argo-workflows` target needs the git repository its steps check out",
+                cx.value_label(
+                    &format!("/ci/targets/{position}"),
+                    "runs on the cluster, from git",
+                ),
             )
-            .with_help("supported CI targets: github-actions, gitlab-ci; remove the others from `ci.targets`"),
+            .with_help(
+                "add `argo: { repo_url: https://… }` under `ci:` (or `gitops: { repo_url: … }`)",
+            ),
         );
+    }
+    let mut images: Vec<(String, &str)> = Vec::new();
+    if let Some(image) = &config.defaults.image {
+        images.push(("/defaults/image".to_owned(), image));
+    }
+    for (name, training) in &config.training {
+        if let Some(image) = &training.image {
+            images.push((
+                format!("/training/{}/image", escape_pointer_token(name)),
+                image,
+            ));
+        }
+    }
+    if let Some(image) = settings.and_then(|settings| settings.mlops_image.as_ref()) {
+        images.push(("/ci/argo/mlops_image".to_owned(), image));
+    }
+    for (pointer, image) in images {
+        if image.contains("{{") {
+            out.push(
+                Diag::error(
+                    Code::UnsupportedTarget,
+                    format!("image `{image}` holds `{{{{`, which Argo Workflows reads as a template and cannot escape"),
+                    cx.value_label(&pointer, "Argo would substitute this"),
+                )
+                .with_help("name the image without `{{`"),
+            );
+        }
     }
 }
 
@@ -270,16 +314,46 @@ gitops: { repo_url: https://github.com/acme/churn.git }
     }
 
     #[test]
-    fn without_a_ci_pipeline_no_registry_is_needed() {
-        let text = SHIPPED.replace(", registry: s3://b/m", "").replace(
+    fn argo_needs_a_repository_and_images_without_braces() {
+        let argo = SHIPPED.replace(
             "version: 1\n",
             "version: 1\nci: { targets: [argo-workflows] }\n",
         );
-        let codes: Vec<Code> = problems(&text, None)
-            .into_iter()
-            .map(|(code, _)| code)
-            .collect();
-        assert_eq!(codes, [Code::UnsupportedTarget], "only the target itself");
+        assert_eq!(
+            problems(&argo, None),
+            [],
+            "gitops.repo_url is the repository"
+        );
+        let alone = argo.replace(
+            "gitops: { repo_url: https://github.com/acme/churn.git }\n",
+            "",
+        );
+        let found = problems(&alone, None);
+        assert!(
+            found
+                .iter()
+                .any(|(code, message)| *code == Code::MissingSetting
+                    && message.contains("needs the git repository")),
+            "{found:?}"
+        );
+        let own = alone.replace(
+            "ci: { targets: [argo-workflows] }",
+            "ci: { targets: [argo-workflows], argo: { repo_url: https://git.example.com/a/b.git } }",
+        );
+        assert!(
+            problems(&own, None)
+                .iter()
+                .all(|(_, message)| !message.contains("needs the git repository")),
+            "ci.argo.repo_url counts"
+        );
+        let braces = argo.replace(
+            "    run: python train.py\n",
+            "    run: python train.py\n    image: \"img:{{tag}}\"\n",
+        );
+        let found = problems(&braces, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Code::UnsupportedTarget);
+        assert!(found[0].1.contains("cannot escape"), "{found:?}");
     }
 
     #[test]
@@ -352,7 +426,7 @@ gitops: { repo_url: https://github.com/acme/churn.git }
     }
 
     #[test]
-    fn unsupported_targets_and_kinds_are_named() {
+    fn unsupported_kinds_are_named() {
         let text = SHIPPED
             .replace(
                 "version: 1\n",
@@ -360,9 +434,7 @@ gitops: { repo_url: https://github.com/acme/churn.git }
             )
             .replace("kind: kserve", "kind: azureml");
         let found = problems(&text, BUILD);
-        let messages: Vec<&str> = found.iter().map(|(_, message)| message.as_str()).collect();
-        assert_eq!(found.len(), 2, "{found:?}");
-        assert!(messages[0].contains("`argo-workflows`"));
-        assert!(messages[1].contains("`azureml`"));
+        assert_eq!(found.len(), 1, "every CI target renders: {found:?}");
+        assert!(found[0].1.contains("`azureml`"), "{found:?}");
     }
 }

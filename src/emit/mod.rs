@@ -2,6 +2,7 @@
 //! manifests). Each output format is one module behind the [`Emitter`] trait; emitters only
 //! compute what to write. Writing, diffing and staleness checks live in [`crate::outputs`].
 
+pub mod argo;
 pub mod argocd;
 pub mod commands;
 pub mod github;
@@ -108,6 +109,7 @@ pub fn all_emitters() -> Vec<Box<dyn Emitter>> {
     vec![
         Box::new(github::GithubActions),
         Box::new(gitlab::GitlabCi),
+        Box::new(argo::ArgoWorkflows),
         Box::new(kserve::Kserve),
         Box::new(kubernetes::Kubernetes),
         Box::new(argocd::ArgoCd),
@@ -136,8 +138,7 @@ pub fn emitters_for(config: &Config) -> Vec<Box<dyn Emitter>> {
         match target {
             CiTarget::GithubActions => emitters.push(Box::new(github::GithubActions)),
             CiTarget::GitlabCi => emitters.push(Box::new(gitlab::GitlabCi)),
-            // Not built yet: `validate` refuses it (`unsupported-target`).
-            CiTarget::ArgoWorkflows => {}
+            CiTarget::ArgoWorkflows => emitters.push(Box::new(argo::ArgoWorkflows)),
         }
     }
     if !config.deployments.is_empty() {
@@ -254,4 +255,104 @@ pub fn render_yaml<S: serde::Serialize>(
     let rendered = render_template(templates, template, context)?;
     check_yaml(template, &rendered)?;
     Ok(rendered)
+}
+
+/// `value` (a map) as a block YAML document, for emitters that build their documents as data
+/// rather than through a template. Every string is written by [`templates::yaml_str`] (the one
+/// quoting path), keys too unless they are plain names; maps and lists are written in block
+/// style, empty ones as `{}` and `[]`.
+#[must_use]
+pub fn to_yaml(value: &serde_json::Value) -> String {
+    let mut out = String::new();
+    write_yaml(&mut out, value, 0);
+    out
+}
+
+fn yaml_scalar(value: &serde_json::Value) -> Option<String> {
+    use serde_json::Value;
+    match value {
+        Value::Null => Some("null".to_owned()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::String(text) => Some(templates::yaml_str(text)),
+        Value::Array(items) if items.is_empty() => Some("[]".to_owned()),
+        Value::Object(map) if map.is_empty() => Some("{}".to_owned()),
+        Value::Array(_) | Value::Object(_) => None,
+    }
+}
+
+fn yaml_key(key: &str) -> String {
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'))
+        && key.starts_with(|c: char| c.is_ascii_alphabetic());
+    if plain {
+        key.to_owned()
+    } else {
+        templates::yaml_str(key)
+    }
+}
+
+fn write_yaml(out: &mut String, value: &serde_json::Value, indent: usize) {
+    use serde_json::Value;
+    let pad = " ".repeat(indent);
+    match value {
+        Value::Object(map) => {
+            for (key, item) in map {
+                out.push_str(&pad);
+                out.push_str(&yaml_key(key));
+                out.push(':');
+                if let Some(scalar) = yaml_scalar(item) {
+                    out.push(' ');
+                    out.push_str(&scalar);
+                    out.push('\n');
+                } else {
+                    out.push('\n');
+                    let child = if item.is_array() { indent } else { indent + 2 };
+                    write_yaml(out, item, child);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                if let Some(scalar) = yaml_scalar(item) {
+                    out.push_str(&format!("{pad}- {scalar}\n"));
+                } else {
+                    // The item's block, its first line after the dash.
+                    let mut block = String::new();
+                    write_yaml(&mut block, item, indent + 2);
+                    let first = " ".repeat(indent + 2);
+                    out.push_str(&pad);
+                    out.push_str("- ");
+                    out.push_str(block.strip_prefix(&first).unwrap_or(&block));
+                }
+            }
+        }
+        scalar => {
+            out.push_str(&pad);
+            out.push_str(&yaml_scalar(scalar).unwrap_or_default());
+            out.push('\n');
+        }
+    }
+}
+
+#[cfg(test)]
+mod yaml_tests {
+    use super::to_yaml;
+
+    #[test]
+    fn documents_round_trip_through_the_parser() {
+        let value = serde_json::json!({
+            "a": "x: y # z\n'q'",
+            "list": [{"name": "n", "deep": {"k": [1, true, null]}}, "s", [], {}],
+            "nvidia.com/gpu": 1,
+            "weird key": {},
+            "nested": [["a", "b"]],
+        });
+        let text = to_yaml(&value);
+        let (document, diags) = crate::spec::load::load_str(&text);
+        assert!(diags.is_empty(), "{diags:?}\n{text}");
+        assert_eq!(document.unwrap().value, value, "{text}");
+    }
 }

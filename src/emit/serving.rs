@@ -124,7 +124,7 @@ pub fn label_value(text: &str) -> Option<String> {
     (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
-fn quantity(value: &Quantity) -> String {
+pub(crate) fn quantity(value: &Quantity) -> String {
     match value {
         Quantity::Number(number) => number.to_string(),
         Quantity::Text(text) => text.clone(),

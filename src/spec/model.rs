@@ -119,6 +119,9 @@ pub struct Ci {
         example = &"acme/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090"
     )]
     pub github_action: Option<String>,
+    /// Where and how the Argo Workflows target runs on the cluster.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub argo: Option<ArgoSettings>,
 }
 
 impl Default for Ci {
@@ -128,8 +131,88 @@ impl Default for Ci {
             on_pull_request: true,
             branch: default_branch(),
             github_action: None,
+            argo: None,
         }
     }
+}
+
+/// The cluster side of the `argo-workflows` target.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ArgoSettings {
+    /// The git repository the steps check the source out from. Default: `gitops.repo_url`.
+    #[schemars(example = &"https://github.com/acme/churn.git")]
+    pub repo_url: Option<String>,
+    /// Namespace of the WorkflowTemplate and CronWorkflows (and their pods).
+    #[schemars(example = &"ml-pipelines")]
+    pub namespace: Option<String>,
+    /// Service account the pods run as.
+    #[schemars(example = &"mlops-runner")]
+    pub service_account: Option<String>,
+    /// Node labels every pod must match.
+    #[serde(default)]
+    pub node_selector: indexmap::IndexMap<String, String>,
+    /// Taints every pod tolerates (GPU steps also tolerate `nvidia.com/gpu`).
+    #[serde(default)]
+    pub tolerations: Vec<Toleration>,
+    /// The artifact repository (a ConfigMap key, Argo's `artifactRepositoryRef`) that carries
+    /// files between steps; default: the namespace's default repository.
+    pub artifact_repository: Option<ArtifactRepository>,
+    /// Name of the Kubernetes Secret holding the steps' secrets, one key per name. Default:
+    /// `mlops-<project>`.
+    pub secret: Option<String>,
+    /// The image gate and deploy steps run `mlops` from. Default: `python:3.12`, which installs
+    /// the `mlops-yaml` wheel of the version that rendered.
+    pub mlops_image: Option<String>,
+}
+
+/// A Kubernetes toleration.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Toleration {
+    /// The taint's key.
+    #[schemars(example = &"dedicated")]
+    pub key: String,
+    /// `Exists` (any value) or `Equal` (to `value`). Default: `Exists`.
+    #[serde(default)]
+    pub operator: TolerationOperator,
+    /// The taint's value, with `operator: Equal`.
+    pub value: Option<String>,
+    /// The taint's effect; default: all.
+    pub effect: Option<TaintEffect>,
+}
+
+/// How a toleration matches a taint's value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TolerationOperator {
+    /// Any value.
+    #[default]
+    Exists,
+    /// Exactly `value`.
+    Equal,
+}
+
+/// What a taint does to pods that do not tolerate it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum TaintEffect {
+    /// Not scheduled there.
+    NoSchedule,
+    /// Avoided there.
+    PreferNoSchedule,
+    /// Evicted from there.
+    NoExecute,
+}
+
+/// Argo's `artifactRepositoryRef`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct ArtifactRepository {
+    /// The ConfigMap.
+    #[schemars(example = &"artifact-repositories")]
+    pub config_map: String,
+    /// Its key.
+    #[schemars(example = &"s3-ml")]
+    pub key: String,
 }
 
 fn default_targets() -> Vec<CiTarget> {
@@ -203,6 +286,9 @@ pub struct Data {
     #[serde(default)]
     #[schemars(inner(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")))]
     pub secrets: Vec<String>,
+    /// What the step's pod asks the cluster for (Argo Workflows): CPU, memory, GPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
 }
 
 /// A training's hyper-parameters: a file, or the keys of a file that several trainings share.
@@ -303,6 +389,10 @@ pub struct Training {
     #[serde(default)]
     #[schemars(inner(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")), example = &["WANDB_API_KEY"])]
     pub secrets: Vec<String>,
+    /// What the training's pod asks the cluster for (Argo Workflows): CPU, memory, GPUs
+    /// (`gpu: 1` requests `nvidia.com/gpu` and tolerates the GPU nodes' taint).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Resources>,
 }
 
 /// A model artifact.

@@ -1,0 +1,625 @@
+//! Argo Workflows: `argo/mlops-workflow.yaml` beside the config: a `WorkflowTemplate` (Argo CD
+//! can sync it; a bare `Workflow` with `generateName` it cannot) holding one `dag` with a task
+//! per data step, training, gate, approval and deployment, and one `CronWorkflow` per distinct
+//! `refresh` that runs the template with only the scheduled nodes (and what follows them).
+//!
+//! Argo substitutes `{{...}}` in nearly every string and has no escape for it, so no user
+//! string reaches a field Argo reads as a template: each step's whole script travels base64
+//! encoded in an environment variable (`MLOPS_SCRIPT`) and the container decodes and runs it.
+//! Files move between steps as one tar per producer through the cluster's artifact repository
+//! (`artifactRepositoryRef`), never a shared disk; the source is a `git` input artifact at the
+//! `revision` parameter. Gates report their verdict as an output parameter and a Prometheus
+//! gauge (Argo's custom metrics); an approval-gated deployment waits behind a `suspend` step,
+//! then releases through `mlops promote --publish`, one at a time per environment (a mutex).
+
+use serde_json::{Value, json};
+
+use super::templates::shell_quote;
+use super::{Artifact, EmitError, EmitInput, Emitter, yaml_header};
+use crate::graph::NodeKind;
+use crate::plan::Step;
+
+/// Where the manifests go, beside the config (like its `deploy/`).
+pub const MANIFEST_PATH: &str = "argo/mlops-workflow.yaml";
+/// Argo's limit on a CronWorkflow's name (it appends a timestamp to its workflows' names);
+/// the template's name is kept under it too.
+pub const NAME_LIMIT: usize = 52;
+/// The image gate and deploy steps run `mlops` from, unless `ci.argo.mlops_image` says.
+pub const MLOPS_IMAGE: &str = "python:3.12";
+/// Where a step's pod keeps the source, the files it reads and the files it leaves.
+const SOURCE: &str = "/work/src";
+const INPUTS: &str = "/work/in";
+const OUTPUTS: &str = "/work/out";
+
+/// The Argo Workflows emitter.
+pub struct ArgoWorkflows;
+
+impl Emitter for ArgoWorkflows {
+    fn emit(&self, input: &EmitInput<'_>) -> Result<Vec<Artifact>, EmitError> {
+        let documents = manifests(input)?;
+        let mut contents = yaml_header(input);
+        for (index, document) in documents.iter().enumerate() {
+            if index > 0 {
+                contents.push_str("---\n");
+            }
+            contents.push_str(&super::to_yaml(document));
+        }
+        Ok(vec![Artifact {
+            path: super::rebase(input.config_dir, MANIFEST_PATH),
+            contents,
+        }])
+    }
+
+    fn owns(&self) -> &'static [super::Owned] {
+        &[super::Owned {
+            path: "argo",
+            at_root: false,
+            file: false,
+        }]
+    }
+}
+
+/// A DNS-1123 label from free text: lower case, `[a-z0-9-]`, no dash at either end.
+fn label(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') && !out.is_empty() {
+            out.push('-');
+        }
+    }
+    out.trim_end_matches('-').to_owned()
+}
+
+/// `name` cut to `limit` characters, with a digest of the whole so that two long names that
+/// share a prefix stay apart.
+fn fit(name: &str, limit: usize) -> String {
+    if name.len() <= limit {
+        return name.to_owned();
+    }
+    let digest = hex_digest(name);
+    let keep = limit - 9;
+    format!("{}-{}", name[..keep].trim_end_matches('-'), &digest[..8])
+}
+
+/// The hex SHA-256 of `text`.
+fn hex_digest(text: &str) -> String {
+    crate::lock::digest(text.as_bytes())
+        .trim_start_matches("sha256:")
+        .to_owned()
+}
+
+/// The template's name: the project's (and, for a config in a folder, the folder's).
+#[must_use]
+pub fn template_name(project: &str, config_dir: &str) -> String {
+    let mut name = format!("mlops-{}", label(project));
+    let folder = label(config_dir);
+    if !folder.is_empty() {
+        name.push('-');
+        name.push_str(&folder);
+    }
+    fit(name.trim_end_matches('-'), NAME_LIMIT)
+}
+
+/// A task's name: prefixed by its kind, so it never starts with a digit (Argo refuses that)
+/// and never collides across kinds.
+fn task(kind: NodeKind, name: &str) -> String {
+    super::github::job_id(kind, name)
+}
+
+/// Standard base64 with padding: the step script, out of Argo's reach.
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let triple = chunk.iter().enumerate().fold(0u32, |acc, (i, byte)| {
+            acc | u32::from(*byte) << (16 - 8 * i)
+        });
+        for i in 0..4 {
+            if i <= chunk.len() {
+                text.push(char::from(
+                    ALPHABET[((triple >> (18 - 6 * i)) & 0x3f) as usize],
+                ));
+            } else {
+                text.push('=');
+            }
+        }
+    }
+    text
+}
+
+/// What the container runs: decode the step's script and run it. The only text Argo sees.
+const LAUNCHER: &str = "printf '%s' \"$MLOPS_SCRIPT\" | base64 -d >/tmp/mlops-step.sh && exec sh -e /tmp/mlops-step.sh";
+
+fn secret_env(secret: &str, names: &[String]) -> Vec<Value> {
+    names
+        .iter()
+        .map(|name| {
+            json!({
+                "name": name,
+                "valueFrom": {"secretKeyRef": {"name": secret, "key": name}},
+            })
+        })
+        .collect()
+}
+
+fn resources(step: &Step) -> (Value, bool) {
+    let Some(resources) = &step.resources else {
+        return (json!({}), false);
+    };
+    let mut requests = serde_json::Map::new();
+    let mut limits = serde_json::Map::new();
+    if let Some(cpu) = &resources.cpu {
+        requests.insert("cpu".to_owned(), json!(super::serving::quantity(cpu)));
+    }
+    if let Some(memory) = &resources.memory {
+        let memory = super::serving::quantity(memory);
+        requests.insert("memory".to_owned(), json!(memory));
+        limits.insert("memory".to_owned(), json!(memory));
+    }
+    let gpu = resources.gpu.filter(|&count| count > 0);
+    if let Some(count) = gpu {
+        // An extended resource: requests equal limits.
+        requests.insert("nvidia.com/gpu".to_owned(), json!(count));
+        limits.insert("nvidia.com/gpu".to_owned(), json!(count));
+    }
+    let mut value = serde_json::Map::new();
+    if !requests.is_empty() {
+        value.insert("requests".to_owned(), Value::Object(requests));
+    }
+    if !limits.is_empty() {
+        value.insert("limits".to_owned(), Value::Object(limits));
+    }
+    (Value::Object(value), gpu.is_some())
+}
+
+/// The script of a step, run with `sh -e` in the pod: unpack what it reads, run its command
+/// (or `mlops`), pack what it leaves. Every user string in it is a shell word or the user's
+/// own command, and all of it reaches the pod base64 encoded.
+fn step_script(step: &Step, config_dir: &str, config_file: &str, ids: &[String]) -> String {
+    let mut script = String::from("set -eu\n");
+    script.push_str(&format!(
+        "mkdir -p \"$MLOPS_OUT\"\ncd \"$MLOPS_SRC\"/{}\n",
+        shell_quote(if config_dir.is_empty() {
+            "."
+        } else {
+            config_dir
+        })
+    ));
+    for id in ids {
+        script.push_str(&format!("tar -xf \"$MLOPS_IN/{id}.tar\"\n"));
+    }
+    if let Some(setup) = &step.setup {
+        script.push_str(setup);
+        script.push('\n');
+    }
+    if let Some(run) = &step.run {
+        // In a subshell of its own, so `exit` or `cd` in it cannot skip the packing.
+        script.push_str("(\n");
+        script.push_str(run);
+        script.push_str("\n)\n");
+        if !step.outputs.is_empty() {
+            let mut files: Vec<String> =
+                step.outputs.iter().map(|file| shell_quote(file)).collect();
+            files.dedup();
+            script.push_str(&format!(
+                "tar -cf \"$MLOPS_OUT/files.tar\" -- {}\n",
+                files.join(" ")
+            ));
+        }
+    }
+    if let Some(gate) = &step.gate {
+        script.push_str(
+            "BASE=${MLOPS_BASE:-}\nif [ -z \"$BASE\" ]; then BASE=$(git rev-parse HEAD); fi\nstatus=0\n",
+        );
+        script.push_str(&format!(
+            "{} || status=$?\n",
+            super::commands::gate(config_file, gate, Some("\"$MLOPS_OUT/junit.xml\"")).trim_end()
+        ));
+        script.push_str(
+            "if [ \"$status\" -eq 0 ]; then echo 1 >\"$MLOPS_OUT/passed\"; else echo 0 >\"$MLOPS_OUT/passed\"; fi\nexit \"$status\"\n",
+        );
+    }
+    if let Some(promotion) = &step.promotion {
+        script.push_str(&super::commands::promotion(config_file, promotion, false));
+    }
+    script
+}
+
+fn install_mlops() -> String {
+    format!(
+        "command -v mlops >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check 'mlops-yaml=={}'\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Every document of the file: the template, then a CronWorkflow per schedule.
+#[allow(clippy::too_many_lines)]
+fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
+    let config = input.config;
+    let graph = input.graph;
+    let settings = config.ci.argo.clone().unwrap_or_default();
+    let plan = crate::plan::build(config, graph, input.config_path, input.config_dir).map_err(
+        |missing| EmitError::Config {
+            message: missing.message,
+            help: missing.help,
+            pointer: missing.pointer,
+        },
+    )?;
+    let repository = settings
+        .repo_url
+        .clone()
+        .or_else(|| config.gitops.as_ref().map(|gitops| gitops.repo_url.clone()))
+        .ok_or_else(|| EmitError::Config {
+            message: "the Argo Workflows target needs the repository its steps check out"
+                .to_owned(),
+            help: "add `repo_url: https://…` under `ci.argo` (or `gitops.repo_url`)".to_owned(),
+            pointer: "/ci".to_owned(),
+        })?;
+    let name = template_name(&config.project, input.config_dir);
+    let secret = settings
+        .secret
+        .clone()
+        .unwrap_or_else(|| fit(&format!("mlops-{}", label(&config.project)), 63));
+    let mlops_image = settings
+        .mlops_image
+        .clone()
+        .unwrap_or_else(|| MLOPS_IMAGE.to_owned());
+    let config_file = input
+        .config_path
+        .rsplit_once('/')
+        .map_or(input.config_path, |(_, file)| file);
+    let mut labels = serde_json::Map::new();
+    labels.insert("app.kubernetes.io/managed-by".to_owned(), json!("mlops"));
+    let mut metadata = json!({"name": name, "labels": labels});
+    if let Some(namespace) = &settings.namespace {
+        metadata["namespace"] = json!(namespace);
+    }
+
+    let mut tasks: Vec<Value> = Vec::new();
+    let mut templates: Vec<Value> = Vec::new();
+    let mut parameters = vec![
+        json!({"name": "revision", "value": config.ci.branch, "description": "The commit or branch to check out and train"}),
+        json!({"name": "base-revision", "value": "", "description": "The gates' baseline (empty: the metrics committed at `revision`)"}),
+    ];
+    let task_of = |node| {
+        let found = graph.node(node);
+        task(found.kind, &found.name)
+    };
+    let mut tolerations: Vec<Value> = settings
+        .tolerations
+        .iter()
+        .map(|toleration| {
+            let mut value = json!({"key": toleration.key, "operator": toleration.operator});
+            if let Some(given) = &toleration.value {
+                value["value"] = json!(given);
+            }
+            if let Some(effect) = toleration.effect {
+                value["effect"] = json!(effect);
+            }
+            value
+        })
+        .collect();
+    tolerations.dedup();
+    for step in &plan.steps {
+        let id = task(step.kind, &step.name);
+        let run_parameter = format!("run-{id}");
+        parameters.push(json!({"name": run_parameter, "value": "true"}));
+        let mut dependencies: Vec<String> = step.needs.iter().map(|&need| task_of(need)).collect();
+        let mut when = format!("{{{{workflow.parameters.{run_parameter}}}}} == true");
+        let downloads: Vec<String> = step.downloads.iter().map(|&node| task_of(node)).collect();
+        if let Some(promotion) = &step.promotion
+            && promotion.requires_approval
+        {
+            let approve = format!("approve-{}", step.name);
+            tasks.push(json!({
+                "name": approve,
+                "template": approve,
+                "dependencies": dependencies,
+                "when": when,
+            }));
+            templates.push(json!({
+                "name": approve,
+                "suspend": {},
+                "inputs": {"parameters": [{
+                    "name": "approve",
+                    "default": "NO",
+                    "enum": ["YES", "NO"],
+                    "description": format!("YES releases `{}` to `{}` (its release still goes through the promotion pull request)", step.name, promotion.environment),
+                }]},
+                "outputs": {"parameters": [{"name": "approve", "valueFrom": {"supplied": {}}}]},
+            }));
+            dependencies = vec![approve.clone()];
+            dependencies.extend(step.needs.iter().map(|&need| task_of(need)));
+            when = format!("{when} && {{{{tasks.{approve}.outputs.parameters.approve}}}} == YES");
+        }
+        let mut task_value = json!({
+            "name": id,
+            "template": id,
+            "when": when,
+        });
+        if !dependencies.is_empty() {
+            task_value["dependencies"] = json!(dependencies);
+        }
+        if !downloads.is_empty() {
+            task_value["arguments"] = json!({"artifacts": downloads.iter().map(|producer| json!({
+                "name": producer,
+                "from": format!("{{{{tasks.{producer}.outputs.artifacts.files}}}}"),
+            })).collect::<Vec<_>>()});
+        }
+        tasks.push(task_value);
+
+        let uses_mlops = step.gate.is_some() || step.promotion.is_some();
+        let mut script = String::new();
+        if uses_mlops {
+            script.push_str(&install_mlops());
+        }
+        script.push_str(&step_script(
+            step,
+            input.config_dir,
+            config_file,
+            &downloads,
+        ));
+        let mut env = vec![
+            json!({"name": "MLOPS_SCRIPT", "value": base64(script.as_bytes())}),
+            json!({"name": "MLOPS_SRC", "value": SOURCE}),
+            json!({"name": "MLOPS_IN", "value": INPUTS}),
+            json!({"name": "MLOPS_OUT", "value": OUTPUTS}),
+            json!({"name": "MLOPS_NODE", "value": step.name}),
+        ];
+        if step.gate.is_some() {
+            env.push(
+                json!({"name": "MLOPS_BASE", "value": "{{workflow.parameters.base-revision}}"}),
+            );
+        }
+        let mut secrets = step.secrets.clone();
+        if let Some(promotion) = &step.promotion {
+            secrets.extend(promotion.secrets.iter().cloned());
+            // The promotion pushes the release branch and opens its pull request.
+            secrets.push("GITHUB_TOKEN".to_owned());
+            env.push(json!({"name": "GITHUB_REPOSITORY", "value": github_repository(&repository)}));
+        }
+        secrets.sort();
+        secrets.dedup();
+        env.extend(secret_env(&secret, &secrets));
+        let (requested, gpu) = resources(step);
+        let image = if uses_mlops {
+            mlops_image.clone()
+        } else {
+            step.image.clone().unwrap_or_else(|| mlops_image.clone())
+        };
+        let mut container = json!({
+            "image": image,
+            "command": ["sh", "-c"],
+            "args": [LAUNCHER],
+            "env": env,
+            "securityContext": {
+                "allowPrivilegeEscalation": false,
+                "capabilities": {"drop": ["ALL"]},
+            },
+        });
+        if requested.as_object().is_some_and(|map| !map.is_empty()) {
+            container["resources"] = requested;
+        }
+        let mut inputs = vec![json!({
+            "name": "source",
+            "path": SOURCE,
+            "git": {"repo": repository, "revision": "{{workflow.parameters.revision}}"},
+        })];
+        inputs.extend(downloads.iter().map(|producer| {
+            json!({
+                "name": producer,
+                "path": format!("{INPUTS}/{producer}.tar"),
+            })
+        }));
+        let mut template = json!({
+            "name": id,
+            "inputs": {"artifacts": inputs},
+            "container": container,
+            "activeDeadlineSeconds": u64::from(step.timeout_minutes) * 60,
+            // Only what the cluster broke (a pod evicted, a node lost); never a failed command.
+            "retryStrategy": {
+                "limit": 2,
+                "retryPolicy": "OnError",
+                "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"},
+            },
+        });
+        if gpu {
+            template["tolerations"] = json!([{
+                "key": "nvidia.com/gpu",
+                "operator": "Exists",
+                "effect": "NoSchedule",
+            }]);
+        }
+        if step.run.is_some() && !step.outputs.is_empty() {
+            template["outputs"] = json!({"artifacts": [{
+                "name": "files",
+                "path": format!("{OUTPUTS}/files.tar"),
+                "archive": {"none": {}},
+            }]});
+        }
+        if let Some(gate) = &step.gate {
+            template["outputs"] = json!({
+                "parameters": [{
+                    "name": "passed",
+                    "valueFrom": {"path": format!("{OUTPUTS}/passed"), "default": "0"},
+                }],
+                "artifacts": [{"name": "junit", "path": format!("{OUTPUTS}/junit.xml"), "optional": true, "archive": {"none": {}}}],
+            });
+            template["metrics"] = json!({"prometheus": [{
+                "name": "mlops_gate_passed",
+                "help": "1 when every rule of the gate passed, 0 when one failed",
+                "labels": [{"key": "gate", "value": gate}],
+                "gauge": {"value": "{{outputs.parameters.passed}}", "realtime": false},
+            }]});
+        }
+        if let Some(promotion) = &step.promotion {
+            template["synchronization"] = json!({"mutexes": [{
+                "name": format!("mlops-deploy-{}", promotion.environment),
+            }]});
+        }
+        templates.push(template);
+    }
+    let mut all_templates = vec![json!({"name": "main", "dag": {"tasks": tasks}})];
+    all_templates.extend(templates);
+    let mut spec = json!({
+        "entrypoint": "main",
+        "arguments": {"parameters": parameters},
+        "podGC": {"strategy": "OnPodCompletion"},
+        "ttlStrategy": {"secondsAfterCompletion": 604_800},
+        "securityContext": {
+            "runAsNonRoot": true,
+            "runAsUser": 1000,
+            "runAsGroup": 1000,
+            "fsGroup": 1000,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "templates": all_templates,
+    });
+    if let Some(account) = &settings.service_account {
+        spec["serviceAccountName"] = json!(account);
+    }
+    if !settings.node_selector.is_empty() {
+        spec["nodeSelector"] = json!(settings.node_selector);
+    }
+    if !tolerations.is_empty() {
+        spec["tolerations"] = json!(tolerations);
+    }
+    if let Some(repository) = &settings.artifact_repository {
+        spec["artifactRepositoryRef"] =
+            json!({"configMap": repository.config_map, "key": repository.key});
+    }
+    let mut documents = vec![json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "WorkflowTemplate",
+        "metadata": metadata,
+        "spec": spec,
+    })];
+    for cron in &plan.schedules {
+        let scheduled = scheduled_tasks(config, graph, &plan, cron);
+        let mut cron_metadata = json!({
+            "name": fit(&format!("{}-{}", fit(&name, NAME_LIMIT - 9), &hex_digest(cron)[..8]), NAME_LIMIT),
+            "labels": {"app.kubernetes.io/managed-by": "mlops"},
+        });
+        if let Some(namespace) = &settings.namespace {
+            cron_metadata["namespace"] = json!(namespace);
+        }
+        let arguments: Vec<Value> = plan
+            .steps
+            .iter()
+            .map(|step| {
+                let id = task(step.kind, &step.name);
+                json!({"name": format!("run-{id}"), "value": if scheduled.contains(&id) { "true" } else { "false" }})
+            })
+            .collect();
+        documents.push(json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "CronWorkflow",
+            "metadata": cron_metadata,
+            "spec": {
+                "schedules": [cron],
+                "timezone": "UTC",
+                "concurrencyPolicy": "Forbid",
+                "startingDeadlineSeconds": 3540,
+                "workflowSpec": {
+                    "workflowTemplateRef": {"name": name},
+                    "arguments": {"parameters": arguments},
+                },
+            },
+        }));
+    }
+    Ok(documents)
+}
+
+/// `owner/repo` of a GitHub URL, for the promotion's pull request; the URL as given otherwise.
+fn github_repository(url: &str) -> String {
+    url.trim_end_matches('/')
+        .trim_end_matches(".git")
+        .rsplit('/')
+        .take(2)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The tasks a schedule runs: the steps built from the data it refreshes, what follows them,
+/// and the producers those need (their files must exist for the consumers).
+fn scheduled_tasks(
+    config: &crate::spec::Config,
+    graph: &crate::graph::Graph,
+    plan: &crate::plan::Plan,
+    cron: &str,
+) -> Vec<String> {
+    use crate::graph::EdgeKind;
+    let edges = [
+        EdgeKind::Needs,
+        EdgeKind::Judges,
+        EdgeKind::Ships,
+        EdgeKind::After,
+    ];
+    let mut selected: std::collections::BTreeSet<petgraph::graph::NodeIndex> =
+        std::collections::BTreeSet::new();
+    for node in graph.topological_order().unwrap_or_default() {
+        let found = graph.node(node);
+        if found.kind == NodeKind::Data
+            && config
+                .data
+                .get(&found.name)
+                .and_then(|data| data.refresh.as_deref())
+                == Some(cron)
+        {
+            selected.insert(node);
+            selected.extend(graph.descendants(node, &edges));
+        }
+    }
+    // What the selected steps unpack must run as well.
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for step in &plan.steps {
+            if selected.contains(&step.node) {
+                for &need in &step.needs {
+                    if selected.insert(need) {
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    plan.steps
+        .iter()
+        .filter(|step| selected.contains(&step.node))
+        .map(|step| task(step.kind, &step.name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{base64, fit, label, template_name};
+
+    #[test]
+    fn names_are_dns_labels_within_argos_limit() {
+        assert_eq!(
+            label("p\"ro'j: #x ${{ github.token }} $(id)"),
+            "p-ro-j-x-github-token-id"
+        );
+        assert_eq!(template_name("Churn Platform", ""), "mlops-churn-platform");
+        assert_eq!(template_name("churn", "ml/churn"), "mlops-churn-ml-churn");
+        let long = template_name(&"x".repeat(80), "");
+        assert_eq!(long.len(), 52);
+        assert_ne!(
+            fit(&"a".repeat(60), 52),
+            fit(&format!("{}b", "a".repeat(59)), 52)
+        );
+    }
+
+    #[test]
+    fn base64_has_no_braces() {
+        assert_eq!(base64(b"{{x}}"), "e3t4fX0=");
+        assert!(!base64("{{ workflow.name }}".as_bytes()).contains('{'));
+    }
+}
