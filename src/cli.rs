@@ -2110,7 +2110,7 @@ fn post_note(to: &NoteTarget<'_>, key: &str, author: Option<u64>, body: &str) ->
         merge_request,
     };
     let outcome = runtime.block_on(async {
-        let client = crate::gitlab::Client::new(&api_base, &token)?;
+        let client = crate::gitlab::Client::new(api_base, token)?;
         let author = match author {
             Some(author) => author,
             None => client.user_id().await?,

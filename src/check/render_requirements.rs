@@ -96,16 +96,16 @@ fn autoscaled_without_cpu(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
 fn argo(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
     let config = cx.config;
     let settings = config.ci.argo.as_ref();
+    let position = config
+        .ci
+        .targets
+        .iter()
+        .position(|target| *target == CiTarget::ArgoWorkflows)
+        .unwrap_or(0);
     let repository = settings
         .and_then(|settings| settings.repo_url.as_ref())
         .or_else(|| config.gitops.as_ref().map(|gitops| &gitops.repo_url));
     if repository.is_none() {
-        let position = config
-            .ci
-            .targets
-            .iter()
-            .position(|target| *target == CiTarget::ArgoWorkflows)
-            .unwrap_or(0);
         out.push(
             Diag::error(
                 Code::MissingSetting,
@@ -119,6 +119,32 @@ fn argo(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
                 "add `argo: { repo_url: https://… }` under `ci:` (or `gitops: { repo_url: … }`)",
             ),
         );
+    }
+    // One task and one template per step, and one more of each per approval-gated deploy.
+    if let Ok(plan) = crate::plan::build(config, cx.graph, "mlops.yaml", "") {
+        let tasks = plan.steps.len()
+            + plan
+                .steps
+                .iter()
+                .filter(|step| {
+                    step.promotion
+                        .as_ref()
+                        .is_some_and(|promotion| promotion.requires_approval)
+                })
+                .count();
+        if tasks > crate::emit::argo::TASK_LIMIT {
+            out.push(
+                Diag::error(
+                    Code::UnsupportedTarget,
+                    format!(
+                        "this config makes {tasks} Argo tasks; Argo's WorkflowTemplate holds at most {} (its CRD allows 200 templates and 200 tasks per dag)",
+                        crate::emit::argo::TASK_LIMIT
+                    ),
+                    cx.value_label(&format!("/ci/targets/{position}"), "too many steps for one WorkflowTemplate"),
+                )
+                .with_help("split the models over several configs (one per folder, each its own WorkflowTemplate), or train this many with the github-actions or gitlab-ci target"),
+            );
+        }
     }
     let mut images: Vec<(String, &str)> = Vec::new();
     if let Some(image) = &config.defaults.image {

@@ -21,9 +21,12 @@ use crate::plan::Step;
 
 /// Where the manifests go, beside the config (like its `deploy/`).
 pub const MANIFEST_PATH: &str = "argo/mlops-workflow.yaml";
-/// Argo's limit on a CronWorkflow's name (it appends a timestamp to its workflows' names);
+/// Argo's limit on a `CronWorkflow`'s name (it appends a timestamp to its workflows' names);
 /// the template's name is kept under it too.
 pub const NAME_LIMIT: usize = 52;
+/// The most tasks one `WorkflowTemplate` holds: Argo's CRD allows 200 templates (the dag is one)
+/// and 200 tasks per dag, and every task here has its own template.
+pub const TASK_LIMIT: usize = 199;
 /// The image gate and deploy steps run `mlops` from, unless `ci.argo.mlops_image` says.
 pub const MLOPS_IMAGE: &str = "python:3.12";
 /// Where a step's pod keeps the source, the files it reads and the files it leaves.
@@ -131,7 +134,7 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 /// What the container runs: decode the step's script and run it. The only text Argo sees.
-const LAUNCHER: &str = "printf '%s' \"$MLOPS_SCRIPT\" | base64 -d >/tmp/mlops-step.sh && exec sh -e /tmp/mlops-step.sh";
+const LAUNCHER: &str = "step=$(mktemp) && printf '%s' \"$MLOPS_SCRIPT\" | base64 -d >\"$step\" && exec sh -e \"$step\"";
 
 fn secret_env(secret: &str, names: &[String]) -> Vec<Value> {
     names
@@ -235,7 +238,7 @@ fn install_mlops() -> String {
     )
 }
 
-/// Every document of the file: the template, then a CronWorkflow per schedule.
+/// Every document of the file: the template, then a `CronWorkflow` per schedule.
 #[allow(clippy::too_many_lines)]
 fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
     let config = input.config;

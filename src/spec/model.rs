@@ -143,7 +143,7 @@ pub struct ArgoSettings {
     /// The git repository the steps check the source out from. Default: `gitops.repo_url`.
     #[schemars(example = &"https://github.com/acme/churn.git")]
     pub repo_url: Option<String>,
-    /// Namespace of the WorkflowTemplate and CronWorkflows (and their pods).
+    /// Namespace of the workflow template and the cron workflows (and their pods).
     #[schemars(example = &"ml-pipelines")]
     pub namespace: Option<String>,
     /// Service account the pods run as.
@@ -155,7 +155,7 @@ pub struct ArgoSettings {
     /// Taints every pod tolerates (GPU steps also tolerate `nvidia.com/gpu`).
     #[serde(default)]
     pub tolerations: Vec<Toleration>,
-    /// The artifact repository (a ConfigMap key, Argo's `artifactRepositoryRef`) that carries
+    /// The artifact repository (a config map key, Argo's `artifactRepositoryRef`) that carries
     /// files between steps; default: the namespace's default repository.
     pub artifact_repository: Option<ArtifactRepository>,
     /// Name of the Kubernetes Secret holding the steps' secrets, one key per name. Default:
@@ -207,7 +207,7 @@ pub enum TaintEffect {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct ArtifactRepository {
-    /// The ConfigMap.
+    /// The config map.
     #[schemars(example = &"artifact-repositories")]
     pub config_map: String,
     /// Its key.
