@@ -347,6 +347,9 @@ enum AffectedFormat {
     /// For `$GITHUB_OUTPUT`: per stage job of the workflow, the JSON list of the names of its
     /// steps that run.
     GithubOutput,
+    /// For `argo submit --parameter-file`: the Argo WorkflowTemplate's `run-<task>`
+    /// parameters, `"true"` for the tasks that run.
+    ArgoParameters,
 }
 
 /// How `gate` prints its verdicts.
@@ -1215,6 +1218,13 @@ fn run_affected(
                 return fail(&message);
             }
             print_stdout(&output)
+        }
+        AffectedFormat::ArgoParameters => {
+            let runs = |node| result.runs(node);
+            match crate::emit::argo::run_parameters(config, graph, &config_path, &runs) {
+                Ok(parameters) => print_stdout(&parameters),
+                Err(error) => fail(&error.to_string()),
+            }
         }
     }
 }

@@ -830,3 +830,82 @@ fn run_parameters_select_what_runs() {
         walk.omitted
     );
 }
+
+/// `mlops affected --format argo-parameters` is what the CI side hands `argo submit
+/// --parameter-file`: a change to the training's params runs the training (with the producer
+/// whose files it reads), its gate and its deploys; nothing changed runs nothing. The walked
+/// dag runs exactly those.
+#[test]
+fn affected_hands_the_cluster_only_what_a_change_touches() {
+    let (root, origin, bin, template) = runnable("margin: 0.5");
+    let work = root.path().join("work");
+    let affected = |base: &str| -> BTreeMap<String, String> {
+        let output = Command::cargo_bin("mlops")
+            .unwrap()
+            .current_dir(&work)
+            .args(["affected", "--base", base, "--format", "argo-parameters"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let value: Value = serde_json::from_slice(&output.stdout).unwrap();
+        value
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(key, value)| (key.clone(), value.as_str().unwrap().to_owned()))
+            .collect()
+    };
+    let declared: BTreeSet<String> = template["spec"]["arguments"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|parameter| parameter["name"].as_str().unwrap().to_owned())
+        .filter(|name| name.starts_with("run-"))
+        .collect();
+    let nothing = affected("HEAD");
+    assert_eq!(nothing.keys().cloned().collect::<BTreeSet<_>>(), declared);
+    assert!(
+        nothing.values().all(|value| value == "false"),
+        "{nothing:?}"
+    );
+    let params = work.join("params.yaml");
+    let text = std::fs::read_to_string(&params).unwrap();
+    std::fs::write(&params, text.replacen("margin: 0.5", "margin: 0.45", 1)).unwrap();
+    common::git(&work, &["commit", "-q", "-am", "a new margin for mean"]);
+    common::git(&work, &["push", "-q", "origin", "main"]);
+    let changed = affected("HEAD~1");
+    let running: Vec<&str> = changed
+        .iter()
+        .filter(|(_, value)| *value == "true")
+        .map(|(key, _)| key.as_str())
+        .collect();
+    assert_eq!(
+        running,
+        [
+            "run-data-prepare",
+            "run-deploy-mean-production",
+            "run-deploy-mean-staging",
+            "run-gate-mean-quality",
+            "run-train-mean-model"
+        ]
+    );
+    let overrides: BTreeMap<&str, &str> = changed
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    let walk = walk(&template, &overrides, &origin, &bin, &BTreeMap::new());
+    assert_eq!(
+        names(&walk),
+        [
+            "data-prepare",
+            "train-mean-model",
+            "gate-mean-quality",
+            "deploy-mean-staging",
+            "approve-mean-production"
+        ]
+    );
+}

@@ -536,6 +536,36 @@ fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
     Ok(documents)
 }
 
+/// The template's `run-<task>` parameters for a run of the steps `runs` selects, as JSON
+/// (which `argo submit --parameter-file` reads as YAML): what `mlops affected` hands the
+/// cluster, so only what a change touches runs there.
+///
+/// # Errors
+/// A setting a deploy step needs is absent (`validate` reports it first).
+pub fn run_parameters(
+    config: &crate::spec::Config,
+    graph: &crate::graph::Graph,
+    config_path: &str,
+    runs: &dyn Fn(petgraph::graph::NodeIndex) -> bool,
+) -> Result<String, EmitError> {
+    let plan = crate::plan::build(config, graph, config_path, "").map_err(|missing| {
+        EmitError::Config {
+            message: missing.message,
+            help: missing.help,
+            pointer: missing.pointer,
+        }
+    })?;
+    let mut parameters = serde_json::Map::new();
+    for step in &plan.steps {
+        let value = if runs(step.node) { "true" } else { "false" };
+        parameters.insert(format!("run-{}", task(step.kind, &step.name)), json!(value));
+    }
+    Ok(format!(
+        "{}\n",
+        serde_json::to_string_pretty(&Value::Object(parameters)).unwrap_or_default()
+    ))
+}
+
 /// `owner/repo` of a GitHub URL, for the promotion's pull request; the URL as given otherwise.
 fn github_repository(url: &str) -> String {
     url.trim_end_matches('/')
