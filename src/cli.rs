@@ -347,7 +347,7 @@ enum AffectedFormat {
     /// For `$GITHUB_OUTPUT`: per stage job of the workflow, the JSON list of the names of its
     /// steps that run.
     GithubOutput,
-    /// For `argo submit --parameter-file`: the Argo WorkflowTemplate's `run-<task>`
+    /// For `argo submit --parameter-file`: the Argo workflow template's `run-<task>`
     /// parameters, `"true"` for the tasks that run.
     ArgoParameters,
 }
