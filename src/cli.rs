@@ -170,6 +170,11 @@ enum Command {
         /// GitLab's `artifacts:reports:junit`), whatever `--format` prints.
         #[arg(long, value_name = "FILE")]
         junit: Option<PathBuf>,
+        /// Also write each metric the gates' rules read, its new value alone, to
+        /// `DIR/metric-<n>` (numbered in the order the rules first name them; `NaN` when the
+        /// metrics file lacks it): what an Argo task publishes as output parameters.
+        #[arg(long, value_name = "DIR")]
+        values_dir: Option<PathBuf>,
     },
     /// Run the pipeline here: the named data steps and trainings (default: all) and what they
     /// need, in graph order, re-running only what changed since its last run on this machine;
@@ -457,13 +462,24 @@ pub fn main() -> ExitCode {
             base_dir,
             format,
             junit,
+            values_dir,
         } => {
             let source = match (base, base_dir) {
                 (Some(revision), _) => gate::BaseSource::Revision(revision),
                 (None, Some(dir)) => gate::BaseSource::Dir(dir),
                 (None, None) => gate::BaseSource::Nothing,
             };
-            run_gate(&path, &gates, &source, format, junit.as_deref(), color)
+            run_gate(
+                &path,
+                &gates,
+                &source,
+                format,
+                &GateFiles {
+                    junit: junit.as_deref(),
+                    values_dir: values_dir.as_deref(),
+                },
+                color,
+            )
         }
         Command::Run {
             nodes,
@@ -1243,12 +1259,37 @@ fn write_scripts(folder: &Path, files: &[(String, String)]) -> Result<(), String
     Ok(())
 }
 
+/// The files `gate` writes beside what it prints.
+struct GateFiles<'a> {
+    junit: Option<&'a Path>,
+    values_dir: Option<&'a Path>,
+}
+
+/// `DIR/metric-<n>`: the new value of each metric the rules read, in the order they first
+/// name it (the order `emit::argo` numbers its output parameters in).
+fn write_metric_values(folder: &Path, results: &[gate::GateResult]) -> Result<(), String> {
+    std::fs::create_dir_all(folder)
+        .map_err(|error| format!("cannot create `{}`: {error}", folder.display()))?;
+    let mut seen: Vec<&str> = Vec::new();
+    for verdict in results.iter().flat_map(|result| &result.rules) {
+        if seen.contains(&verdict.metric.as_str()) {
+            continue;
+        }
+        seen.push(&verdict.metric);
+        let file = folder.join(format!("metric-{}", seen.len()));
+        let value = verdict.head.as_deref().unwrap_or("NaN");
+        std::fs::write(&file, format!("{value}\n"))
+            .map_err(|error| format!("cannot write `{}`: {error}", file.display()))?;
+    }
+    Ok(())
+}
+
 fn run_gate(
     path: &Path,
     only: &[String],
     base: &gate::BaseSource,
     format: GateFormat,
-    junit: Option<&Path>,
+    files: &GateFiles<'_>,
     color: bool,
 ) -> u8 {
     // Git starts reading the base while the config is validated.
@@ -1267,10 +1308,15 @@ fn run_gate(
         Ok(results) => results,
         Err(message) => return fail(&message),
     };
-    if let Some(file) = junit
+    if let Some(file) = files.junit
         && let Err(error) = std::fs::write(file, gate::render_junit(&results))
     {
         return fail(&format!("cannot write `{}`: {error}", file.display()));
+    }
+    if let Some(folder) = files.values_dir
+        && let Err(error) = write_metric_values(folder, &results)
+    {
+        return fail(&error);
     }
     let written = match format {
         GateFormat::Text => print_stdout(&gate::render_text(&results)),

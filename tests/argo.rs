@@ -476,6 +476,8 @@ struct Walk {
     skipped: Vec<String>,
     /// Tasks not run because a dependency failed or was itself omitted.
     omitted: Vec<String>,
+    /// The output parameters each task that ran left.
+    parameters: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// `{{...}}` of a task's `when` replaced; then `a == b && c == d` evaluated.
@@ -544,6 +546,7 @@ fn walk(
         ran: Vec::new(),
         skipped: Vec::new(),
         omitted: Vec::new(),
+        parameters: BTreeMap::new(),
     };
     let root = tempfile::tempdir().unwrap();
     // Argo runs a task once every dependency has finished: Succeeded or Skipped lets it go on.
@@ -696,6 +699,8 @@ fn walk(
                 .artifacts
                 .insert(artifact["name"].as_str().unwrap().to_owned(), file);
         }
+        walk.parameters
+            .insert(name.clone(), outputs.parameters.clone());
         left.insert(name.clone(), outputs);
         if status.success() {
             succeeded.insert(name.clone());
@@ -774,6 +779,10 @@ fn the_walked_dag_trains_judges_and_releases_staging_and_waits_for_the_approval(
         ]
     );
     assert!(walk.ran.iter().all(|(_, ok)| *ok), "{:?}", walk.ran);
+    // The gate's verdict and the metric it read, as output parameters (and gauges).
+    let gate = &walk.parameters["gate-mean-quality"];
+    assert_eq!(gate["passed"], "1");
+    assert_eq!(gate["metric-1"], "0.86");
     // Nobody said YES: production is not released.
     assert_eq!(walk.skipped, ["deploy-mean-production"]);
     let released = common::git(
@@ -805,6 +814,11 @@ fn a_failing_metric_stops_the_walk_before_any_promotion() {
             "approve-mean-production",
             "deploy-mean-production"
         ]
+    );
+    let gate = &walk.parameters["gate-mean-quality"];
+    assert_eq!(
+        (gate["passed"].as_str(), gate["metric-1"].as_str()),
+        ("0", "0.4175")
     );
     let branches = common::git(&origin, &["branch", "--list", "mlops/*"]);
     assert!(branches.trim().is_empty(), "{branches}");

@@ -859,6 +859,23 @@ fn gate_writes_a_junit_report_beside_its_verdict() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stdout.contains("churn-quality"), "{}", run.stdout);
+    let values = mlops(
+        project.path(),
+        &["gate", "--base-dir", "base", "--values-dir", "values"],
+    );
+    assert_eq!(values.code, 0, "{}", values.stderr);
+    // The example's gate reads auc, latency_p95_ms and f1, in that order.
+    let value = |n: u32| {
+        std::fs::read_to_string(project.path().join(format!("values/metric-{n}"))).unwrap()
+    };
+    let metrics: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(project.path().join("metrics/churn.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(value(1).trim(), metrics["auc"].to_string());
+    assert_eq!(value(2).trim(), metrics["latency_p95_ms"].to_string());
+    assert_eq!(value(3).trim(), metrics["f1"].to_string());
+    assert!(!project.path().join("values/metric-4").exists());
     let xml = std::fs::read_to_string(project.path().join("gate.xml")).unwrap();
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(xml.contains("<testsuite name=\"churn-quality\""), "{xml}");

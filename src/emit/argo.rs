@@ -218,7 +218,7 @@ fn step_script(step: &Step, config_dir: &str, config_file: &str, ids: &[String])
             "BASE=${MLOPS_BASE:-}\nif [ -z \"$BASE\" ]; then BASE=$(git rev-parse HEAD); fi\nstatus=0\n",
         );
         script.push_str(&format!(
-            "{} || status=$?\n",
+            "{} --values-dir \"$MLOPS_OUT/values\" || status=$?\n",
             super::commands::gate(config_file, gate, Some("\"$MLOPS_OUT/junit.xml\"")).trim_end()
         ));
         script.push_str(
@@ -444,19 +444,51 @@ fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
             }]});
         }
         if let Some(gate) = &step.gate {
-            template["outputs"] = json!({
-                "parameters": [{
-                    "name": "passed",
-                    "valueFrom": {"path": format!("{OUTPUTS}/passed"), "default": "0"},
-                }],
-                "artifacts": [{"name": "junit", "path": format!("{OUTPUTS}/junit.xml"), "optional": true, "archive": {"none": {}}}],
-            });
-            template["metrics"] = json!({"prometheus": [{
+            // Each metric the rules read, by its place (a name may hold any character; a
+            // parameter name may not): its value as an output parameter and a gauge.
+            let mut metrics: Vec<&str> = Vec::new();
+            for rule in config
+                .gates
+                .get(gate)
+                .map(|found| found.rules.as_slice())
+                .unwrap_or_default()
+            {
+                if !metrics.contains(&rule.metric.as_str()) {
+                    metrics.push(&rule.metric);
+                }
+            }
+            let mut output_parameters = vec![json!({
+                "name": "passed",
+                "valueFrom": {"path": format!("{OUTPUTS}/passed"), "default": "0"},
+            })];
+            let mut gauges = vec![json!({
                 "name": "mlops_gate_passed",
                 "help": "1 when every rule of the gate passed, 0 when one failed",
                 "labels": [{"key": "gate", "value": gate}],
                 "gauge": {"value": "{{outputs.parameters.passed}}", "realtime": false},
-            }]});
+            })];
+            for (index, metric) in metrics.iter().enumerate() {
+                let parameter = format!("metric-{}", index + 1);
+                output_parameters.push(json!({
+                    "name": parameter,
+                    "description": format!("the new value of `{}`", metric.replace("{{", "{ {")),
+                    "valueFrom": {"path": format!("{OUTPUTS}/values/{parameter}"), "default": "NaN"},
+                }));
+                gauges.push(json!({
+                    "name": "mlops_metric",
+                    "help": "A metric a gate judged, as the training wrote it",
+                    "labels": [
+                        {"key": "gate", "value": gate},
+                        {"key": "metric", "value": metric.replace("{{", "{ {")},
+                    ],
+                    "gauge": {"value": format!("{{{{outputs.parameters.{parameter}}}}}"), "realtime": false},
+                }));
+            }
+            template["outputs"] = json!({
+                "parameters": output_parameters,
+                "artifacts": [{"name": "junit", "path": format!("{OUTPUTS}/junit.xml"), "optional": true, "archive": {"none": {}}}],
+            });
+            template["metrics"] = json!({"prometheus": gauges});
         }
         if let Some(promotion) = &step.promotion {
             template["synchronization"] = json!({"mutexes": [{
