@@ -16,6 +16,9 @@ pub const DEFAULT_TIMEOUT_MINUTES: u32 = 60;
 pub const GATE_TIMEOUT_MINUTES: u32 = 15;
 /// How long a deploy may run.
 pub const DEPLOY_TIMEOUT_MINUTES: u32 = 30;
+/// The secrets a CI step that hands a training to the cluster needs: the argo CLI's address of
+/// the Argo Server and its token.
+pub const ARGO_SECRETS: [&str; 2] = ["ARGO_SERVER", "ARGO_TOKEN"];
 
 /// What runs, in order.
 #[derive(Debug, Clone)]
@@ -65,6 +68,8 @@ pub struct Step {
     pub outputs: Vec<String>,
     /// What it asks a cluster for (CPU, memory, GPUs), where the engine places pods.
     pub resources: Option<crate::spec::model::Resources>,
+    /// A training the CI pipelines hand to the cluster (`engine: argo`) and wait for.
+    pub on_cluster: bool,
     /// A training's metrics file.
     pub metrics: Option<String>,
     /// A gate step: the gate's name.
@@ -186,6 +191,7 @@ pub fn build(
             inputs: Vec::new(),
             outputs: Vec::new(),
             resources: None,
+            on_cluster: false,
             metrics: None,
             gate: None,
             promotion: None,
@@ -242,6 +248,7 @@ pub fn build(
                     .map(|input| crate::emit::rebase(config_dir, input))
                     .collect();
                 inputs.extend(params);
+                let on_cluster = training.engine == Some(crate::spec::model::Engine::Argo);
                 let mut outputs: Vec<String> = Vec::new();
                 outputs.extend(training.model.iter().map(|model| model.path.clone()));
                 outputs.extend(training.metrics.iter().cloned());
@@ -254,7 +261,15 @@ pub fn build(
                     timeout_minutes: training.timeout_minutes.unwrap_or(default_timeout),
                     setup: setup.clone(),
                     run: Some(training.run.clone()),
-                    secrets: training.secrets.clone(),
+                    secrets: {
+                        let mut secrets = training.secrets.clone();
+                        if on_cluster {
+                            // What the argo CLI reaches the cluster's Argo Server with.
+                            secrets.extend(ARGO_SECRETS.iter().map(|name| (*name).to_owned()));
+                        }
+                        secrets
+                    },
+                    on_cluster,
                     inputs,
                     outputs,
                     resources: training.resources.clone(),

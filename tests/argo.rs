@@ -923,3 +923,142 @@ fn affected_hands_the_cluster_only_what_a_change_touches() {
         ]
     );
 }
+
+/// `engine: argo`: the GitHub and GitLab pipelines hand the training to the cluster and wait for
+/// it. The step's script, run here with a stub `argo` standing for the cluster, submits the
+/// template with only the training and the producer it reads switched on, waits, and unpacks
+/// the training's files where the gate and the deploys read them.
+#[test]
+fn ci_pipelines_hand_a_training_to_the_cluster_and_take_its_files() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir_all(work.join("metrics")).unwrap();
+    std::fs::write(work.join("metrics/.gitkeep"), "").unwrap();
+    let config = std::fs::read_to_string(RUNNABLE)
+        .unwrap()
+        .replace(
+            "targets: [gitlab-ci]",
+            "targets: [github-actions, gitlab-ci, argo-workflows]",
+        )
+        .replace(
+            "    run: python3 steps/train.py mean\n",
+            "    run: python3 steps/train.py mean\n    engine: argo\n",
+        );
+    std::fs::write(work.join("mlops.yaml"), &config).unwrap();
+    common::git(&work, &["init", "-q", "-b", "main"]);
+    render_in_place(&work.join("mlops.yaml"));
+    common::git(&work, &["add", "-A"]);
+    common::git(&work, &["commit", "-q", "-m", "pipeline"]);
+
+    // GitLab: the training job's script is the hand-off, not the command.
+    let gitlab = std::fs::read_to_string(work.join(".gitlab-ci.yml")).unwrap();
+    let (parsed, _) = mlops::spec::load::load_str(&gitlab);
+    let job = &parsed.unwrap().value["mlops:train-mean-model"];
+    let script: Vec<&str> = job["script"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|line| line.as_str().unwrap())
+        .collect();
+    assert!(
+        !script.iter().any(|line| line.contains("steps/train.py")),
+        "{script:?}"
+    );
+    assert!(
+        script.iter().any(|line| line.contains(
+            "argo submit --from workflowtemplate/mlops-gitlab-demo -p revision=\"$CI_COMMIT_SHA\""
+        )),
+        "{script:?}"
+    );
+
+    // GitHub: the plan job writes the step's script; run it against a stub cluster.
+    let scripts = root.path().join("scripts");
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .current_dir(&work)
+        .args([
+            "affected",
+            "--all",
+            "--format",
+            "github-output",
+            "--scripts",
+        ])
+        .arg(&scripts)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let command = std::fs::read_to_string(scripts.join("train-mean-model/command.sh")).unwrap();
+    assert!(!command.contains("steps/train.py"), "{command}");
+    let bin = root.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = root.path().join("argo.log");
+    std::fs::write(
+        bin.join("argo"),
+        format!(
+            "#!/bin/sh\necho \"$*\" >>'{log}'\ncase \"$1\" in\n  submit) echo wf-7q2x ;;\n  wait) exit 0 ;;\n  cp) mkdir -p \"$3/ns/wf-7q2x/node/outputs\" && d=$(mktemp -d) && mkdir -p \"$d/metrics\" && echo '{{\"accuracy\": 0.91}}' >\"$d/metrics/mean.json\" && tar -cf \"$3/ns/wf-7q2x/node/outputs/files\" -C \"$d\" metrics/mean.json ;;\nesac\n",
+            log = log.display()
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("argo"))
+        .status()
+        .unwrap();
+    let ran = std::process::Command::new("bash")
+        .arg("-e")
+        .arg(scripts.join("train-mean-model/command.sh"))
+        .current_dir(&work)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("GITHUB_SHA", "abc123")
+        .output()
+        .unwrap();
+    assert!(
+        ran.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ran.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(work.join("metrics/mean.json"))
+            .unwrap()
+            .trim(),
+        "{\"accuracy\": 0.91}"
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = calls.lines().collect();
+    assert_eq!(
+        lines[0],
+        "submit --from workflowtemplate/mlops-gitlab-demo -p revision=abc123 -p run-data-prepare=true -p run-train-mean-model=true -p run-gate-mean-quality=false -p run-deploy-mean-staging=false -p run-deploy-mean-production=false -o name"
+    );
+    assert_eq!(lines[1], "wait wf-7q2x");
+    assert!(
+        lines[2].starts_with("cp wf-7q2x ")
+            && lines[2].ends_with(" --template-name train-mean-model --artifact-name files"),
+        "{calls}"
+    );
+    // A failed workflow fails the step.
+    std::fs::write(
+        bin.join("argo"),
+        "#!/bin/sh\ncase \"$1\" in\n  submit) echo wf-9 ;;\n  wait) echo 'wf-9 Failed' >&2; exit 1 ;;\nesac\n",
+    )
+    .unwrap();
+    let failed = std::process::Command::new("bash")
+        .arg("-e")
+        .arg(scripts.join("train-mean-model/command.sh"))
+        .current_dir(&work)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("GITHUB_SHA", "abc123")
+        .output()
+        .unwrap();
+    assert!(!failed.status.success());
+}

@@ -53,6 +53,19 @@ impl Rule for RenderRequirements {
         }
         if cx.config.ci.targets.contains(&CiTarget::ArgoWorkflows) {
             argo(cx, out);
+        } else {
+            for (name, training) in &cx.config.training {
+                if training.engine == Some(crate::spec::model::Engine::Argo) {
+                    out.push(
+                        Diag::error(
+                            Code::MissingSetting,
+                            format!("training `{name}` runs on the cluster (`engine: argo`), but `ci.targets` renders no Argo template for it"),
+                            cx.value_label(&format!("/training/{}/engine", escape_pointer_token(name)), "needs the argo-workflows target"),
+                        )
+                        .with_help("add `argo-workflows` to `ci.targets` (with `ci.argo` for the cluster), or remove `engine: argo`"),
+                    );
+                }
+            }
         }
         autoscaled_without_cpu(cx, out);
     }
@@ -337,6 +350,22 @@ gitops: { repo_url: https://github.com/acme/churn.git }
         );
         let found = problems(&text, BUILD);
         assert!(found[0].1.contains("declares no `model`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_training_on_the_cluster_needs_the_argo_target() {
+        let text = SHIPPED.replace(
+            "    run: python train.py\n",
+            "    run: python train.py\n    engine: argo\n",
+        );
+        let found = problems(&text, BUILD);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("`engine: argo`"), "{found:?}");
+        let both = text.replace(
+            "version: 1\n",
+            "version: 1\nci: { targets: [github-actions, argo-workflows] }\n",
+        );
+        assert_eq!(problems(&both, BUILD), []);
     }
 
     #[test]

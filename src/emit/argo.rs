@@ -598,6 +598,66 @@ pub fn run_parameters(
     ))
 }
 
+/// The CI side of a training with `engine: argo`: submit the `WorkflowTemplate` with only this
+/// training and the producers whose files it reads switched on, wait for it (`argo wait` exits
+/// non-zero when it failed), and unpack the training's files from the cluster's artifact, so
+/// the pipeline's gates, report and deploys read them as if it had trained here. `revision`
+/// is the shell word of the commit (`"$GITHUB_SHA"`). The argo CLI reaches the Argo Server
+/// through `ARGO_SERVER` and `ARGO_TOKEN`.
+#[must_use]
+pub fn handoff_script(
+    config: &crate::spec::Config,
+    config_dir: &str,
+    plan: &crate::plan::Plan,
+    step: &Step,
+    revision: &str,
+) -> String {
+    let id = task(step.kind, &step.name);
+    let name = template_name(&config.project, config_dir);
+    let namespace = config
+        .ci
+        .argo
+        .as_ref()
+        .and_then(|settings| settings.namespace.as_deref())
+        .map(|namespace| format!(" -n {}", shell_quote(namespace)))
+        .unwrap_or_default();
+    // The training and, transitively, the steps it unpacks files from.
+    let mut wanted = vec![step.node];
+    let mut index = 0;
+    while index < wanted.len() {
+        let node = wanted[index];
+        if let Some(found) = plan.steps.iter().find(|candidate| candidate.node == node) {
+            for &download in &found.downloads {
+                if !wanted.contains(&download) {
+                    wanted.push(download);
+                }
+            }
+        }
+        index += 1;
+    }
+    let parameters: String = plan
+        .steps
+        .iter()
+        .map(|candidate| {
+            format!(
+                " -p run-{}={}",
+                task(candidate.kind, &candidate.name),
+                wanted.contains(&candidate.node)
+            )
+        })
+        .collect();
+    format!(
+        "out=$(mktemp -d)\n\
+         workflow=$(argo submit --from workflowtemplate/{name}{namespace} -p revision={revision}{parameters} -o name)\n\
+         echo \"mlops: {id} runs on the cluster as $workflow\"\n\
+         argo wait \"$workflow\"{namespace}\n\
+         argo cp \"$workflow\" \"$out\"{namespace} --template-name {id} --artifact-name files\n\
+         archive=$(find \"$out\" -type f | head -n 1)\n\
+         if [ -z \"$archive\" ]; then echo \"mlops: $workflow left no files for {id}\" >&2; exit 1; fi\n\
+         tar -xf \"$archive\"\n"
+    )
+}
+
 /// `owner/repo` of a GitHub URL, for the promotion's pull request; the URL as given otherwise.
 fn github_repository(url: &str) -> String {
     url.trim_end_matches('/')

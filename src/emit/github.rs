@@ -474,10 +474,13 @@ pub fn run_time_plan(
             many => format!("{{{}}}", many.join(",")),
         };
         scripts.push((format!("{id}/pattern"), pattern));
-        scripts.push((
-            format!("{id}/command.sh"),
-            command_script(step, config_file),
-        ));
+        let command = if step.on_cluster {
+            let config_dir = config_path.rsplit_once('/').map_or("", |(dir, _)| dir);
+            super::argo::handoff_script(config, config_dir, &plan, step, "\"$GITHUB_SHA\"")
+        } else {
+            command_script(step, config_file)
+        };
+        scripts.push((format!("{id}/command.sh"), command));
         scripts.push((format!("{id}/run.sh"), run_script(step, &id, &needs, graph)));
     }
     Ok((output, scripts))

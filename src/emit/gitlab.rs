@@ -592,7 +592,23 @@ fn pipeline(input: &EmitInput<'_>) -> Result<Pipeline, EmitError> {
         let mut when = None;
         let deploy = step.promotion.is_some();
         if let Some(run) = &step.run {
-            script.push(run.clone());
+            if step.on_cluster {
+                // The training runs on the cluster; this job waits for it and takes its files.
+                before = Some(cd.clone());
+                script.push(
+                    super::argo::handoff_script(
+                        config,
+                        input.config_dir,
+                        &plan,
+                        step,
+                        "\"$CI_COMMIT_SHA\"",
+                    )
+                    .trim_end()
+                    .to_owned(),
+                );
+            } else {
+                script.push(run.clone());
+            }
             if !step.outputs.is_empty() {
                 let mut files: Vec<String> =
                     step.outputs.iter().map(|file| shell_quote(file)).collect();

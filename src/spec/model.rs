@@ -393,6 +393,21 @@ pub struct Training {
     /// (`gpu: 1` requests `nvidia.com/gpu` and tolerates the GPU nodes' taint).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<Resources>,
+    /// Where the GitHub and GitLab pipelines run it: `ci` (the runner, the default) or `argo`
+    /// (handed to the cluster's Argo Workflows template, which the pipeline waits for and
+    /// takes the training's files from, so gates and reports stay in the pipeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<Engine>,
+}
+
+/// Where a pipeline runs a training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// On the CI runner.
+    Ci,
+    /// On the cluster, through the `argo-workflows` target's template.
+    Argo,
 }
 
 /// A model artifact.
