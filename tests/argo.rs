@@ -100,28 +100,13 @@ fn gpu_config() -> String {
     .unwrap()
 }
 
+/// The monorepo config of `common::many_models`, for this target.
 fn many_models(models: usize) -> String {
-    let mut config = String::from(
-        "version: 1\nproject: big\nci:\n  targets: [argo-workflows]\ngitops:\n  repo_url: https://github.com/acme/big.git\nenvironments:\n  staging: {}\ndata:\n  shared:\n    run: python prep.py\n    outputs: [data/shared.csv]\n    refresh: \"0 2 * * *\"\ntraining:\n",
-    );
-    for i in 0..models {
-        config.push_str(&format!(
-            "  model-{i}:\n    needs: [shared]\n    run: python train.py {i}\n    inputs: [src/model_{i}/**]\n    metrics: metrics/{i}.json\n    model: {{ path: models/{i}.joblib, format: sklearn, registry: s3://acme/models/{i} }}\n"
-        ));
-    }
-    config.push_str("gates:\n");
-    for i in 0..models {
-        config.push_str(&format!(
-            "  quality-{i}:\n    training: model-{i}\n    rules: [{{ metric: auc, min: 0.8 }}]\n"
-        ));
-    }
-    config.push_str("deployments:\n");
-    for i in 0..models {
-        config.push_str(&format!(
-            "  model-{i}-staging:\n    model: model-{i}\n    environment: staging\n    after: [quality-{i}]\n    target: {{ kind: kserve }}\n"
-        ));
-    }
-    config
+    common::many_models(
+        models,
+        "  targets: [argo-workflows]\n",
+        "    refresh: \"0 2 * * *\"\n",
+    )
 }
 
 // ---- Argo's own rules (workflow/validate/validate.go @f016ad89), over the parsed manifests.

@@ -335,29 +335,9 @@ fn several_configs_in_one_repository() {
     assert!(!project.path().join(".gitlab-ci.yml").exists());
 }
 
-/// `models` trainings reading one shared data step, each with a gate and a deployment.
+/// The monorepo config of `common::many_models`, for this target.
 fn many_models(models: usize) -> String {
-    let mut config = String::from(
-        "version: 1\nproject: big\nci:\n  targets: [gitlab-ci]\ngitops:\n  repo_url: https://gitlab.example.com/acme/big.git\nenvironments:\n  staging: {}\ndata:\n  shared:\n    run: python prep.py\n    outputs: [data/shared.csv]\ntraining:\n",
-    );
-    for i in 0..models {
-        config.push_str(&format!(
-            "  model-{i}:\n    needs: [shared]\n    run: python train.py {i}\n    inputs: [src/model_{i}/**]\n    metrics: metrics/{i}.json\n    model: {{ path: models/{i}.joblib, format: sklearn, registry: s3://acme/models/{i} }}\n"
-        ));
-    }
-    config.push_str("gates:\n");
-    for i in 0..models {
-        config.push_str(&format!(
-            "  quality-{i}:\n    training: model-{i}\n    rules: [{{ metric: auc, min: 0.8 }}]\n"
-        ));
-    }
-    config.push_str("deployments:\n");
-    for i in 0..models {
-        config.push_str(&format!(
-            "  model-{i}-staging:\n    model: model-{i}\n    environment: staging\n    after: [quality-{i}]\n    target: {{ kind: kserve }}\n"
-        ));
-    }
-    config
+    common::many_models(models, "  targets: [gitlab-ci]\n", "")
 }
 
 /// At 100 models no job needs more than GitLab's 50 jobs and no `changes` list holds more than

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod common;
+
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/churn/mlops.yaml");
 const HOSTILE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -371,30 +373,13 @@ fn no_two_jobs_of_a_run_share_a_concurrency_group() {
     );
 }
 
-/// `models` trainings with a gate and a staging deployment each, plus a data step every
-/// training reads (the shape of a monorepo).
+/// The monorepo config of `common::many_models`, for this target.
 fn many_models(models: usize) -> String {
-    let mut config = String::from(
-        "version: 1\nproject: big\nci:\n  github_action: OWNER/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090\ngitops:\n  repo_url: https://github.com/acme/big.git\nenvironments:\n  staging: {}\ndata:\n  shared:\n    run: python prep.py\n    outputs: [data/shared.csv]\ntraining:\n",
-    );
-    for i in 0..models {
-        config.push_str(&format!(
-            "  model-{i}:\n    needs: [shared]\n    run: python train.py {i}\n    inputs: [src/model_{i}/**]\n    metrics: metrics/{i}.json\n    model: {{ path: models/{i}.joblib, format: sklearn, registry: s3://acme/models/{i} }}\n"
-        ));
-    }
-    config.push_str("gates:\n");
-    for i in 0..models {
-        config.push_str(&format!(
-            "  quality-{i}:\n    training: model-{i}\n    rules: [{{ metric: auc, min: 0.8 }}]\n"
-        ));
-    }
-    config.push_str("deployments:\n");
-    for i in 0..models {
-        config.push_str(&format!(
-            "  model-{i}-staging:\n    model: model-{i}\n    environment: staging\n    after: [quality-{i}]\n    target: {{ kind: kserve, replicas: {{ min: 1, max: 2 }} }}\n"
-        ));
-    }
-    config
+    common::many_models(
+        models,
+        "  github_action: OWNER/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090\n",
+        "",
+    )
 }
 
 /// GitHub starts no run of a workflow file over 500 KB and makes at most 256 jobs of a matrix:

@@ -72,3 +72,31 @@ pub fn started_steps(github_output: &str) -> Vec<String> {
     }
     steps
 }
+
+/// `models` trainings reading one shared data step, each with a gate and a staging deployment
+/// (the shape of a monorepo). `ci` is the body of the `ci:` section, `shared` more lines of the
+/// shared data step (such as a `refresh`).
+#[allow(dead_code)]
+pub fn many_models(models: usize, ci: &str, shared: &str) -> String {
+    let mut config = format!(
+        "version: 1\nproject: big\nci:\n{ci}gitops:\n  repo_url: https://github.com/acme/big.git\nenvironments:\n  staging: {{}}\ndata:\n  shared:\n    run: python prep.py\n    outputs: [data/shared.csv]\n{shared}training:\n"
+    );
+    for i in 0..models {
+        config.push_str(&format!(
+            "  model-{i}:\n    needs: [shared]\n    run: python train.py {i}\n    inputs: [src/model_{i}/**]\n    metrics: metrics/{i}.json\n    model: {{ path: models/{i}.joblib, format: sklearn, registry: s3://acme/models/{i} }}\n"
+        ));
+    }
+    config.push_str("gates:\n");
+    for i in 0..models {
+        config.push_str(&format!(
+            "  quality-{i}:\n    training: model-{i}\n    rules: [{{ metric: auc, min: 0.8 }}]\n"
+        ));
+    }
+    config.push_str("deployments:\n");
+    for i in 0..models {
+        config.push_str(&format!(
+            "  model-{i}-staging:\n    model: model-{i}\n    environment: staging\n    after: [quality-{i}]\n    target: {{ kind: kserve, replicas: {{ min: 1, max: 2 }} }}\n"
+        ));
+    }
+    config
+}
