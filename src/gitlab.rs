@@ -182,31 +182,25 @@ impl Client {
         Some(wait.min(self.max_wait))
     }
 
-    /// Send an idempotent request (GET, PUT), retrying within the policy.
+    /// Send an idempotent request, retrying within the policy.
     async fn send(
         &self,
         method: &str,
         path: &str,
         body: Option<&serde_json::Value>,
     ) -> Result<Response, Error> {
-        let mut attempt = 0;
-        loop {
-            let outcome = self.send_once(method, path, body).await;
-            let wait = match &outcome {
-                Ok(response) => self.retry_wait(response, attempt),
-                Err(_) => Some((self.backoff * 2u32.saturating_pow(attempt)).min(self.max_wait)),
-            };
-            match (outcome, wait) {
-                (_, Some(wait)) if attempt < self.max_retries => {
-                    tokio::time::sleep(wait).await;
-                    attempt += 1;
-                }
-                (Ok(response), _) => return Ok(response),
-                (Err(message), _) => {
-                    return Err(Error(format!("{message} (after {} attempts)", attempt + 1)));
-                }
-            }
-        }
+        let policy = crate::http_retry::Policy {
+            backoff: self.backoff,
+            max_wait: self.max_wait,
+            max_retries: self.max_retries,
+        };
+        crate::http_retry::send(
+            &policy,
+            || self.send_once(method, path, body),
+            |response, attempt| self.retry_wait(response, attempt),
+        )
+        .await
+        .map_err(Error)
     }
 
     /// The id of the token's own user (a project access token has a bot user).

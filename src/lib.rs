@@ -29,6 +29,8 @@ pub mod github;
 #[cfg(feature = "gitlab")]
 pub mod gitlab;
 pub mod graph;
+#[cfg(any(feature = "github", feature = "gitlab"))]
+pub mod http_retry;
 pub mod init;
 pub mod lock;
 pub mod metrics;
