@@ -931,7 +931,23 @@ fn ci_pipelines_hand_a_training_to_the_cluster_and_take_its_files() {
         );
     std::fs::write(work.join("mlops.yaml"), &config).unwrap();
     common::git(&work, &["init", "-q", "-b", "main"]);
-    render_in_place(&work.join("mlops.yaml"));
+    let said = Command::cargo_bin("mlops")
+        .unwrap()
+        .arg("render")
+        .arg(work.join("mlops.yaml"))
+        .output()
+        .unwrap();
+    assert!(said.status.success());
+    // Both pipelines' settings name what the argo CLI needs.
+    let said = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        said.contains("Settings > Secrets and variables > Actions: `ARGO_SERVER`, `ARGO_TOKEN`"),
+        "{said}"
+    );
+    assert!(
+        said.contains("Settings > CI/CD > Variables: `ARGO_SERVER` and `ARGO_TOKEN`, masked"),
+        "{said}"
+    );
     common::git(&work, &["add", "-A"]);
     common::git(&work, &["commit", "-q", "-m", "pipeline"]);
 

@@ -636,6 +636,18 @@ pub fn repository_settings(config: &crate::spec::Config) -> Vec<String> {
             config.ci.branch
         ));
     }
+    let on_cluster = config
+        .training
+        .values()
+        .any(|training| training.engine == Some(crate::spec::model::Engine::Argo));
+    let argo: Vec<String> = if on_cluster {
+        crate::plan::ARGO_SECRETS
+            .iter()
+            .map(|name| (*name).to_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut secrets: Vec<&String> = config
         .training
         .values()
@@ -646,6 +658,7 @@ pub fn repository_settings(config: &crate::spec::Config) -> Vec<String> {
                 .values()
                 .flat_map(|deployment| &deployment.secrets),
         )
+        .chain(&argo)
         .collect();
     secrets.sort();
     secrets.dedup();

@@ -820,6 +820,20 @@ pub fn project_settings(config: &crate::spec::Config, config_path: &str) -> Vec<
             "not post merge-request notes"
         }
     ));
+    if config
+        .training
+        .values()
+        .any(|training| training.engine == Some(crate::spec::model::Engine::Argo))
+    {
+        settings.push(format!(
+            "Settings > CI/CD > Variables: {}, masked: the Argo Server's address and a token the argo CLI submits the cluster's trainings with (`engine: argo`); the runner needs the argo CLI",
+            crate::plan::ARGO_SECRETS
+                .iter()
+                .map(|name| format!("`{name}`"))
+                .collect::<Vec<_>>()
+                .join(" and ")
+        ));
+    }
     let mut schedules: Vec<&String> = config
         .data
         .values()
