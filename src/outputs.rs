@@ -188,10 +188,7 @@ pub fn write_atomically(target: &Path, shown: &str, contents: &str) -> Result<()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     std::fs::create_dir_all(&folder)
         .map_err(|source| io_error("cannot create the folder of", shown, source))?;
-    let mut temporary = tempfile::Builder::new()
-        .prefix(".mlops-")
-        .suffix(".tmp")
-        .tempfile_in(&folder)
+    let mut temporary = temporary_file_in(&folder)
         .map_err(|source| io_error("cannot create a temporary file for", shown, source))?;
     temporary
         .write_all(contents.as_bytes())
@@ -201,6 +198,24 @@ pub fn write_atomically(target: &Path, shown: &str, contents: &str) -> Result<()
         .persist(target)
         .map_err(|error| io_error("cannot replace", shown, error.error))?;
     Ok(())
+}
+
+/// A temporary file to be renamed over a file the user reads: created as any file the user
+/// writes is (`0o666` less the umask), not the owner-only `0o600` a temporary file gets by
+/// default, which would leave every generated file unreadable to the group and to a container
+/// running as another user.
+///
+/// # Errors
+/// The file cannot be created.
+pub fn temporary_file_in(folder: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(".mlops-").suffix(".tmp");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(0o666));
+    }
+    builder.tempfile_in(folder)
 }
 
 fn io_error(action: &'static str, path: &str, source: std::io::Error) -> OutputError {
@@ -338,6 +353,31 @@ mod tests {
         )
         .unwrap();
         assert!(again.iter().all(|file| !file.is_stale()));
+    }
+
+    /// Regression: generated files were written owner-only (`0o600`, a temporary file's mode)
+    /// where any file the user writes gets `0o666` less the umask.
+    #[cfg(unix)]
+    #[test]
+    fn generated_files_get_the_mode_of_any_file_the_user_writes() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        std::fs::write(root.path().join("by-hand.yaml"), "a: 1\n").unwrap();
+        super::write_atomically(
+            &root.path().join("generated.yaml"),
+            "generated.yaml",
+            "a: 1\n",
+        )
+        .unwrap();
+        let mode = |name: &str| {
+            std::fs::metadata(root.path().join(name))
+                .unwrap()
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("generated.yaml"), mode("by-hand.yaml"));
+        assert_ne!(mode("generated.yaml"), 0o600, "the umask here is not 0o177");
     }
 
     #[test]

@@ -1479,7 +1479,7 @@ fn log_tail(log: &Path) -> Vec<String> {
 
 fn write_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
     let folder = path.parent().unwrap_or_else(|| Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(folder)?;
+    let mut file = crate::outputs::temporary_file_in(folder)?;
     file.write_all(contents.as_bytes())?;
     file.as_file().sync_all()?;
     file.persist(path).map_err(|error| error.error)?;
