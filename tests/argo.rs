@@ -132,64 +132,57 @@ fn template_references(text: &str) -> Vec<String> {
     found
 }
 
-/// Every rule the CRD schema and argo-tugboat miss; returns the template document.
-fn check_argo_rules(documents: &[Value]) -> &Value {
-    let template = documents
-        .iter()
-        .find(|document| document["kind"] == "WorkflowTemplate")
-        .expect("a WorkflowTemplate");
-    let name = template["metadata"]["name"].as_str().unwrap();
-    assert!(name.len() <= 52, "{name}");
-    let spec = &template["spec"];
-    let parameters: BTreeSet<&str> = spec["arguments"]["parameters"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|parameter| parameter["name"].as_str().unwrap())
-        .collect();
-    let templates: BTreeMap<&str, &Value> = spec["templates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|template| (template["name"].as_str().unwrap(), template))
-        .collect();
-    assert!(templates.contains_key(spec["entrypoint"].as_str().unwrap()));
-    for (template_name, template) in &templates {
-        let types = ["container", "script", "dag", "steps", "suspend", "resource"]
-            .iter()
-            .filter(|kind| template.get(**kind).is_some())
-            .count();
-        assert_eq!(types, 1, "exactly one template type: {template_name}");
-        if template.get("activeDeadlineSeconds").is_some() {
-            assert!(
-                template.get("container").is_some() || template.get("script").is_some(),
-                "activeDeadlineSeconds on a leaf template only: {template_name}"
-            );
+/// A template a task names: by `template` in its own `WorkflowTemplate`, or by `templateRef`
+/// in another of the file's. Returns the holder's name and the template.
+fn resolve<'a>(
+    libraries: &BTreeMap<&'a str, BTreeMap<&'a str, &'a Value>>,
+    holder: &'a str,
+    task: &'a Value,
+) -> (&'a str, &'a Value) {
+    let task_name = task["name"].as_str().unwrap();
+    match (task["template"].as_str(), task.get("templateRef")) {
+        (Some(name), None) => (
+            holder,
+            libraries[holder]
+                .get(name)
+                .unwrap_or_else(|| panic!("{task_name}: its template does not exist")),
+        ),
+        (None, Some(reference)) => {
+            let library = reference["name"].as_str().unwrap();
+            let (library, templates) = libraries
+                .get_key_value(library)
+                .unwrap_or_else(|| panic!("{task_name}: no WorkflowTemplate {library}"));
+            (
+                library,
+                templates
+                    .get(reference["template"].as_str().unwrap())
+                    .unwrap_or_else(|| panic!("{task_name}: {reference} does not exist")),
+            )
         }
-        // Every `{{outputs.parameters.X}}` of a template (its metrics) is one of its outputs.
-        let mut texts = Vec::new();
-        strings_in(template, &mut texts);
-        for reference in texts.iter().flat_map(|text| template_references(text)) {
-            if let Some(parameter) = reference.strip_prefix("outputs.parameters.") {
-                assert!(
-                    template["outputs"]["parameters"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .any(|output| output["name"] == parameter),
-                    "{template_name}: {reference}"
-                );
-            }
-        }
+        _ => panic!("{task_name}: exactly one of template and templateRef"),
     }
-    let dag = templates[spec["entrypoint"].as_str().unwrap()]["dag"]["tasks"]
-        .as_array()
-        .unwrap();
+}
+
+/// The rules of one dag: its tasks' templates, dependencies and references.
+fn check_dag(
+    libraries: &BTreeMap<&str, BTreeMap<&str, &Value>>,
+    holder: &str,
+    dag_template: &Value,
+    parameters: &BTreeSet<&str>,
+) -> usize {
+    let dag = dag_template["dag"]["tasks"].as_array().unwrap();
+    assert!(dag.len() <= 200, "Argo's CRD: at most 200 tasks per dag");
     let tasks: BTreeMap<&str, &Value> = dag
         .iter()
         .map(|task| (task["name"].as_str().unwrap(), task))
         .collect();
     assert_eq!(tasks.len(), dag.len(), "task names are unique");
+    let given_to_dag: BTreeSet<&str> = dag_template["inputs"]["artifacts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|artifact| artifact["name"].as_str().unwrap())
+        .collect();
     for (task_name, task) in &tasks {
         assert!(
             !task_name.starts_with(|c: char| c.is_ascii_digit()),
@@ -199,13 +192,11 @@ fn check_argo_rules(documents: &[Value]) -> &Value {
             !(task.get("depends").is_some() && task.get("dependencies").is_some()),
             "{task_name} mixes depends and dependencies"
         );
-        let template = templates
-            .get(task["template"].as_str().unwrap())
-            .unwrap_or_else(|| panic!("{task_name}: its template does not exist"));
+        let (_, template) = resolve(libraries, holder, task);
         for dependency in task["dependencies"].as_array().into_iter().flatten() {
             assert!(
                 tasks.contains_key(dependency.as_str().unwrap()),
-                "{task_name} depends on a task that does not exist: {dependency}"
+                "{task_name} depends on a task that does not exist in its dag: {dependency}"
             );
         }
         // Every input artifact has a location or is given by the task.
@@ -235,10 +226,16 @@ fn check_argo_rules(documents: &[Value]) -> &Value {
                 ["workflow", "parameters", parameter] => {
                     assert!(parameters.contains(parameter), "{task_name}: {reference}");
                 }
+                ["inputs", "artifacts", artifact] => {
+                    assert!(
+                        given_to_dag.contains(artifact),
+                        "{task_name}: {reference}: its dag is given no such artifact"
+                    );
+                }
                 ["tasks", producer, "outputs", kind, output] => {
-                    let producer_task = tasks
-                        .get(producer)
-                        .unwrap_or_else(|| panic!("{task_name}: {reference}: no such task"));
+                    let producer_task = tasks.get(producer).unwrap_or_else(|| {
+                        panic!("{task_name}: {reference}: no such task in its dag")
+                    });
                     let listed = task["dependencies"]
                         .as_array()
                         .is_some_and(|list| list.iter().any(|item| item == producer));
@@ -246,7 +243,7 @@ fn check_argo_rules(documents: &[Value]) -> &Value {
                         listed,
                         "{task_name} reads {producer} without waiting for it"
                     );
-                    let producer_template = templates[producer_task["template"].as_str().unwrap()];
+                    let (_, producer_template) = resolve(libraries, holder, producer_task);
                     assert!(
                         producer_template["outputs"][kind]
                             .as_array()
@@ -258,35 +255,138 @@ fn check_argo_rules(documents: &[Value]) -> &Value {
             }
         }
     }
-    // Templates' own `{{...}}`: only workflow parameters (and a template's own outputs).
-    for (template_name, template) in &templates {
-        let mut texts = Vec::new();
-        strings_in(&json_without_dag(template), &mut texts);
-        for reference in texts.iter().flat_map(|text| template_references(text)) {
-            let known = reference
-                .strip_prefix("workflow.parameters.")
-                .is_some_and(|parameter| parameters.contains(parameter))
-                || reference.starts_with("outputs.parameters.");
+    tasks.len()
+}
+
+/// Every rule the CRD schema and argo-tugboat miss, over every `WorkflowTemplate` of the file
+/// (the entry one and the parts holding what it could not); returns the entry one.
+fn check_argo_rules(documents: &[Value]) -> &Value {
+    let holders: Vec<&Value> = documents
+        .iter()
+        .filter(|document| document["kind"] == "WorkflowTemplate")
+        .collect();
+    let template = holders
+        .iter()
+        .find(|holder| holder["spec"].get("entrypoint").is_some())
+        .expect("an entry WorkflowTemplate");
+    let name = template["metadata"]["name"].as_str().unwrap();
+    assert!(name.len() <= 52, "{name}");
+    let spec = &template["spec"];
+    let parameters: BTreeSet<&str> = spec["arguments"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|parameter| parameter["name"].as_str().unwrap())
+        .collect();
+    let libraries: BTreeMap<&str, BTreeMap<&str, &Value>> = holders
+        .iter()
+        .map(|holder| {
+            let holder_name = holder["metadata"]["name"].as_str().unwrap();
+            assert!(holder_name.len() <= 63, "{holder_name}");
+            // Client-side `kubectl apply` (and Argo CD's default) keeps the whole object in
+            // an annotation Kubernetes caps at 256 KiB.
             assert!(
-                known,
-                "{template_name}: {{{{{reference}}}}} resolves to nothing"
+                serde_json::to_string(holder).unwrap().len() < 262_144,
+                "{holder_name} is too big for kubectl apply"
             );
-        }
-    }
-    // Parameter values are within their enums (the approval's default).
-    for template in templates.values() {
-        for parameter in template["inputs"]["parameters"]
+            let list = holder["spec"]["templates"].as_array().unwrap();
+            assert!(list.len() <= 200, "Argo's CRD: at most 200 templates");
+            let map: BTreeMap<&str, &Value> = list
+                .iter()
+                .map(|template| (template["name"].as_str().unwrap(), template))
+                .collect();
+            assert_eq!(
+                map.len(),
+                list.len(),
+                "{holder_name}: template names are unique"
+            );
+            (holder_name, map)
+        })
+        .collect();
+    assert!(libraries[name].contains_key(spec["entrypoint"].as_str().unwrap()));
+    let mut all_tasks: Vec<&str> = Vec::new();
+    for holder in &holders {
+        let holder_name = holder["metadata"]["name"].as_str().unwrap();
+        // A part declares the parameters it reads as the entry does.
+        for parameter in holder["spec"]["arguments"]["parameters"]
             .as_array()
             .into_iter()
             .flatten()
         {
-            if let (Some(allowed), Some(default)) =
-                (parameter["enum"].as_array(), parameter.get("default"))
+            assert!(
+                spec["arguments"]["parameters"]
+                    .as_array()
+                    .unwrap()
+                    .contains(parameter),
+                "{holder_name}: {parameter}"
+            );
+        }
+        for (template_name, template) in &libraries[holder_name] {
+            let types = ["container", "script", "dag", "steps", "suspend", "resource"]
+                .iter()
+                .filter(|kind| template.get(**kind).is_some())
+                .count();
+            assert_eq!(types, 1, "exactly one template type: {template_name}");
+            if template.get("activeDeadlineSeconds").is_some() {
+                assert!(
+                    template.get("container").is_some() || template.get("script").is_some(),
+                    "activeDeadlineSeconds on a leaf template only: {template_name}"
+                );
+            }
+            // Templates' own `{{...}}`: only workflow parameters and their own outputs.
+            let mut texts = Vec::new();
+            strings_in(&json_without_dag(template), &mut texts);
+            for reference in texts.iter().flat_map(|text| template_references(text)) {
+                if let Some(parameter) = reference.strip_prefix("outputs.parameters.") {
+                    assert!(
+                        template["outputs"]["parameters"]
+                            .as_array()
+                            .unwrap()
+                            .iter()
+                            .any(|output| output["name"] == parameter),
+                        "{template_name}: {reference}"
+                    );
+                    continue;
+                }
+                assert!(
+                    reference
+                        .strip_prefix("workflow.parameters.")
+                        .is_some_and(|parameter| parameters.contains(parameter)),
+                    "{template_name}: {{{{{reference}}}}} resolves to nothing"
+                );
+            }
+            // Parameter values are within their enums (the approval's default).
+            for parameter in template["inputs"]["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
             {
-                assert!(allowed.contains(default), "{parameter}");
+                if let (Some(allowed), Some(default)) =
+                    (parameter["enum"].as_array(), parameter.get("default"))
+                {
+                    assert!(allowed.contains(default), "{parameter}");
+                }
+            }
+            if template.get("dag").is_some() {
+                check_dag(&libraries, holder_name, template, &parameters);
+                all_tasks.extend(
+                    template["dag"]["tasks"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|task| task["name"].as_str().unwrap()),
+                );
             }
         }
     }
+    // Task names are unique across the dags too: `argo cp --template-name`, `argo resume
+    // --node-field-selector` and the walk name a step by its task.
+    let unique: BTreeSet<&str> = all_tasks.iter().copied().collect();
+    assert_eq!(
+        unique.len(),
+        all_tasks.len(),
+        "task names are unique across dags"
+    );
     for document in documents
         .iter()
         .filter(|document| document["kind"] == "CronWorkflow")
@@ -400,35 +500,121 @@ fn hostile_manifests_carry_every_command_out_of_argos_reach() {
     assert!(run.contains("${{"), "the hostile command holds a `{{{{`");
 }
 
-/// Argo's CRD allows 200 templates and 200 tasks per dag: 60 models (181 tasks) make one dag
-/// and one schedule; 100 models (301 tasks) are refused by `validate`, saying what to do, so a
-/// config that validates never renders a manifest the cluster refuses.
+/// Argo's CRD allows 200 templates and 200 tasks per dag, and `kubectl apply` an object of at
+/// most 256 KiB: 100 models (301 tasks) make one group task per model in the entry dag (the
+/// shared data step stays there), each group a dag of its model's training, gate and deploy,
+/// held in as many `WorkflowTemplate`s as the size takes; one schedule still runs everything.
 #[test]
-fn sixty_models_make_one_dag_and_a_hundred_are_refused_by_validate() {
-    let (_project, config) = write_config(&many_models(60));
+fn a_hundred_models_make_a_dag_per_model_over_several_templates() {
+    let (_project, config) = write_config(&many_models(100));
     let text = render_in_place(&config);
     let documents = documents(&text);
     let template = check_argo_rules(&documents);
     let tasks = template["spec"]["templates"][0]["dag"]["tasks"]
         .as_array()
         .unwrap();
-    assert_eq!(tasks.len(), 1 + 60 * 3);
-    assert!(template["spec"]["templates"].as_array().unwrap().len() <= 200);
-    assert_eq!(documents.len(), 2, "one CronWorkflow for the one refresh");
+    assert_eq!(
+        tasks.len(),
+        1 + 100,
+        "the data step and one group per model"
+    );
+    assert_eq!(tasks[0]["name"], "data-shared");
+    let group = &tasks[8];
+    assert_eq!(group["name"], "group-train-model-7");
+    assert_eq!(
+        group["when"],
+        "{{workflow.parameters.run-train-model-7}} == true || \
+         {{workflow.parameters.run-gate-quality-7}} == true || \
+         {{workflow.parameters.run-deploy-model-7-staging}} == true"
+    );
+    let holders = documents
+        .iter()
+        .filter(|document| document["kind"] == "WorkflowTemplate")
+        .count();
+    assert!(holders >= 2, "{holders} WorkflowTemplates");
+    let crons: Vec<&Value> = documents
+        .iter()
+        .filter(|document| document["kind"] == "CronWorkflow")
+        .collect();
+    assert_eq!(crons.len(), 1, "one CronWorkflow for the one refresh");
     // The schedule refreshes the shared data: everything follows it.
-    let scheduled = documents[1]["spec"]["workflowSpec"]["arguments"]["parameters"]
+    let scheduled = crons[0]["spec"]["workflowSpec"]["arguments"]["parameters"]
         .as_array()
         .unwrap();
+    assert_eq!(scheduled.len(), 1 + 3 * 100);
     assert!(
         scheduled
             .iter()
             .all(|parameter| parameter["value"] == "true")
     );
-    insta::assert_snapshot!(
-        "sixty_models_argo_head",
-        text.lines().take(120).collect::<Vec<_>>().join("\n")
+    // The shape, read by hand: each document with its size, the entry dag's first tasks, and
+    // model 42's group, held in a part.
+    let shape: Vec<Value> = documents
+        .iter()
+        .map(|document| {
+            serde_json::json!({
+                "kind": document["kind"],
+                "name": document["metadata"]["name"],
+                "templates": document["spec"]["templates"].as_array().map(Vec::len),
+                "parameters": document["spec"]["arguments"]["parameters"].as_array().map(Vec::len),
+            })
+        })
+        .collect();
+    let model_42 = documents
+        .iter()
+        .flat_map(|document| {
+            document["spec"]["templates"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .find(|template| template["name"] == "group-train-model-42")
+        .unwrap();
+    assert_eq!(
+        tasks[43]["templateRef"],
+        serde_json::json!({"name": "mlops-big-part-1", "template": "group-train-model-42"})
     );
-    let (_project, config) = write_config(&many_models(100));
+    insta::assert_snapshot!(
+        "hundred_models_argo_shape",
+        serde_json::to_string_pretty(&serde_json::json!({
+            "documents": shape,
+            "entry_tasks": [&tasks[0], &tasks[1], &tasks[43]],
+            "group_of_model_42": model_42,
+        }))
+        .unwrap()
+    );
+}
+
+/// Sixty models (181 tasks) fit one dag, but not one object `kubectl apply` takes (about
+/// 330 kB flat): they are grouped by size as a hundred are by count.
+#[test]
+fn sixty_models_are_grouped_to_stay_within_what_kubectl_applies() {
+    let (_project, config) = write_config(&many_models(60));
+    let grouped = documents(&render_in_place(&config));
+    let template = check_argo_rules(&grouped);
+    let tasks = template["spec"]["templates"][0]["dag"]["tasks"]
+        .as_array()
+        .unwrap();
+    assert_eq!(tasks.len(), 1 + 60);
+    // Twenty fit in one object: one dag, nothing grouped.
+    let (_project, config) = write_config(&many_models(20));
+    let flat = documents(&render_in_place(&config));
+    let template = check_argo_rules(&flat);
+    assert_eq!(
+        template["spec"]["templates"][0]["dag"]["tasks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1 + 20 * 3
+    );
+}
+
+/// Past what grouping can hold (250 models: 251 tasks in the entry dag), `validate` refuses the
+/// config, saying what to do, so a config that validates never renders a manifest the cluster
+/// refuses.
+#[test]
+fn two_hundred_and_fifty_models_are_refused_by_validate() {
+    let (_project, config) = write_config(&many_models(250));
     let output = Command::cargo_bin("mlops")
         .unwrap()
         .arg("validate")
@@ -437,10 +623,15 @@ fn sixty_models_make_one_dag_and_a_hundred_are_refused_by_validate() {
         .unwrap();
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
+    // (The report wraps long messages: the parts are checked one by one.)
+    for part in [
+        "this config makes 751 Argo tasks and, grouped by model, 251 in the entry dag;",
+        "holds at most 199",
+    ] {
+        assert!(stderr.contains(part), "{stderr}");
+    }
     assert!(
-        stderr.contains(
-            "this config makes 301 Argo tasks; Argo's WorkflowTemplate holds at most 199"
-        ),
+        stderr.contains("too many steps for Argo's dags"),
         "{stderr}"
     );
 }
@@ -465,7 +656,8 @@ struct Walk {
     parameters: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-/// `{{...}}` of a task's `when` replaced; then `a == b && c == d` evaluated.
+/// `{{...}}` of a task's `when` replaced; then `a == b && c == d || e == f` evaluated as Argo's
+/// expression language does (`&&` binds tighter than `||`).
 fn evaluate(
     when: &str,
     parameters: &BTreeMap<String, String>,
@@ -487,23 +679,47 @@ fn evaluate(
         };
         text = text.replace(&format!("{{{{{reference}}}}}"), &value);
     }
-    text.split("&&").all(|clause| {
-        let (left, right) = clause.split_once("==").expect("a comparison");
-        left.trim() == right.trim()
+    text.split("||").any(|alternative| {
+        alternative.split("&&").all(|clause| {
+            let (left, right) = clause.split_once("==").expect("a comparison");
+            left.trim() == right.trim()
+        })
     })
 }
 
-/// Walk the template's dag as Argo does. `origin` is the bare repository every task's source is
-/// cloned from; `bin` holds `mlops` and a stub `aws`; `supplied` answers suspend steps.
+/// Walks a manifest's dags as Argo does: the entry `WorkflowTemplate`'s `main`, and the dag of
+/// every group task, by `template` or by `templateRef` into another of the file's templates.
+struct Walker<'a> {
+    /// Each `WorkflowTemplate`'s templates by name.
+    libraries: BTreeMap<&'a str, BTreeMap<&'a str, &'a Value>>,
+    parameters: BTreeMap<String, String>,
+    /// The bare repository every task's source is cloned from.
+    origin: &'a Path,
+    /// `mlops` and a stub `aws`, for the pods' PATH.
+    bin: &'a Path,
+    /// The answers to suspend steps.
+    supplied: &'a BTreeMap<&'a str, &'a str>,
+    pods: tempfile::TempDir,
+    walk: Walk,
+}
+
+/// Walk the manifest (its documents) as Argo does, with `overrides` of the entry's parameters.
 fn walk(
-    template: &Value,
+    documents: &[Value],
     overrides: &BTreeMap<&str, &str>,
     origin: &Path,
     bin: &Path,
     supplied: &BTreeMap<&str, &str>,
 ) -> Walk {
-    let spec = &template["spec"];
-    let mut parameters: BTreeMap<String, String> = spec["arguments"]["parameters"]
+    let holders: Vec<&Value> = documents
+        .iter()
+        .filter(|document| document["kind"] == "WorkflowTemplate")
+        .collect();
+    let entry = holders
+        .iter()
+        .find(|holder| holder["spec"].get("entrypoint").is_some())
+        .unwrap();
+    let mut parameters: BTreeMap<String, String> = entry["spec"]["arguments"]["parameters"]
         .as_array()
         .unwrap()
         .iter()
@@ -515,101 +731,190 @@ fn walk(
         })
         .collect();
     for (name, value) in overrides {
+        assert!(parameters.contains_key(*name), "no parameter {name}");
         parameters.insert((*name).to_owned(), (*value).to_owned());
     }
-    let templates: BTreeMap<&str, &Value> = spec["templates"]
-        .as_array()
-        .unwrap()
+    let libraries = holders
         .iter()
-        .map(|template| (template["name"].as_str().unwrap(), template))
-        .collect();
-    let tasks = templates["main"]["dag"]["tasks"].as_array().unwrap();
-    let mut left: BTreeMap<String, Left> = BTreeMap::new();
-    let mut succeeded: BTreeSet<String> = BTreeSet::new();
-    let mut finished: BTreeSet<String> = BTreeSet::new();
-    let mut walk = Walk {
-        ran: Vec::new(),
-        skipped: Vec::new(),
-        omitted: Vec::new(),
-        parameters: BTreeMap::new(),
-    };
-    let root = tempfile::tempdir().unwrap();
-    // Argo runs a task once every dependency has finished: Succeeded or Skipped lets it go on.
-    while finished.len() < tasks.len() {
-        let ready = tasks.iter().find(|task| {
-            let name = task["name"].as_str().unwrap();
-            !finished.contains(name)
-                && task["dependencies"]
+        .map(|holder| {
+            (
+                holder["metadata"]["name"].as_str().unwrap(),
+                holder["spec"]["templates"]
                     .as_array()
-                    .into_iter()
-                    .flatten()
-                    .all(|dependency| finished.contains(dependency.as_str().unwrap()))
-        });
-        let task = ready.expect("the dag has no cycle");
-        let name = task["name"].as_str().unwrap().to_owned();
-        finished.insert(name.clone());
-        let dependencies_ok = task["dependencies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|dependency| dependency.as_str().unwrap())
-            .all(|dependency| {
-                succeeded.contains(dependency) || walk.skipped.iter().any(|skip| skip == dependency)
+                    .unwrap()
+                    .iter()
+                    .map(|template| (template["name"].as_str().unwrap(), template))
+                    .collect(),
+            )
+        })
+        .collect();
+    let mut walker = Walker {
+        libraries,
+        parameters,
+        origin,
+        bin,
+        supplied,
+        pods: tempfile::tempdir().unwrap(),
+        walk: Walk {
+            ran: Vec::new(),
+            skipped: Vec::new(),
+            omitted: Vec::new(),
+            parameters: BTreeMap::new(),
+        },
+    };
+    let holder = entry["metadata"]["name"].as_str().unwrap();
+    let main = walker.libraries[holder]["main"];
+    walker.dag(holder, main, &BTreeMap::new());
+    walker.walk
+}
+
+impl<'a> Walker<'a> {
+    /// Runs one dag; `given` are the artifacts its template's inputs received. Returns whether
+    /// it succeeded: every task succeeded or was skipped.
+    fn dag(
+        &mut self,
+        holder: &'a str,
+        dag_template: &'a Value,
+        given: &BTreeMap<String, PathBuf>,
+    ) -> bool {
+        let tasks = dag_template["dag"]["tasks"].as_array().unwrap();
+        let mut left: BTreeMap<String, Left> = BTreeMap::new();
+        let mut succeeded: BTreeSet<String> = BTreeSet::new();
+        let mut skipped: BTreeSet<String> = BTreeSet::new();
+        let mut finished: BTreeSet<String> = BTreeSet::new();
+        let mut ok = true;
+        // Argo runs a task once every dependency has finished: Succeeded or Skipped lets it go
+        // on.
+        while finished.len() < tasks.len() {
+            let ready = tasks.iter().find(|task| {
+                let name = task["name"].as_str().unwrap();
+                !finished.contains(name)
+                    && task["dependencies"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .all(|dependency| finished.contains(dependency.as_str().unwrap()))
             });
-        if !dependencies_ok {
-            // A dependency failed or was omitted: Argo does not run it (and the dag fails).
-            walk.omitted.push(name);
-            continue;
-        }
-        let runs = task["when"]
-            .as_str()
-            .is_none_or(|when| evaluate(when, &parameters, &left));
-        if !runs {
-            walk.skipped.push(name);
-            continue;
-        }
-        let template = templates[task["template"].as_str().unwrap()];
-        if template.get("suspend").is_some() {
-            let answer = supplied.get(name.as_str()).copied().unwrap_or("NO");
-            let mut outputs = Left::default();
-            outputs
+            let task = ready.expect("the dag has no cycle");
+            let name = task["name"].as_str().unwrap().to_owned();
+            finished.insert(name.clone());
+            let dependencies_ok = task["dependencies"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|dependency| dependency.as_str().unwrap())
+                .all(|dependency| succeeded.contains(dependency) || skipped.contains(dependency));
+            if !dependencies_ok {
+                // A dependency failed or was omitted: Argo does not run it (and the dag fails).
+                self.walk.omitted.push(name);
+                ok = false;
+                continue;
+            }
+            let runs = task["when"]
+                .as_str()
+                .is_none_or(|when| evaluate(when, &self.parameters, &left));
+            if !runs {
+                self.walk.skipped.push(name.clone());
+                skipped.insert(name);
+                continue;
+            }
+            let (task_holder, template) = self.resolve(holder, task);
+            // The task's input artifacts: from a producer of this dag or from the dag's own.
+            let mut inputs: BTreeMap<String, PathBuf> = BTreeMap::new();
+            for argument in task["arguments"]["artifacts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let from = argument["from"].as_str().unwrap();
+                let reference = &template_references(from)[0];
+                let parts: Vec<&str> = reference.split('.').collect();
+                let file = match parts.as_slice() {
+                    ["tasks", producer, "outputs", "artifacts", artifact] => left
+                        .get(*producer)
+                        .unwrap_or_else(|| panic!("{name} reads {reference}, which nobody left"))
+                        .artifacts[*artifact]
+                        .clone(),
+                    ["inputs", "artifacts", artifact] => given
+                        .get(*artifact)
+                        .unwrap_or_else(|| panic!("{name} reads {reference}, never given"))
+                        .clone(),
+                    _ => panic!("{name}: {reference}"),
+                };
+                inputs.insert(argument["name"].as_str().unwrap().to_owned(), file);
+            }
+            if template.get("dag").is_some() {
+                // A group: its tasks run in its own dag; only its leaves are named in the walk.
+                if !self.dag(task_holder, template, &inputs) {
+                    ok = false;
+                    continue;
+                }
+                succeeded.insert(name);
+                continue;
+            }
+            if template.get("suspend").is_some() {
+                let answer = self.supplied.get(name.as_str()).copied().unwrap_or("NO");
+                let mut outputs = Left::default();
+                outputs
+                    .parameters
+                    .insert("approve".to_owned(), answer.to_owned());
+                left.insert(name.clone(), outputs);
+                succeeded.insert(name.clone());
+                self.walk.ran.push((name, true));
+                continue;
+            }
+            let (outputs, success) = self.pod(&name, template, &inputs);
+            self.walk
                 .parameters
-                .insert("approve".to_owned(), answer.to_owned());
+                .insert(name.clone(), outputs.parameters.clone());
             left.insert(name.clone(), outputs);
-            succeeded.insert(name.clone());
-            walk.ran.push((name, true));
-            continue;
+            if success {
+                succeeded.insert(name.clone());
+            } else {
+                ok = false;
+            }
+            self.walk.ran.push((name, success));
         }
-        // A pod: a fresh clone at the revision, the input artifacts at their paths.
-        let pod = root.path().join(&name);
+        ok
+    }
+
+    fn resolve(&self, holder: &'a str, task: &'a Value) -> (&'a str, &'a Value) {
+        if let Some(name) = task["template"].as_str() {
+            return (holder, self.libraries[holder][name]);
+        }
+        let reference = &task["templateRef"];
+        let library = reference["name"].as_str().unwrap();
+        let (library, templates) = self.libraries.get_key_value(library).unwrap();
+        (library, templates[reference["template"].as_str().unwrap()])
+    }
+
+    /// A pod: a fresh clone at the revision, the input artifacts at their paths, the container's
+    /// command through `sh -c`. Returns what it left (a failed gate still leaves its verdict)
+    /// and whether it succeeded.
+    fn pod(
+        &self,
+        name: &str,
+        template: &Value,
+        inputs: &BTreeMap<String, PathBuf>,
+    ) -> (Left, bool) {
+        let pod = self.pods.path().join(name);
         let (src, input, output) = (pod.join("src"), pod.join("in"), pod.join("out"));
         std::fs::create_dir_all(&input).unwrap();
-        let revision = &parameters["revision"];
+        let revision = &self.parameters["revision"];
         let clone = std::process::Command::new("git")
             .args(["clone", "-q", "--branch", revision])
-            .arg(origin)
+            .arg(self.origin)
             .arg(&src)
             .status()
             .unwrap();
         assert!(clone.success());
-        for argument in task["arguments"]["artifacts"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let from = argument["from"].as_str().unwrap();
-            let reference = &template_references(from)[0];
-            let parts: Vec<&str> = reference.split('.').collect();
-            let producer = left
-                .get(parts[1])
-                .unwrap_or_else(|| panic!("{name} reads {reference}, which nobody left"));
-            let file = &producer.artifacts[parts[4]];
+        for (artifact_name, file) in inputs {
             let declared = template["inputs"]["artifacts"]
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|artifact| artifact["name"] == argument["name"])
-                .unwrap();
+                .find(|artifact| artifact["name"] == artifact_name.as_str())
+                .unwrap_or_else(|| panic!("{name} is given {artifact_name}, which it never takes"));
             let path = declared["path"].as_str().unwrap();
             let target = input.join(path.strip_prefix("/work/in/").unwrap());
             std::fs::copy(file, target).unwrap();
@@ -620,7 +925,7 @@ fn walk(
             .arg(template["container"]["args"][0].as_str().unwrap())
             .env(
                 "PATH",
-                format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+                format!("{}:{}", self.bin.display(), std::env::var("PATH").unwrap()),
             )
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_AUTHOR_NAME", "argo")
@@ -633,7 +938,8 @@ fn walk(
                 let mut value = value.to_owned();
                 for reference in template_references(&value.clone()) {
                     let parameter = reference.strip_prefix("workflow.parameters.").unwrap();
-                    value = value.replace(&format!("{{{{{reference}}}}}"), &parameters[parameter]);
+                    value =
+                        value.replace(&format!("{{{{{reference}}}}}"), &self.parameters[parameter]);
                 }
                 value
                     .replace("/work/src", src.to_str().unwrap())
@@ -684,20 +990,13 @@ fn walk(
                 .artifacts
                 .insert(artifact["name"].as_str().unwrap().to_owned(), file);
         }
-        walk.parameters
-            .insert(name.clone(), outputs.parameters.clone());
-        left.insert(name.clone(), outputs);
-        if status.success() {
-            succeeded.insert(name.clone());
-        }
-        walk.ran.push((name, status.success()));
+        (outputs, status.success())
     }
-    walk
 }
 
 /// The runnable fixture (examples/local's scripts) as a repository with a bare origin, and a
 /// folder with `mlops` and a stub `aws` for the pods' PATH.
-fn runnable(margin: &str) -> (tempfile::TempDir, PathBuf, PathBuf, Value) {
+fn runnable(margin: &str) -> (tempfile::TempDir, PathBuf, PathBuf, Vec<Value>) {
     let root = tempfile::tempdir().unwrap();
     let work = root.path().join("work");
     std::fs::create_dir_all(work.join("metrics")).unwrap();
@@ -717,21 +1016,23 @@ fn runnable(margin: &str) -> (tempfile::TempDir, PathBuf, PathBuf, Value) {
         .unwrap()
         .replace("targets: [gitlab-ci]", "targets: [argo-workflows]");
     std::fs::write(work.join("mlops.yaml"), config).unwrap();
+    let (origin, bin, manifests) = served(root.path(), &work);
+    (root, origin, bin, manifests)
+}
+
+/// Renders the project in `root/work`, commits it and pushes it to a bare `root/origin.git`;
+/// returns the origin, a folder with `mlops` and a stub `aws` for the pods' PATH, and the
+/// manifest's documents.
+fn served(root: &Path, work: &Path) -> (PathBuf, PathBuf, Vec<Value>) {
     let text = render_in_place(&work.join("mlops.yaml"));
-    let origin = root.path().join("origin.git");
-    common::git(
-        root.path(),
-        &["init", "-q", "--bare", origin.to_str().unwrap()],
-    );
-    common::git(&work, &["init", "-q", "-b", "main"]);
-    common::git(&work, &["add", "-A"]);
-    common::git(&work, &["commit", "-q", "-m", "pipeline"]);
-    common::git(
-        &work,
-        &["remote", "add", "origin", origin.to_str().unwrap()],
-    );
-    common::git(&work, &["push", "-q", "origin", "main"]);
-    let bin = root.path().join("bin");
+    let origin = root.join("origin.git");
+    common::git(root, &["init", "-q", "--bare", origin.to_str().unwrap()]);
+    common::git(work, &["init", "-q", "-b", "main"]);
+    common::git(work, &["add", "-A"]);
+    common::git(work, &["commit", "-q", "-m", "pipeline"]);
+    common::git(work, &["remote", "add", "origin", origin.to_str().unwrap()]);
+    common::git(work, &["push", "-q", "origin", "main"]);
+    let bin = root.join("bin");
     std::fs::create_dir_all(&bin).unwrap();
     std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("mlops"), bin.join("mlops")).unwrap();
     std::fs::write(bin.join("aws"), "#!/bin/sh\necho \"aws stub: $*\" >&2\n").unwrap();
@@ -740,8 +1041,7 @@ fn runnable(margin: &str) -> (tempfile::TempDir, PathBuf, PathBuf, Value) {
         .arg(bin.join("aws"))
         .status()
         .unwrap();
-    let template = documents(&text).remove(0);
-    (root, origin, bin, template)
+    (origin, bin, documents(&text))
 }
 
 fn names(walk: &Walk) -> Vec<&str> {
@@ -750,9 +1050,15 @@ fn names(walk: &Walk) -> Vec<&str> {
 
 #[test]
 fn the_walked_dag_trains_judges_and_releases_staging_and_waits_for_the_approval() {
-    let (_root, origin, bin, template) = runnable("margin: 0.5");
-    check_argo_rules(std::slice::from_ref(&template));
-    let walk = walk(&template, &BTreeMap::new(), &origin, &bin, &BTreeMap::new());
+    let (_root, origin, bin, manifests) = runnable("margin: 0.5");
+    check_argo_rules(&manifests);
+    let walk = walk(
+        &manifests,
+        &BTreeMap::new(),
+        &origin,
+        &bin,
+        &BTreeMap::new(),
+    );
     assert_eq!(
         names(&walk),
         [
@@ -782,8 +1088,14 @@ fn the_walked_dag_trains_judges_and_releases_staging_and_waits_for_the_approval(
 
 #[test]
 fn a_failing_metric_stops_the_walk_before_any_promotion() {
-    let (_root, origin, bin, template) = runnable("margin: 3.0");
-    let walk = walk(&template, &BTreeMap::new(), &origin, &bin, &BTreeMap::new());
+    let (_root, origin, bin, manifests) = runnable("margin: 3.0");
+    let walk = walk(
+        &manifests,
+        &BTreeMap::new(),
+        &origin,
+        &bin,
+        &BTreeMap::new(),
+    );
     assert_eq!(
         walk.ran,
         [
@@ -811,7 +1123,7 @@ fn a_failing_metric_stops_the_walk_before_any_promotion() {
 
 #[test]
 fn run_parameters_select_what_runs() {
-    let (_root, origin, bin, template) = runnable("margin: 0.5");
+    let (_root, origin, bin, manifests) = runnable("margin: 0.5");
     // What `mlops affected` would pass for a change to the training alone on a pull request:
     // the producer whose files it reads and the training; no gate, no deploy.
     let overrides = BTreeMap::from([
@@ -819,7 +1131,7 @@ fn run_parameters_select_what_runs() {
         ("run-deploy-mean-staging", "false"),
         ("run-deploy-mean-production", "false"),
     ]);
-    let walk = walk(&template, &overrides, &origin, &bin, &BTreeMap::new());
+    let walk = walk(&manifests, &overrides, &origin, &bin, &BTreeMap::new());
     assert_eq!(
         names(&walk),
         ["data-prepare", "train-mean-model"],
@@ -830,13 +1142,90 @@ fn run_parameters_select_what_runs() {
     );
 }
 
+/// A hundred models, grouped: with only the shared data and model 42 switched on, the walk
+/// enters model 42's group (through its `templateRef` into a part) and runs its training, gate
+/// and deploy on small real scripts, the shared data reaching the training through the
+/// group's input artifact; the 99 other groups are skipped whole.
+#[test]
+fn the_walk_enters_one_models_group_of_a_hundred() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir_all(work.join("metrics")).unwrap();
+    std::fs::write(work.join("metrics/.gitkeep"), "").unwrap();
+    std::fs::write(
+        work.join("prep.py"),
+        "import os\nos.makedirs('data', exist_ok=True)\n\
+         open('data/shared.csv', 'w').write('x,y\\n1,2\\n')\n",
+    )
+    .unwrap();
+    // The training reads the shared data (so it must have arrived) and scores itself by it.
+    std::fs::write(
+        work.join("train.py"),
+        "import json, os, sys\ni = sys.argv[1]\nrows = open('data/shared.csv').read().split()\n\
+         os.makedirs('models', exist_ok=True)\nopen(f'models/{i}.joblib', 'w').write('model')\n\
+         json.dump({'auc': round(0.8 + 0.05 * (len(rows) - 1), 4)}, open(f'metrics/{i}.json', 'w'))\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("mlops.yaml"),
+        many_models(100).replace("python ", "python3 "),
+    )
+    .unwrap();
+    let (origin, bin, manifests) = served(root.path(), &work);
+    let mut overrides: BTreeMap<String, &str> = manifests[0]["spec"]["arguments"]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|parameter| parameter["name"].as_str())
+        .filter(|name| name.starts_with("run-"))
+        .map(|name| (name.to_owned(), "false"))
+        .collect();
+    for name in [
+        "run-data-shared",
+        "run-train-model-42",
+        "run-gate-quality-42",
+        "run-deploy-model-42-staging",
+    ] {
+        overrides.insert(name.to_owned(), "true");
+    }
+    let overrides: BTreeMap<&str, &str> = overrides
+        .iter()
+        .map(|(name, value)| (name.as_str(), *value))
+        .collect();
+    let walk = walk(&manifests, &overrides, &origin, &bin, &BTreeMap::new());
+    assert_eq!(
+        walk.ran,
+        [
+            ("data-shared".to_owned(), true),
+            ("train-model-42".to_owned(), true),
+            ("gate-quality-42".to_owned(), true),
+            ("deploy-model-42-staging".to_owned(), true),
+        ],
+        "{:?}",
+        walk.omitted
+    );
+    assert_eq!(walk.parameters["gate-quality-42"]["metric-1"], "0.85");
+    assert_eq!(walk.skipped.len(), 99, "{:?}", walk.skipped);
+    assert!(walk.skipped.iter().all(|name| name.starts_with("group-")));
+    assert!(walk.omitted.is_empty(), "{:?}", walk.omitted);
+    let released = common::git(
+        &origin,
+        &["log", "-1", "--format=%s", "mlops/release/staging"],
+    );
+    assert!(
+        released.starts_with("promote model-42-staging to staging"),
+        "{released}"
+    );
+}
+
 /// `mlops affected --format argo-parameters` is what the CI side hands `argo submit
 /// --parameter-file`: a change to the training's params runs the training (with the producer
 /// whose files it reads), its gate and its deploys; nothing changed runs nothing. The walked
 /// dag runs exactly those.
 #[test]
 fn affected_hands_the_cluster_only_what_a_change_touches() {
-    let (root, origin, bin, template) = runnable("margin: 0.5");
+    let (root, origin, bin, manifests) = runnable("margin: 0.5");
+    let template = &manifests[0];
     let work = root.path().join("work");
     let affected = |base: &str| -> BTreeMap<String, String> {
         let output = Command::cargo_bin("mlops")
@@ -896,7 +1285,7 @@ fn affected_hands_the_cluster_only_what_a_change_touches() {
         .iter()
         .map(|(key, value)| (key.as_str(), value.as_str()))
         .collect();
-    let walk = walk(&template, &overrides, &origin, &bin, &BTreeMap::new());
+    let walk = walk(&manifests, &overrides, &origin, &bin, &BTreeMap::new());
     assert_eq!(
         names(&walk),
         [

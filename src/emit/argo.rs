@@ -238,12 +238,518 @@ fn install_mlops() -> String {
     )
 }
 
-/// Every document of the file: the template, then a `CronWorkflow` per schedule.
+/// How the plan's steps fill Argo's objects, which the CRD caps at 200 templates per
+/// `WorkflowTemplate` and 200 tasks per dag.
+#[derive(Debug)]
+pub struct Layout {
+    /// The steps (places in `plan.steps`) that are tasks of the entry dag.
+    pub outer: Vec<usize>,
+    /// Steps that run as one dag of their own, which the entry dag runs as one task: empty
+    /// while every step fits in the entry dag.
+    pub groups: Vec<Vec<usize>>,
+}
+
+/// A step's tasks: its own, and the approval before an approval-gated deploy.
+fn task_count(step: &Step) -> usize {
+    1 + usize::from(
+        step.promotion
+            .as_ref()
+            .is_some_and(|promotion| promotion.requires_approval),
+    )
+}
+
+/// Where each step goes. While every task fits, one dag (the common case, and the easiest to
+/// read in Argo's UI). Past that, the data steps that need only data stay in the entry dag and
+/// every other step joins the group of the steps it waits for or reads from, so no group waits
+/// for another: a monorepo of independent models makes one group per model (its training,
+/// gates, approvals and deploys), each fed the shared data as input artifacts. (Size decides
+/// too: `manifests` regroups a plan whose tasks fit but whose templates would pass what one
+/// object may weigh; grouping only shortens dags, so this answer's errors cover that one.)
+///
+/// # Errors
+/// Even grouped, a dag holds more than [`TASK_LIMIT`] tasks; the message says which.
+pub fn layout(plan: &crate::plan::Plan) -> Result<Layout, String> {
+    let total: usize = plan.steps.iter().map(task_count).sum();
+    if total <= TASK_LIMIT {
+        return Ok(Layout {
+            outer: (0..plan.steps.len()).collect(),
+            groups: Vec::new(),
+        });
+    }
+    layout_grouped(plan)
+}
+
+/// The grouped layout, also for a plan whose tasks fit in one dag but whose templates are too
+/// big for one object (which cannot make a dag too long: grouping only shortens them).
+fn layout_grouped(plan: &crate::plan::Plan) -> Result<Layout, String> {
+    /// The group a step belongs to, its path halved on the way.
+    fn root(parent: &mut [usize], mut at: usize) -> usize {
+        while parent[at] != at {
+            parent[at] = parent[parent[at]];
+            at = parent[at];
+        }
+        at
+    }
+    let total: usize = plan.steps.iter().map(task_count).sum();
+    let place: std::collections::HashMap<petgraph::graph::NodeIndex, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(index, step)| (step.node, index))
+        .collect();
+    // Steps come producers first, so one pass decides which data steps stay outside.
+    let mut outside = vec![false; plan.steps.len()];
+    for (index, step) in plan.steps.iter().enumerate() {
+        outside[index] = step.kind == NodeKind::Data
+            && step
+                .needs
+                .iter()
+                .all(|need| place.get(need).is_none_or(|&found| outside[found]));
+    }
+    // Union-find over the rest: a step joins what it waits for and reads from.
+    let mut parent: Vec<usize> = (0..plan.steps.len()).collect();
+    for (index, step) in plan.steps.iter().enumerate() {
+        if outside[index] {
+            continue;
+        }
+        for node in step.needs.iter().chain(&step.downloads) {
+            if let Some(&other) = place.get(node)
+                && !outside[other]
+            {
+                let (a, b) = (root(&mut parent, index), root(&mut parent, other));
+                // The earlier step names the group.
+                parent[a.max(b)] = a.min(b);
+            }
+        }
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    let mut group_of: std::collections::HashMap<usize, usize> = std::collections::HashMap::new();
+    for (index, _) in outside.iter().enumerate().filter(|(_, outside)| !**outside) {
+        let group = root(&mut parent, index);
+        let at = *group_of.entry(group).or_insert_with(|| {
+            groups.push(Vec::new());
+            groups.len() - 1
+        });
+        groups[at].push(index);
+    }
+    let outer: Vec<usize> = (0..plan.steps.len())
+        .filter(|&index| outside[index])
+        .collect();
+    let entry_tasks = outer
+        .iter()
+        .map(|&index| task_count(&plan.steps[index]))
+        .sum::<usize>()
+        + groups.len();
+    if entry_tasks > TASK_LIMIT {
+        return Err(format!(
+            "this config makes {total} Argo tasks and, grouped by model, {entry_tasks} in the entry dag; an Argo dag holds at most {TASK_LIMIT}"
+        ));
+    }
+    for group in &groups {
+        let tasks: usize = group
+            .iter()
+            .map(|&index| task_count(&plan.steps[index]))
+            .sum();
+        if tasks > TASK_LIMIT {
+            return Err(format!(
+                "`{}` and the steps joined to it make {tasks} Argo tasks in one dag; an Argo dag holds at most {TASK_LIMIT}",
+                plan.steps[group[0]].name
+            ));
+        }
+    }
+    Ok(Layout { outer, groups })
+}
+
+/// What every step's template shares.
+struct Context<'a, 'b> {
+    input: &'a EmitInput<'b>,
+    repository: String,
+    secret: String,
+    mlops_image: String,
+    config_file: &'a str,
+}
+
+/// A step's tasks and templates. `outside` says which producers live in another dag: the
+/// step's group receives their files as its own input artifacts and waits for them as a whole.
+fn step_unit(
+    context: &Context<'_, '_>,
+    step: &Step,
+    outside: &dyn Fn(petgraph::graph::NodeIndex) -> bool,
+) -> (Vec<Value>, Vec<Value>) {
+    let config = context.input.config;
+    let graph = context.input.graph;
+    let task_of = |node| {
+        let found = graph.node(node);
+        task(found.kind, &found.name)
+    };
+    let mut tasks = Vec::new();
+    let mut templates = Vec::new();
+    let id = task(step.kind, &step.name);
+    let run_parameter = format!("run-{id}");
+    let waits_for: Vec<String> = step
+        .needs
+        .iter()
+        .filter(|&&need| !outside(need))
+        .map(|&need| task_of(need))
+        .collect();
+    let mut dependencies = waits_for.clone();
+    let mut when = format!("{{{{workflow.parameters.{run_parameter}}}}} == true");
+    let downloads: Vec<(String, bool)> = step
+        .downloads
+        .iter()
+        .map(|&node| (task_of(node), outside(node)))
+        .collect();
+    if let Some(promotion) = &step.promotion
+        && promotion.requires_approval
+    {
+        let approve = format!("approve-{}", step.name);
+        tasks.push(json!({
+            "name": approve,
+            "template": approve,
+            "dependencies": dependencies,
+            "when": when,
+        }));
+        templates.push(json!({
+            "name": approve,
+            "suspend": {},
+            "inputs": {"parameters": [{
+                "name": "approve",
+                "default": "NO",
+                "enum": ["YES", "NO"],
+                "description": format!("YES releases `{}` to `{}` (its release still goes through the promotion pull request)", step.name, promotion.environment),
+            }]},
+            "outputs": {"parameters": [{"name": "approve", "valueFrom": {"supplied": {}}}]},
+        }));
+        dependencies = vec![approve.clone()];
+        dependencies.extend(waits_for);
+        when = format!("{when} && {{{{tasks.{approve}.outputs.parameters.approve}}}} == YES");
+    }
+    let mut task_value = json!({
+        "name": id,
+        "template": id,
+        "when": when,
+    });
+    if !dependencies.is_empty() {
+        task_value["dependencies"] = json!(dependencies);
+    }
+    if !downloads.is_empty() {
+        task_value["arguments"] = json!({"artifacts": downloads.iter().map(|(producer, outer)| json!({
+            "name": producer,
+            "from": if *outer {
+                format!("{{{{inputs.artifacts.{producer}}}}}")
+            } else {
+                format!("{{{{tasks.{producer}.outputs.artifacts.files}}}}")
+            },
+        })).collect::<Vec<_>>()});
+    }
+    tasks.push(task_value);
+    templates.push(leaf_template(context, step, &id, config, &downloads));
+    (tasks, templates)
+}
+
+/// The pod a step runs in.
+#[allow(clippy::too_many_lines)]
+fn leaf_template(
+    context: &Context<'_, '_>,
+    step: &Step,
+    id: &str,
+    config: &crate::spec::Config,
+    downloads: &[(String, bool)],
+) -> Value {
+    let producers: Vec<String> = downloads
+        .iter()
+        .map(|(producer, _)| producer.clone())
+        .collect();
+    let uses_mlops = step.gate.is_some() || step.promotion.is_some();
+    let mut script = String::new();
+    if uses_mlops {
+        script.push_str(&install_mlops());
+    }
+    script.push_str(&step_script(
+        step,
+        context.input.config_dir,
+        context.config_file,
+        &producers,
+    ));
+    let mut env = vec![
+        json!({"name": "MLOPS_SCRIPT", "value": base64(script.as_bytes())}),
+        json!({"name": "MLOPS_SRC", "value": SOURCE}),
+        json!({"name": "MLOPS_IN", "value": INPUTS}),
+        json!({"name": "MLOPS_OUT", "value": OUTPUTS}),
+        json!({"name": "MLOPS_NODE", "value": step.name}),
+    ];
+    if step.gate.is_some() {
+        env.push(json!({"name": "MLOPS_BASE", "value": "{{workflow.parameters.base-revision}}"}));
+    }
+    let mut secrets = step.secrets.clone();
+    if let Some(promotion) = &step.promotion {
+        secrets.extend(promotion.secrets.iter().cloned());
+        // The promotion pushes the release branch and opens its pull request.
+        secrets.push("GITHUB_TOKEN".to_owned());
+        env.push(
+            json!({"name": "GITHUB_REPOSITORY", "value": github_repository(&context.repository)}),
+        );
+    }
+    secrets.sort();
+    secrets.dedup();
+    env.extend(secret_env(&context.secret, &secrets));
+    let (requested, gpu) = resources(step);
+    let image = if uses_mlops {
+        context.mlops_image.clone()
+    } else {
+        step.image
+            .clone()
+            .unwrap_or_else(|| context.mlops_image.clone())
+    };
+    let mut container = json!({
+        "image": image,
+        "command": ["sh", "-c"],
+        "args": [LAUNCHER],
+        "env": env,
+        "securityContext": {
+            "allowPrivilegeEscalation": false,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    });
+    if requested.as_object().is_some_and(|map| !map.is_empty()) {
+        container["resources"] = requested;
+    }
+    let mut inputs = vec![json!({
+        "name": "source",
+        "path": SOURCE,
+        "git": {"repo": context.repository, "revision": "{{workflow.parameters.revision}}"},
+    })];
+    inputs.extend(producers.iter().map(|producer| {
+        json!({
+            "name": producer,
+            "path": format!("{INPUTS}/{producer}.tar"),
+        })
+    }));
+    let mut template = json!({
+        "name": id,
+        "inputs": {"artifacts": inputs},
+        "container": container,
+        "activeDeadlineSeconds": u64::from(step.timeout_minutes) * 60,
+        // Only what the cluster broke (a pod evicted, a node lost); never a failed command.
+        "retryStrategy": {
+            "limit": 2,
+            "retryPolicy": "OnError",
+            "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"},
+        },
+    });
+    if gpu {
+        template["tolerations"] = json!([{
+            "key": "nvidia.com/gpu",
+            "operator": "Exists",
+            "effect": "NoSchedule",
+        }]);
+    }
+    if step.run.is_some() && !step.outputs.is_empty() {
+        template["outputs"] = json!({"artifacts": [{
+            "name": "files",
+            "path": format!("{OUTPUTS}/files.tar"),
+            "archive": {"none": {}},
+        }]});
+    }
+    if let Some(gate) = &step.gate {
+        // Each metric the rules read, by its place (a name may hold any character; a
+        // parameter name may not): its value as an output parameter and a gauge.
+        let mut metrics: Vec<&str> = Vec::new();
+        for rule in config
+            .gates
+            .get(gate)
+            .map(|found| found.rules.as_slice())
+            .unwrap_or_default()
+        {
+            if !metrics.contains(&rule.metric.as_str()) {
+                metrics.push(&rule.metric);
+            }
+        }
+        let mut output_parameters = vec![json!({
+            "name": "passed",
+            "valueFrom": {"path": format!("{OUTPUTS}/passed"), "default": "0"},
+        })];
+        let mut gauges = vec![json!({
+            "name": "mlops_gate_passed",
+            "help": "1 when every rule of the gate passed, 0 when one failed",
+            "labels": [{"key": "gate", "value": gate}],
+            "gauge": {"value": "{{outputs.parameters.passed}}", "realtime": false},
+        })];
+        for (index, metric) in metrics.iter().enumerate() {
+            let parameter = format!("metric-{}", index + 1);
+            output_parameters.push(json!({
+                "name": parameter,
+                "description": format!("the new value of `{}`", metric.replace("{{", "{ {")),
+                "valueFrom": {"path": format!("{OUTPUTS}/values/{parameter}"), "default": "NaN"},
+            }));
+            gauges.push(json!({
+                "name": "mlops_metric",
+                "help": "A metric a gate judged, as the training wrote it",
+                "labels": [
+                    {"key": "gate", "value": gate},
+                    {"key": "metric", "value": metric.replace("{{", "{ {")},
+                ],
+                "gauge": {"value": format!("{{{{outputs.parameters.{parameter}}}}}"), "realtime": false},
+            }));
+        }
+        template["outputs"] = json!({
+            "parameters": output_parameters,
+            "artifacts": [{"name": "junit", "path": format!("{OUTPUTS}/junit.xml"), "optional": true, "archive": {"none": {}}}],
+        });
+        template["metrics"] = json!({"prometheus": gauges});
+    }
+    if let Some(promotion) = &step.promotion {
+        template["synchronization"] = json!({"mutexes": [{
+            "name": format!("mlops-deploy-{}", promotion.environment),
+        }]});
+    }
+    template
+}
+
+/// The most templates one `WorkflowTemplate` holds (Argo's CRD).
+const TEMPLATE_LIMIT: usize = 200;
+/// The most bytes (as compact JSON) of templates one `WorkflowTemplate` holds: `kubectl apply`
+/// and Argo CD's default client-side apply keep the whole object in an annotation, which
+/// Kubernetes caps at 256 KiB.
+const SIZE_BUDGET: usize = 200_000;
+
+fn json_size(value: &Value) -> usize {
+    serde_json::to_string(value).map_or(0, |text| text.len())
+}
+
+/// A template part beyond the entry one: its name, its templates, their size.
+type Part = (String, Vec<Value>, usize);
+
+/// The entry template's templates (its dag first) and the parts that hold the groups it has
+/// no room for (`<name>-part-<n>`).
+fn arrange(
+    context: &Context<'_, '_>,
+    plan: &crate::plan::Plan,
+    layout: &Layout,
+    parameters: &[Value],
+    name: &str,
+) -> (Vec<Value>, Vec<Part>) {
+    let graph = context.input.graph;
+    let mut tasks: Vec<Value> = Vec::new();
+    let mut templates: Vec<Value> = Vec::new();
+    for &index in &layout.outer {
+        let (step_tasks, step_templates) = step_unit(context, &plan.steps[index], &|_| false);
+        tasks.extend(step_tasks);
+        templates.extend(step_templates);
+    }
+    // Each group: a dag template with its leaves, placed in the entry template while it has
+    // room, else in the next of the templates that hold the rest (`<name>-part-<n>`).
+    let outer_nodes: std::collections::BTreeSet<petgraph::graph::NodeIndex> = layout
+        .outer
+        .iter()
+        .map(|&index| plan.steps[index].node)
+        .collect();
+    let mut parts: Vec<Part> = Vec::new();
+    // The entry dag's own tasks, about one group task per group to come.
+    let mut entry_bytes: usize = templates.iter().map(json_size).sum::<usize>()
+        + tasks.iter().map(json_size).sum::<usize>()
+        + parameters.iter().map(json_size).sum::<usize>()
+        + layout.groups.len() * 400;
+    for group in &layout.groups {
+        let steps: Vec<&Step> = group.iter().map(|&index| &plan.steps[index]).collect();
+        let mut group_tasks = Vec::new();
+        let mut group_templates = Vec::new();
+        for step in &steps {
+            let (step_tasks, step_templates) =
+                step_unit(context, step, &|node| outer_nodes.contains(&node));
+            group_tasks.extend(step_tasks);
+            group_templates.extend(step_templates);
+        }
+        let first = task(steps[0].kind, &steps[0].name);
+        let group_name = fit(&format!("group-{first}"), 63);
+        let mut waits: Vec<String> = Vec::new();
+        let mut reads: Vec<String> = Vec::new();
+        for step in &steps {
+            for need in &step.needs {
+                let found = graph.node(*need);
+                let id = task(found.kind, &found.name);
+                if outer_nodes.contains(need) && !waits.contains(&id) {
+                    waits.push(id);
+                }
+            }
+            for download in &step.downloads {
+                let found = graph.node(*download);
+                let id = task(found.kind, &found.name);
+                if outer_nodes.contains(download) && !reads.contains(&id) {
+                    reads.push(id);
+                }
+            }
+        }
+        let mut dag_template = json!({"name": group_name});
+        if !reads.is_empty() {
+            dag_template["inputs"] = json!({"artifacts": reads.iter().map(|producer| json!({"name": producer})).collect::<Vec<_>>()});
+        }
+        dag_template["dag"] = json!({"tasks": group_tasks});
+        group_templates.insert(0, dag_template);
+        let group_bytes: usize = group_templates.iter().map(json_size).sum();
+        // The group runs when one of its steps does; a group with nothing to run is skipped
+        // whole, before Argo resolves the files it would be given.
+        let when = steps
+            .iter()
+            .map(|step| {
+                format!(
+                    "{{{{workflow.parameters.run-{}}}}} == true",
+                    task(step.kind, &step.name)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" || ");
+        let mut group_task = json!({"name": group_name});
+        if parts.is_empty()
+            && 1 + templates.len() + group_templates.len() <= TEMPLATE_LIMIT
+            && entry_bytes + group_bytes <= SIZE_BUDGET
+        {
+            group_task["template"] = json!(group_name);
+            entry_bytes += group_bytes;
+            templates.extend(group_templates);
+        } else {
+            if parts.last().is_none_or(|(_, held, bytes)| {
+                held.len() + group_templates.len() > TEMPLATE_LIMIT
+                    || bytes + group_bytes > SIZE_BUDGET
+            }) {
+                parts.push((format!("{name}-part-{}", parts.len() + 1), Vec::new(), 0));
+            }
+            let (part, held, bytes) = parts.last_mut().expect("a part was just pushed");
+            group_task["templateRef"] = json!({"name": part, "template": group_name});
+            *bytes += group_bytes;
+            held.extend(group_templates);
+        }
+        group_task["when"] = json!(when);
+        if !waits.is_empty() {
+            group_task["dependencies"] = json!(waits);
+        }
+        if !reads.is_empty() {
+            group_task["arguments"] = json!({"artifacts": reads.iter().map(|producer| json!({
+                "name": producer,
+                "from": format!("{{{{tasks.{producer}.outputs.artifacts.files}}}}"),
+            })).collect::<Vec<_>>()});
+        }
+        tasks.push(group_task);
+    }
+    let mut all_templates = vec![json!({"name": "main", "dag": {"tasks": tasks}})];
+    all_templates.extend(templates);
+    (all_templates, parts)
+}
+
+/// Every document of the file: the template, the templates that hold the groups it could not,
+/// then a `CronWorkflow` per schedule.
 #[allow(clippy::too_many_lines)]
 fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
     let config = input.config;
     let graph = input.graph;
     let settings = config.ci.argo.clone().unwrap_or_default();
+    let config_error = |message: String| {
+        EmitError::Config {
+        message,
+        help: "split the models over several configs (one per folder, each its own WorkflowTemplate), or train this many with the github-actions or gitlab-ci target".to_owned(),
+        pointer: "/ci".to_owned(),
+    }
+    };
     let plan = crate::plan::build(config, graph, input.config_path, input.config_dir).map_err(
         |missing| EmitError::Config {
             message: missing.message,
@@ -251,6 +757,7 @@ fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
             pointer: missing.pointer,
         },
     )?;
+    let layout = layout(&plan).map_err(config_error)?;
     let repository = settings
         .repo_url
         .clone()
@@ -262,35 +769,42 @@ fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
             pointer: "/ci".to_owned(),
         })?;
     let name = template_name(&config.project, input.config_dir);
-    let secret = settings
-        .secret
-        .clone()
-        .unwrap_or_else(|| fit(&format!("mlops-{}", label(&config.project)), 63));
-    let mlops_image = settings
-        .mlops_image
-        .clone()
-        .unwrap_or_else(|| MLOPS_IMAGE.to_owned());
     let config_file = input
         .config_path
         .rsplit_once('/')
         .map_or(input.config_path, |(_, file)| file);
-    let mut labels = serde_json::Map::new();
-    labels.insert("app.kubernetes.io/managed-by".to_owned(), json!("mlops"));
-    let mut metadata = json!({"name": name, "labels": labels});
-    if let Some(namespace) = &settings.namespace {
-        metadata["namespace"] = json!(namespace);
-    }
+    let context = Context {
+        input,
+        repository,
+        secret: settings
+            .secret
+            .clone()
+            .unwrap_or_else(|| fit(&format!("mlops-{}", label(&config.project)), 63)),
+        mlops_image: settings
+            .mlops_image
+            .clone()
+            .unwrap_or_else(|| MLOPS_IMAGE.to_owned()),
+        config_file,
+    };
+    let metadata_named = |name: &str| {
+        let mut metadata = json!({
+            "name": name,
+            "labels": {"app.kubernetes.io/managed-by": "mlops"},
+        });
+        if let Some(namespace) = &settings.namespace {
+            metadata["namespace"] = json!(namespace);
+        }
+        metadata
+    };
 
-    let mut tasks: Vec<Value> = Vec::new();
-    let mut templates: Vec<Value> = Vec::new();
     let mut parameters = vec![
         json!({"name": "revision", "value": config.ci.branch, "description": "The commit or branch to check out and train"}),
         json!({"name": "base-revision", "value": "", "description": "The gates' baseline (empty: the metrics committed at `revision`)"}),
     ];
-    let task_of = |node| {
-        let found = graph.node(node);
-        task(found.kind, &found.name)
-    };
+    for step in &plan.steps {
+        parameters
+            .push(json!({"name": format!("run-{}", task(step.kind, &step.name)), "value": "true"}));
+    }
     let mut tolerations: Vec<Value> = settings
         .tolerations
         .iter()
@@ -306,202 +820,17 @@ fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
         })
         .collect();
     tolerations.dedup();
-    for step in &plan.steps {
-        let id = task(step.kind, &step.name);
-        let run_parameter = format!("run-{id}");
-        parameters.push(json!({"name": run_parameter, "value": "true"}));
-        let mut dependencies: Vec<String> = step.needs.iter().map(|&need| task_of(need)).collect();
-        let mut when = format!("{{{{workflow.parameters.{run_parameter}}}}} == true");
-        let downloads: Vec<String> = step.downloads.iter().map(|&node| task_of(node)).collect();
-        if let Some(promotion) = &step.promotion
-            && promotion.requires_approval
-        {
-            let approve = format!("approve-{}", step.name);
-            tasks.push(json!({
-                "name": approve,
-                "template": approve,
-                "dependencies": dependencies,
-                "when": when,
-            }));
-            templates.push(json!({
-                "name": approve,
-                "suspend": {},
-                "inputs": {"parameters": [{
-                    "name": "approve",
-                    "default": "NO",
-                    "enum": ["YES", "NO"],
-                    "description": format!("YES releases `{}` to `{}` (its release still goes through the promotion pull request)", step.name, promotion.environment),
-                }]},
-                "outputs": {"parameters": [{"name": "approve", "valueFrom": {"supplied": {}}}]},
-            }));
-            dependencies = vec![approve.clone()];
-            dependencies.extend(step.needs.iter().map(|&need| task_of(need)));
-            when = format!("{when} && {{{{tasks.{approve}.outputs.parameters.approve}}}} == YES");
-        }
-        let mut task_value = json!({
-            "name": id,
-            "template": id,
-            "when": when,
-        });
-        if !dependencies.is_empty() {
-            task_value["dependencies"] = json!(dependencies);
-        }
-        if !downloads.is_empty() {
-            task_value["arguments"] = json!({"artifacts": downloads.iter().map(|producer| json!({
-                "name": producer,
-                "from": format!("{{{{tasks.{producer}.outputs.artifacts.files}}}}"),
-            })).collect::<Vec<_>>()});
-        }
-        tasks.push(task_value);
 
-        let uses_mlops = step.gate.is_some() || step.promotion.is_some();
-        let mut script = String::new();
-        if uses_mlops {
-            script.push_str(&install_mlops());
-        }
-        script.push_str(&step_script(
-            step,
-            input.config_dir,
-            config_file,
-            &downloads,
-        ));
-        let mut env = vec![
-            json!({"name": "MLOPS_SCRIPT", "value": base64(script.as_bytes())}),
-            json!({"name": "MLOPS_SRC", "value": SOURCE}),
-            json!({"name": "MLOPS_IN", "value": INPUTS}),
-            json!({"name": "MLOPS_OUT", "value": OUTPUTS}),
-            json!({"name": "MLOPS_NODE", "value": step.name}),
-        ];
-        if step.gate.is_some() {
-            env.push(
-                json!({"name": "MLOPS_BASE", "value": "{{workflow.parameters.base-revision}}"}),
-            );
-        }
-        let mut secrets = step.secrets.clone();
-        if let Some(promotion) = &step.promotion {
-            secrets.extend(promotion.secrets.iter().cloned());
-            // The promotion pushes the release branch and opens its pull request.
-            secrets.push("GITHUB_TOKEN".to_owned());
-            env.push(json!({"name": "GITHUB_REPOSITORY", "value": github_repository(&repository)}));
-        }
-        secrets.sort();
-        secrets.dedup();
-        env.extend(secret_env(&secret, &secrets));
-        let (requested, gpu) = resources(step);
-        let image = if uses_mlops {
-            mlops_image.clone()
-        } else {
-            step.image.clone().unwrap_or_else(|| mlops_image.clone())
-        };
-        let mut container = json!({
-            "image": image,
-            "command": ["sh", "-c"],
-            "args": [LAUNCHER],
-            "env": env,
-            "securityContext": {
-                "allowPrivilegeEscalation": false,
-                "capabilities": {"drop": ["ALL"]},
-            },
-        });
-        if requested.as_object().is_some_and(|map| !map.is_empty()) {
-            container["resources"] = requested;
-        }
-        let mut inputs = vec![json!({
-            "name": "source",
-            "path": SOURCE,
-            "git": {"repo": repository, "revision": "{{workflow.parameters.revision}}"},
-        })];
-        inputs.extend(downloads.iter().map(|producer| {
-            json!({
-                "name": producer,
-                "path": format!("{INPUTS}/{producer}.tar"),
-            })
-        }));
-        let mut template = json!({
-            "name": id,
-            "inputs": {"artifacts": inputs},
-            "container": container,
-            "activeDeadlineSeconds": u64::from(step.timeout_minutes) * 60,
-            // Only what the cluster broke (a pod evicted, a node lost); never a failed command.
-            "retryStrategy": {
-                "limit": 2,
-                "retryPolicy": "OnError",
-                "backoff": {"duration": "30s", "factor": 2, "maxDuration": "10m"},
-            },
-        });
-        if gpu {
-            template["tolerations"] = json!([{
-                "key": "nvidia.com/gpu",
-                "operator": "Exists",
-                "effect": "NoSchedule",
-            }]);
-        }
-        if step.run.is_some() && !step.outputs.is_empty() {
-            template["outputs"] = json!({"artifacts": [{
-                "name": "files",
-                "path": format!("{OUTPUTS}/files.tar"),
-                "archive": {"none": {}},
-            }]});
-        }
-        if let Some(gate) = &step.gate {
-            // Each metric the rules read, by its place (a name may hold any character; a
-            // parameter name may not): its value as an output parameter and a gauge.
-            let mut metrics: Vec<&str> = Vec::new();
-            for rule in config
-                .gates
-                .get(gate)
-                .map(|found| found.rules.as_slice())
-                .unwrap_or_default()
-            {
-                if !metrics.contains(&rule.metric.as_str()) {
-                    metrics.push(&rule.metric);
-                }
-            }
-            let mut output_parameters = vec![json!({
-                "name": "passed",
-                "valueFrom": {"path": format!("{OUTPUTS}/passed"), "default": "0"},
-            })];
-            let mut gauges = vec![json!({
-                "name": "mlops_gate_passed",
-                "help": "1 when every rule of the gate passed, 0 when one failed",
-                "labels": [{"key": "gate", "value": gate}],
-                "gauge": {"value": "{{outputs.parameters.passed}}", "realtime": false},
-            })];
-            for (index, metric) in metrics.iter().enumerate() {
-                let parameter = format!("metric-{}", index + 1);
-                output_parameters.push(json!({
-                    "name": parameter,
-                    "description": format!("the new value of `{}`", metric.replace("{{", "{ {")),
-                    "valueFrom": {"path": format!("{OUTPUTS}/values/{parameter}"), "default": "NaN"},
-                }));
-                gauges.push(json!({
-                    "name": "mlops_metric",
-                    "help": "A metric a gate judged, as the training wrote it",
-                    "labels": [
-                        {"key": "gate", "value": gate},
-                        {"key": "metric", "value": metric.replace("{{", "{ {")},
-                    ],
-                    "gauge": {"value": format!("{{{{outputs.parameters.{parameter}}}}}"), "realtime": false},
-                }));
-            }
-            template["outputs"] = json!({
-                "parameters": output_parameters,
-                "artifacts": [{"name": "junit", "path": format!("{OUTPUTS}/junit.xml"), "optional": true, "archive": {"none": {}}}],
-            });
-            template["metrics"] = json!({"prometheus": gauges});
-        }
-        if let Some(promotion) = &step.promotion {
-            template["synchronization"] = json!({"mutexes": [{
-                "name": format!("mlops-deploy-{}", promotion.environment),
-            }]});
-        }
-        templates.push(template);
+    // One dag while it fits in one object; else a dag per model.
+    let (mut all_templates, mut parts) = arrange(&context, &plan, &layout, &parameters, &name);
+    if layout.groups.is_empty() && all_templates.iter().map(json_size).sum::<usize>() > SIZE_BUDGET
+    {
+        let grouped = self::layout_grouped(&plan).map_err(config_error)?;
+        (all_templates, parts) = arrange(&context, &plan, &grouped, &parameters, &name);
     }
-    let mut all_templates = vec![json!({"name": "main", "dag": {"tasks": tasks}})];
-    all_templates.extend(templates);
     let mut spec = json!({
         "entrypoint": "main",
-        "arguments": {"parameters": parameters},
+        "arguments": {"parameters": parameters.clone()},
         "podGC": {"strategy": "OnPodCompletion"},
         "ttlStrategy": {"secondsAfterCompletion": 604_800},
         "securityContext": {
@@ -529,18 +858,37 @@ fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
     let mut documents = vec![json!({
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "WorkflowTemplate",
-        "metadata": metadata,
+        "metadata": metadata_named(&name),
         "spec": spec,
     })];
+    // The parts are libraries of templates: no entrypoint, run only through the entry
+    // template's `templateRef`s, inside its workflow (its parameters, pod settings and
+    // artifact repository).
+    for (part, held, _) in parts {
+        let text = Value::Array(held.clone()).to_string();
+        let mut metadata = metadata_named(&part);
+        metadata["annotations"] = json!({
+            "workflows.argoproj.io/description": format!("Templates of {name}, which runs them; submit that one"),
+        });
+        documents.push(json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": metadata,
+            // The parameters its templates read, declared as in the entry template (the
+            // entry's values are the ones used), so linters and `argo template lint` resolve
+            // them.
+            "spec": {"arguments": {"parameters": parameters
+                .iter()
+                .filter(|parameter| {
+                    let reference = format!("{{{{workflow.parameters.{}}}}}", parameter["name"].as_str().unwrap_or_default());
+                    text.contains(&reference)
+                })
+                .cloned()
+                .collect::<Vec<_>>()}, "templates": held},
+        }));
+    }
     for cron in &plan.schedules {
         let scheduled = scheduled_tasks(config, graph, &plan, cron);
-        let mut cron_metadata = json!({
-            "name": fit(&format!("{}-{}", fit(&name, NAME_LIMIT - 9), &hex_digest(cron)[..8]), NAME_LIMIT),
-            "labels": {"app.kubernetes.io/managed-by": "mlops"},
-        });
-        if let Some(namespace) = &settings.namespace {
-            cron_metadata["namespace"] = json!(namespace);
-        }
         let arguments: Vec<Value> = plan
             .steps
             .iter()
@@ -552,7 +900,7 @@ fn manifests(input: &EmitInput<'_>) -> Result<Vec<Value>, EmitError> {
         documents.push(json!({
             "apiVersion": "argoproj.io/v1alpha1",
             "kind": "CronWorkflow",
-            "metadata": cron_metadata,
+            "metadata": metadata_named(&fit(&format!("{}-{}", fit(&name, NAME_LIMIT - 9), &hex_digest(cron)[..8]), NAME_LIMIT)),
             "spec": {
                 "schedules": [cron],
                 "timezone": "UTC",
