@@ -327,6 +327,24 @@ fn check_argo_rules(documents: &[Value]) -> &Value {
                 .filter(|kind| template.get(**kind).is_some())
                 .count();
             assert_eq!(types, 1, "exactly one template type: {template_name}");
+            // validate.go's validateInputs: a path only on a leaf's input artifacts, `from`
+            // on none.
+            let leaf = template.get("container").is_some() || template.get("script").is_some();
+            for artifact in template["inputs"]["artifacts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                assert_eq!(
+                    artifact.get("path").is_some(),
+                    leaf,
+                    "{template_name}: {artifact}"
+                );
+                assert!(
+                    artifact.get("from").is_none(),
+                    "{template_name}: {artifact}"
+                );
+            }
             if template.get("activeDeadlineSeconds").is_some() {
                 assert!(
                     template.get("container").is_some() || template.get("script").is_some(),
