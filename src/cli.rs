@@ -315,6 +315,11 @@ enum Command {
         #[arg(long, conflicts_with = "pr_head")]
         gitlab: bool,
     },
+    /// The scheduled check of a served model: tabulate its logged predictions, judge drift.
+    Monitor {
+        #[command(subcommand)]
+        action: MonitorAction,
+    },
     /// Write a commented starter mlops.yaml (and its schema for editors).
     Init {
         /// Where to write it.
@@ -324,6 +329,71 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// What `mlops monitor` does.
+#[derive(Debug, Subcommand)]
+enum MonitorAction {
+    /// Turn the JSON records KServe's logger wrote (a folder, read recursively) into a CSV of
+    /// the deployment's features, one row per instance, and a CSV of each row's request id and
+    /// prediction; report every malformed record with its file and position.
+    Collect {
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+        /// The monitored deployment.
+        #[arg(long, value_name = "NAME")]
+        deployment: String,
+        /// The folder holding the synced logs.
+        #[arg(long, value_name = "DIR")]
+        logs: PathBuf,
+        /// Where to write the features table.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// Where to write the request ids and predictions.
+        #[arg(long, value_name = "FILE")]
+        predictions: Option<PathBuf>,
+        /// The end of the window (RFC 3339; default: now); records older than the config's
+        /// `window` before it are left out.
+        #[arg(long, value_name = "TIME")]
+        now: Option<String>,
+    },
+    /// Judge Evidently's snapshot of the window with the gate engine: exit 0 when there is no
+    /// drift, 1 on drift (naming the features), 3 when the window holds fewer rows than
+    /// `min_rows` (not enough data: neither).
+    Judge {
+        /// The config file, or a folder holding mlops.yaml.
+        #[arg(default_value = "mlops.yaml")]
+        path: PathBuf,
+        /// The monitored deployment.
+        #[arg(long, value_name = "NAME")]
+        deployment: String,
+        /// Evidently's snapshot (`evidently report … SNAPSHOT`).
+        #[arg(long, value_name = "FILE")]
+        snapshot: PathBuf,
+        /// The features table the snapshot was made from (`collect --out`): its rows are
+        /// counted against `min_rows`.
+        #[arg(long, value_name = "FILE")]
+        current: PathBuf,
+        /// Live performance metrics (JSON, YAML or CSV), judged by `performance.rules`.
+        #[arg(long, value_name = "FILE")]
+        performance: Option<PathBuf>,
+        /// Also write the verdict (`pass`, `drift` or `not-enough-data`) to this file.
+        #[arg(long, value_name = "FILE")]
+        verdict_file: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = JudgeFormat::Text)]
+        format: JudgeFormat,
+    },
+}
+
+/// How `monitor judge` prints its verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum JudgeFormat {
+    /// One line for the verdict, one per rule.
+    Text,
+    /// The judgement as JSON.
+    Json,
 }
 
 /// How `validate` reports problems.
@@ -455,6 +525,44 @@ pub fn main() -> ExitCode {
                 color,
             )
         }
+        Command::Monitor { action } => match action {
+            MonitorAction::Collect {
+                path,
+                deployment,
+                logs,
+                out,
+                predictions,
+                now,
+            } => monitor_collect(
+                &path,
+                &deployment,
+                &logs,
+                &out,
+                predictions.as_deref(),
+                now.as_deref(),
+                color,
+            ),
+            MonitorAction::Judge {
+                path,
+                deployment,
+                snapshot,
+                current,
+                performance,
+                verdict_file,
+                format,
+            } => monitor_judge(
+                &path,
+                &deployment,
+                &MonitorFiles {
+                    snapshot: &snapshot,
+                    current: &current,
+                    performance: performance.as_deref(),
+                    verdict_file: verdict_file.as_deref(),
+                },
+                format,
+                color,
+            ),
+        },
         Command::Gate {
             path,
             gates,
@@ -1282,6 +1390,248 @@ fn write_metric_values(folder: &Path, results: &[gate::GateResult]) -> Result<()
             .map_err(|error| format!("cannot write `{}`: {error}", file.display()))?;
     }
     Ok(())
+}
+
+/// Exit code of `monitor judge` when the window holds too few rows for a verdict.
+const EXIT_NOT_ENOUGH_DATA: u8 = 3;
+
+/// The monitoring settings of `deployment` in a valid config.
+fn monitoring_of<'a>(
+    config: &'a spec::Config,
+    deployment: &str,
+) -> Result<&'a spec::model::Monitoring, String> {
+    let Some(found) = config.deployments.get(deployment) else {
+        let hint =
+            crate::suggest::did_you_mean(deployment, config.deployments.keys().map(String::as_str))
+                .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
+        return Err(format!("no deployment named `{deployment}`{hint}"));
+    };
+    found
+        .monitoring
+        .as_ref()
+        .ok_or_else(|| format!("deployment `{deployment}` has no `monitoring` section"))
+}
+
+/// Every `.json` file under `folder`, by path, sorted (the same logs make the same table).
+fn json_files_under(folder: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut found = Vec::new();
+    let mut pending = vec![folder.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let entries = std::fs::read_dir(&dir)
+            .map_err(|error| format!("cannot read the folder `{}`: {error}", dir.display()))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => pending.push(path),
+                Ok(kind) if kind.is_file() && path.extension().is_some_and(|ext| ext == "json") => {
+                    let bytes = std::fs::read(&path)
+                        .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
+                    let shown = path.strip_prefix(folder).unwrap_or(&path);
+                    found.push((shown.display().to_string(), bytes));
+                }
+                _ => {}
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn monitor_collect(
+    path: &Path,
+    deployment: &str,
+    logs: &Path,
+    out: &Path,
+    predictions: Option<&Path>,
+    now: Option<&str>,
+    color: bool,
+) -> u8 {
+    let loaded = match load_valid(path, color, "collecting its logs") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = &loaded.validation.config else {
+        return EXIT_INVALID;
+    };
+    let monitoring = match monitoring_of(config, deployment) {
+        Ok(monitoring) => monitoring,
+        Err(message) => return fail(&message),
+    };
+    let end = match now {
+        Some(text) => match crate::monitor::unix_seconds(text) {
+            Some(seconds) => seconds,
+            None => {
+                return fail(&format!(
+                    "`--now {text}` is not an RFC 3339 time (2026-12-01T06:00:00Z)"
+                ));
+            }
+        },
+        None => std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |elapsed| {
+                i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX)
+            }),
+    };
+    let since = crate::monitor::window_seconds(&monitoring.window).map(|window| end - window);
+    let files = match json_files_under(logs) {
+        Ok(files) => files,
+        Err(message) => return fail(&message),
+    };
+    let collected =
+        crate::monitor::collect::collect(&files, deployment, &monitoring.features, since);
+    for problem in &collected.problems {
+        eprintln!("warning: {problem}");
+    }
+    if let Err(message) =
+        crate::outputs::write_atomically(out, &out.display().to_string(), &collected.features_csv)
+    {
+        return fail(&message.to_string());
+    }
+    if let Some(file) = predictions
+        && let Err(message) = crate::outputs::write_atomically(
+            file,
+            &file.display().to_string(),
+            &collected.predictions_csv,
+        )
+    {
+        return fail(&message.to_string());
+    }
+    let mut summary = format!(
+        "collected {} rows from {} requests of `{deployment}` in {} files (window {})",
+        collected.rows,
+        collected.requests,
+        files.len(),
+        monitoring.window
+    );
+    let plural = |count: usize, one: &str, many: &str| {
+        if count == 1 {
+            one.to_owned()
+        } else {
+            many.to_owned()
+        }
+    };
+    for (count, what) in [
+        (
+            collected.unanswered,
+            plural(
+                collected.unanswered,
+                "request had no response: its rows have no prediction",
+                "requests had no response: their rows have no prediction",
+            ),
+        ),
+        (
+            collected.orphan_responses,
+            plural(collected.orphan_responses, "response had", "responses had")
+                + " no request: nothing to tabulate",
+        ),
+        (
+            collected.outside_window,
+            plural(collected.outside_window, "record was", "records were")
+                + " older than the window",
+        ),
+        (
+            collected.other_service,
+            plural(collected.other_service, "record was", "records were") + " another service's",
+        ),
+        (
+            collected.problems.len(),
+            plural(collected.problems.len(), "record was", "records were")
+                + " malformed (above) and left out",
+        ),
+    ] {
+        if count > 0 {
+            summary.push_str(&format!("; {count} {what}"));
+        }
+    }
+    eprintln!("{summary}");
+    EXIT_OK
+}
+
+/// The files `monitor judge` reads and writes.
+struct MonitorFiles<'a> {
+    snapshot: &'a Path,
+    current: &'a Path,
+    performance: Option<&'a Path>,
+    verdict_file: Option<&'a Path>,
+}
+
+fn monitor_judge(
+    path: &Path,
+    deployment: &str,
+    files: &MonitorFiles<'_>,
+    format: JudgeFormat,
+    color: bool,
+) -> u8 {
+    let loaded = match load_valid(path, color, "judging its monitoring") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = &loaded.validation.config else {
+        return EXIT_INVALID;
+    };
+    let monitoring = match monitoring_of(config, deployment) {
+        Ok(monitoring) => monitoring,
+        Err(message) => return fail(&message),
+    };
+    let read = |file: &Path| {
+        std::fs::read(file).map_err(|error| format!("cannot read `{}`: {error}", file.display()))
+    };
+    let current = match read(files.current) {
+        Ok(bytes) => bytes,
+        Err(message) => return fail(&message),
+    };
+    let mut table = csv::ReaderBuilder::new().from_reader(current.as_slice());
+    let rows = table.records().count() as u64;
+    let performance = match files.performance {
+        None => None,
+        Some(file) => {
+            let parsed = read(file).and_then(|bytes| {
+                crate::metrics::parse(
+                    &bytes,
+                    crate::metrics::Format::of(&file.display().to_string()),
+                )
+                .map_err(|message| format!("`{}`: {message}", file.display()))
+            });
+            match parsed {
+                Ok(metrics) => Some(metrics),
+                Err(message) => return fail(&message),
+            }
+        }
+    };
+    let snapshot = match read(files.snapshot) {
+        Ok(bytes) => bytes,
+        Err(message) => return fail(&message),
+    };
+    let judgement = match crate::monitor::judge::judge(
+        deployment,
+        monitoring,
+        &snapshot,
+        rows,
+        performance.as_ref(),
+    ) {
+        Ok(judgement) => judgement,
+        Err(message) => return fail(&format!("`{}`: {message}", files.snapshot.display())),
+    };
+    if let Some(file) = files.verdict_file
+        && let Err(error) = std::fs::write(file, format!("{}\n", judgement.verdict.as_str()))
+    {
+        return fail(&format!("cannot write `{}`: {error}", file.display()));
+    }
+    let printed = match format {
+        JudgeFormat::Text => print_stdout(&crate::monitor::judge::render_text(&judgement)),
+        JudgeFormat::Json => print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&judgement).unwrap_or_default()
+        )),
+    };
+    if printed != EXIT_OK {
+        return printed;
+    }
+    match judgement.verdict {
+        crate::monitor::judge::Verdict::Pass => EXIT_OK,
+        crate::monitor::judge::Verdict::Drift => EXIT_INVALID,
+        crate::monitor::judge::Verdict::NotEnoughData => EXIT_NOT_ENOUGH_DATA,
+    }
 }
 
 fn run_gate(

@@ -53,6 +53,7 @@ codes! {
     InvalidCron => "invalid-cron", "a `refresh` schedule is not a valid 5-field cron expression";
     InvalidDigest => "invalid-digest", "a `sha256` is not 64 hexadecimal digits";
     InvalidInput => "invalid-input", "the file cannot be read as a config (empty, not UTF-8, too large, too deep)";
+    InvalidMonitoring => "invalid-monitoring", "a deployment's `logging` or `monitoring` cannot work as written";
     InvalidName => "invalid-name", "a name does not match `^[a-z0-9][a-z0-9-]{0,62}$`";
     InvalidValue => "invalid-value", "a value is outside what its field accepts";
     MissingApproval => "missing-approval", "a deployment to an approval-gated environment has no approval before it";

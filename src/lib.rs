@@ -34,6 +34,7 @@ pub mod http_retry;
 pub mod init;
 pub mod lock;
 pub mod metrics;
+pub mod monitor;
 pub mod outputs;
 pub mod paths;
 pub mod plan;

@@ -106,6 +106,13 @@ pub enum OutputError {
 #[must_use]
 pub fn is_generated_from(text: &str, config_path: &str) -> bool {
     let first = text.lines().next().unwrap_or("");
+    if let Some(rest) = first
+        .strip_prefix(crate::emit::monitor::JSON_HEADER_PREFIX)
+        .and_then(|rest| rest.strip_prefix(config_path))
+    {
+        // A JSON file's header is the value of its first key (JSON has no comments).
+        return rest.starts_with(". ");
+    }
     let Some(rest) = first
         .strip_prefix(HEADER_PREFIX)
         .and_then(|rest| rest.strip_prefix(config_path))
@@ -254,7 +261,7 @@ fn generated_files(
         if place.file {
             candidates.push(path);
         } else {
-            collect_yaml_files(root, &path, &mut candidates);
+            collect_generated_candidates(root, &path, &mut candidates);
         }
     }
     candidates.sort();
@@ -270,7 +277,7 @@ fn generated_files(
     Ok(found)
 }
 
-fn collect_yaml_files(root: &Path, relative_dir: &str, out: &mut Vec<String>) {
+fn collect_generated_candidates(root: &Path, relative_dir: &str, out: &mut Vec<String>) {
     let Ok(entries) = std::fs::read_dir(root.join(relative_dir)) else {
         return;
     };
@@ -281,8 +288,10 @@ fn collect_yaml_files(root: &Path, relative_dir: &str, out: &mut Vec<String>) {
             continue;
         };
         if kind.is_dir() {
-            collect_yaml_files(root, &relative, out);
-        } else if kind.is_file() && (name.ends_with(".yml") || name.ends_with(".yaml")) {
+            collect_generated_candidates(root, &relative, out);
+        } else if kind.is_file()
+            && (name.ends_with(".yml") || name.ends_with(".yaml") || name.ends_with(".json"))
+        {
             out.push(relative);
         }
     }

@@ -90,25 +90,48 @@ impl Project<'_> {
             templates: self.templates,
             releases: &releases,
         };
-        let manifest = emit::rebase(
-            self.config_dir,
-            &format!("deploy/{}/{}.yaml", release.environment, release.deployment),
-        );
-        let mut files: Vec<File> = emit::render_all(&input)
-            .map_err(|error| error.to_string())?
-            .into_iter()
-            .filter(|artifact| artifact.path == manifest)
-            .map(|artifact| File {
-                path: artifact.path,
-                contents: artifact.contents,
+        // The deployment's manifest, and its alert rules when it has them (a release without
+        // them removes the previous release's).
+        let owned: Vec<String> = ["yaml", "rules.yaml"]
+            .iter()
+            .map(|suffix| {
+                emit::rebase(
+                    self.config_dir,
+                    &format!(
+                        "deploy/{}/{}.{suffix}",
+                        release.environment, release.deployment
+                    ),
+                )
+            })
+            .collect();
+        let rendered = emit::render_all(&input).map_err(|error| error.to_string())?;
+        let mut files: Vec<File> = owned
+            .iter()
+            .filter_map(|path| {
+                match rendered.iter().find(|artifact| &artifact.path == path) {
+                    Some(artifact) => Some(File {
+                        path: artifact.path.clone(),
+                        contents: artifact.contents.clone(),
+                        remove: false,
+                    }),
+                    // The manifest is always rendered for a release; only the rules come and go.
+                    None if path.ends_with(".rules.yaml") => Some(File {
+                        path: path.clone(),
+                        contents: String::new(),
+                        remove: true,
+                    }),
+                    None => None,
+                }
             })
             .collect();
         files.push(File {
             path: self.record_path(&release.environment, &release.deployment),
             contents: release::to_text(release),
+            remove: false,
         });
         if self.is_gated(&release.environment) {
             files.push(File {
+                remove: false,
                 path: publish::CODEOWNERS.to_owned(),
                 contents: publish::codeowners(
                     owners_now,

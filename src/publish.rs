@@ -53,8 +53,10 @@ pub fn promotion_branch(verb: &str, environment: &str, deployment: &str, digest:
 pub struct File {
     /// From the repository root, `/`-separated.
     pub path: String,
-    /// The whole file.
+    /// The whole file (empty when `remove`).
     pub contents: String,
+    /// The release no longer has this file: the commit removes it (when it is there).
+    pub remove: bool,
 }
 
 /// Run git in `root`; its standard output on success, else its message.
@@ -403,6 +405,15 @@ impl Branches<'_> {
             None => git(self.root, &["read-tree", "--empty"], None, &env)?,
         };
         for file in files {
+            if file.remove {
+                git(
+                    self.root,
+                    &["update-index", "--force-remove", &file.path],
+                    None,
+                    &env,
+                )?;
+                continue;
+            }
             let blob = git(
                 self.root,
                 &["hash-object", "-w", "--stdin"],

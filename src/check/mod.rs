@@ -12,8 +12,9 @@ mod cycle;
 mod duplicate_name;
 mod gate_rule;
 mod invalid_branch;
-mod invalid_cron;
+pub(crate) mod invalid_cron;
 mod invalid_digest;
+mod invalid_monitoring;
 mod invalid_name;
 mod missing_approval;
 mod missing_file;
@@ -53,6 +54,7 @@ pub const RULES: &[&dyn Rule] = &[
     &ungated_deployment::UngatedDeployment,
     &invalid_branch::InvalidBranch,
     &invalid_cron::InvalidCron,
+    &invalid_monitoring::InvalidMonitoring,
     &invalid_digest::InvalidDigest,
     &gate_rule::GateRule,
     &unknown_metric::UnknownMetric,

@@ -9,6 +9,7 @@ pub mod github;
 pub mod gitlab;
 pub mod kserve;
 pub mod kubernetes;
+pub mod monitor;
 pub mod serving;
 pub mod templates;
 
@@ -113,6 +114,7 @@ pub fn all_emitters() -> Vec<Box<dyn Emitter>> {
         Box::new(kserve::Kserve),
         Box::new(kubernetes::Kubernetes),
         Box::new(argocd::ArgoCd),
+        Box::new(monitor::Monitor),
     ]
 }
 
@@ -145,6 +147,13 @@ pub fn emitters_for(config: &Config) -> Vec<Box<dyn Emitter>> {
         emitters.push(Box::new(kserve::Kserve));
         emitters.push(Box::new(kubernetes::Kubernetes));
         emitters.push(Box::new(argocd::ArgoCd));
+    }
+    if config
+        .deployments
+        .values()
+        .any(|deployment| deployment.monitoring.is_some())
+    {
+        emitters.push(Box::new(monitor::Monitor));
     }
     emitters
 }

@@ -51,8 +51,21 @@ pub struct Serving {
 pub struct LoggingView {
     /// `all`, `request` or `response`.
     pub mode: &'static str,
-    /// The sink URL.
+    /// The sink URL, or the store's bucket (`s3://bucket`).
     pub url: String,
+    /// Where in the bucket, when the logger writes to object storage.
+    pub storage: Option<StorageView>,
+}
+
+/// KServe's `logger.storage`: the path within the bucket, the store's type, the account.
+#[derive(Debug, Serialize)]
+pub struct StorageView {
+    /// `/inference-logs`.
+    pub path: String,
+    /// `s3` or `gs`.
+    pub kind: String,
+    /// The service account holding the store's credentials.
+    pub service_account: Option<String>,
 }
 
 /// The manifests of every released deployment of `kind`: one file per deployment,
@@ -193,6 +206,18 @@ pub fn serving(input: &EmitInput<'_>, name: &str, deployment: &Deployment) -> Se
         deployment.environment.clone(),
     ));
     let mut annotations = vec![("mlops.dev/source".to_owned(), input.config_path.to_owned())];
+    if deployment
+        .monitoring
+        .as_ref()
+        .is_some_and(|monitoring| monitoring.alerts.is_some())
+    {
+        // The Python runtimes' own metrics (`request_predict_seconds`), which the latency
+        // alert reads, are scraped only with this.
+        annotations.push((
+            "serving.kserve.io/enable-prometheus-scraping".to_owned(),
+            "true".to_owned(),
+        ));
+    }
     let mut release_note = String::new();
     if let Some(release) = release {
         annotations.push(("mlops.dev/model-digest".to_owned(), release.digest.clone()));
@@ -228,9 +253,19 @@ pub fn serving(input: &EmitInput<'_>, name: &str, deployment: &Deployment) -> Se
         digest: release.map(|release| release.digest.clone()),
         resources,
         gpu,
-        logging: deployment.logging.as_ref().map(|logging| LoggingView {
-            mode: logging.mode.as_str(),
-            url: logging.sink.clone(),
+        logging: deployment.logging.as_ref().and_then(|logging| {
+            Some(LoggingView {
+                mode: logging.mode.as_str(),
+                url: logging.url()?,
+                storage: logging.store_parts().map(|(bucket, path)| StorageView {
+                    path,
+                    kind: bucket.split("://").next().unwrap_or("s3").to_owned(),
+                    service_account: logging
+                        .service_account
+                        .clone()
+                        .or_else(|| deployment.target.service_account.clone()),
+                }),
+            })
         }),
         service_account: deployment.target.service_account.clone(),
         release_note,

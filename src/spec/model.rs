@@ -476,7 +476,7 @@ pub enum Baseline {
 ///
 /// `min`, `max_drop` and `max_drop_pct` are for metrics where higher is better (AUC, accuracy);
 /// `max`, `max_rise` and `max_rise_pct` for metrics where lower is better (latency, loss).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields, extend("minProperties" = 2, "maxProperties" = 2))]
 pub struct GateRule {
     /// Metric name in the training's metrics file (nested keys joined with `.`).
@@ -542,6 +542,10 @@ pub struct Deployment {
     pub ungated: bool,
     /// Log every prediction (for back-testing and drift analysis).
     pub logging: Option<Logging>,
+    /// Watch the served model: drift of its inputs, its performance where ground truth comes
+    /// back, latency and errors; on drift, retrain or open an issue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitoring: Option<Monitoring>,
     /// Secrets the promotion needs (to upload to the model registry), by name.
     #[serde(default)]
     #[schemars(inner(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]*$")), example = &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"])]
@@ -555,12 +559,231 @@ pub struct Logging {
     /// Which messages to log. Default: `all`.
     #[serde(default)]
     pub mode: LogMode,
-    /// The HTTP(S) endpoint that receives the logged messages (CloudEvents).
+    /// The HTTP(S) endpoint that receives the logged messages (CloudEvents). Give this or
+    /// `store`.
     #[schemars(
         regex(pattern = r"^https?://[^\s/?#]+[^\s]*$"),
         example = &"http://message-dumper.ml-staging.svc.cluster.local"
     )]
-    pub sink: String,
+    pub sink: Option<String>,
+    /// The bucket and path KServe's logger writes each request and response to as JSON
+    /// (`logger.storage`, no Knative Eventing needed), under
+    /// `<bucket>/<namespace>/<deployment>/predictor/<path>/`; what `monitoring` reads. Give this
+    /// or `sink`.
+    #[schemars(
+        regex(pattern = r"^(s3|gs)://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s/][^\s]*$"),
+        example = &"s3://acme-ml/inference-logs"
+    )]
+    pub store: Option<String>,
+    /// The service account whose credentials the logger writes to `store` with. Default: the
+    /// deployment's `target.service_account`.
+    #[schemars(example = &"logger-sa")]
+    pub service_account: Option<String>,
+}
+
+impl Logging {
+    /// The URL KServe's logger is given: the sink, or the store's bucket.
+    #[must_use]
+    pub fn url(&self) -> Option<String> {
+        if let Some(sink) = &self.sink {
+            return Some(sink.clone());
+        }
+        let (bucket, _) = self.store_parts()?;
+        Some(bucket)
+    }
+
+    /// The store as KServe splits it: `s3://bucket` and the path within it (`/logs`).
+    #[must_use]
+    pub fn store_parts(&self) -> Option<(String, String)> {
+        let store = self.store.as_deref()?;
+        let (scheme, rest) = store.split_once("://")?;
+        let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+        Some((
+            format!("{scheme}://{bucket}"),
+            format!("/{}", path.trim_matches('/')),
+        ))
+    }
+}
+
+/// Watching one deployment: the scheduled drift check (a gate over the logged inputs against
+/// the data the served model was trained on), optional performance against ground truth,
+/// latency and error alerts, and what a drift sets off.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Monitoring {
+    /// When the check runs: cron, 5 fields, UTC (as `refresh`).
+    #[schemars(example = &"0 6 * * *")]
+    pub schedule: String,
+    /// How far back each check reads the logs: hours (`24h`) or days (`7d`). Default: `7d`.
+    #[serde(default = "default_window")]
+    #[schemars(regex(pattern = r"^[1-9][0-9]{0,3}[hd]$"), example = &"7d")]
+    pub window: String,
+    /// Fewer rows than this in the window: "not enough data", neither a pass nor a drift.
+    /// Default: 100.
+    #[serde(default = "default_min_rows")]
+    #[schemars(range(min = 1))]
+    pub min_rows: u64,
+    /// The data set the model was trained on: its CSV or Parquet output, taken at the commit
+    /// of the release being served, is the reference.
+    #[schemars(example = &"features")]
+    pub reference: String,
+    /// The input columns, in the order of a v1 request's `instances` rows (or the names of a
+    /// v2 request's inputs).
+    #[schemars(length(min = 1), extend("uniqueItems" = true), example = &["tenure", "plan", "monthly_charges"])]
+    pub features: Vec<String>,
+    /// How drift is measured and when it counts.
+    pub drift: Drift,
+    /// Live performance, where ground truth comes back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub performance: Option<Performance>,
+    /// Latency and error-rate alerts (a `PrometheusRule`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Alerts>,
+    /// What a drift sets off: dispatch the training again (through its gates and approvals),
+    /// keep one issue open, or both. Default: `[issue]`.
+    #[serde(default = "default_on_drift")]
+    #[schemars(length(min = 1), extend("uniqueItems" = true))]
+    pub on_drift: Vec<OnDrift>,
+}
+
+fn default_window() -> String {
+    "7d".to_owned()
+}
+
+fn default_min_rows() -> u64 {
+    100
+}
+
+fn default_on_drift() -> Vec<OnDrift> {
+    vec![OnDrift::Issue]
+}
+
+/// How drift is measured (by Evidently) and judged (by mlops).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Drift {
+    /// The statistical test per column.
+    pub method: DriftMethod,
+    /// Per column: a distance at or above it (`psi`, `wasserstein`, `jensenshannon`, `kl_div`,
+    /// `hellinger`), or a p-value below it (`ks`, `chisquare`), is drift.
+    #[schemars(example = 0.2)]
+    pub threshold: f64,
+    /// The share of drifted columns above which the model counts as drifted (0 to 1).
+    /// Default: 0.5.
+    #[serde(default = "default_drift_share")]
+    #[schemars(range(min = 0, max = 1), example = 0.3)]
+    pub max_drift_share: f64,
+}
+
+fn default_drift_share() -> f64 {
+    0.5
+}
+
+/// A drift test Evidently runs per column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DriftMethod {
+    /// Population stability index (a distance; 0.1 to 0.25 is the usual threshold).
+    Psi,
+    /// Kolmogorov-Smirnov (a p-value; numeric columns).
+    Ks,
+    /// Chi-squared (a p-value; categorical columns).
+    Chisquare,
+    /// Wasserstein distance, normed.
+    Wasserstein,
+    /// Jensen-Shannon distance (0 to 1).
+    Jensenshannon,
+    /// Kullback-Leibler divergence.
+    KlDiv,
+    /// Hellinger distance (0 to 1).
+    Hellinger,
+}
+
+impl DriftMethod {
+    /// The name Evidently knows it by.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftMethod::Psi => "psi",
+            DriftMethod::Ks => "ks",
+            DriftMethod::Chisquare => "chisquare",
+            DriftMethod::Wasserstein => "wasserstein",
+            DriftMethod::Jensenshannon => "jensenshannon",
+            DriftMethod::KlDiv => "kl_div",
+            DriftMethod::Hellinger => "hellinger",
+        }
+    }
+
+    /// Whether the test gives a p-value (drift below the threshold) rather than a distance
+    /// (drift at or above it).
+    #[must_use]
+    pub fn is_p_value(self) -> bool {
+        matches!(self, DriftMethod::Ks | DriftMethod::Chisquare)
+    }
+
+    /// The thresholds that mean something for this test, in words, and whether `threshold`
+    /// is among them.
+    #[must_use]
+    pub fn accepts(self, threshold: f64) -> (bool, &'static str) {
+        match self {
+            DriftMethod::Ks | DriftMethod::Chisquare => (
+                threshold > 0.0 && threshold < 1.0,
+                "a p-value, between 0 and 1 (0.05 is usual)",
+            ),
+            DriftMethod::Jensenshannon | DriftMethod::Hellinger => (
+                threshold > 0.0 && threshold <= 1.0,
+                "a distance above 0 and at most 1 (0.1 is usual)",
+            ),
+            DriftMethod::Psi | DriftMethod::Wasserstein | DriftMethod::KlDiv => (
+                threshold > 0.0,
+                "a distance above 0 (0.1 to 0.25 is usual for psi)",
+            ),
+        }
+    }
+}
+
+/// Live performance: the logged predictions joined with ground truth by request id.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Performance {
+    /// Where the ground truth lands: CSV files with the columns `id` (the logger's request id)
+    /// and `label`.
+    #[schemars(example = &"s3://acme-ml/labels/churn/")]
+    pub labels: String,
+    /// Rules in the gates' grammar, absolute only (`min`, `max`): there is no baseline.
+    #[schemars(length(min = 1))]
+    pub rules: Vec<GateRule>,
+}
+
+/// Alerts on the serving itself, as a `PrometheusRule`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
+pub struct Alerts {
+    /// Alert when the 95th percentile of prediction latency passes this, in milliseconds.
+    #[schemars(range(min = 1), example = 200)]
+    pub latency_p95_ms: Option<u32>,
+    /// Alert when the share of 5xx responses passes this (0 to 1).
+    #[schemars(range(min = 0, max = 1), example = 0.01)]
+    pub error_rate: Option<f64>,
+    /// How long the condition must hold before the alert fires. Default: `10m`.
+    #[serde(default = "default_alert_for", rename = "for")]
+    #[schemars(regex(pattern = r"^[1-9][0-9]{0,3}[smh]$"), example = &"10m")]
+    pub hold: String,
+}
+
+fn default_alert_for() -> String {
+    "10m".to_owned()
+}
+
+/// What a drift sets off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDrift {
+    /// Dispatch the main workflow to retrain the model; it ships through its gates and, where
+    /// the environment requires it, the approval.
+    Retrain,
+    /// Keep one issue per deployment open while drift lasts, closed when it is gone.
+    Issue,
 }
 
 /// Which prediction messages are logged.
