@@ -33,6 +33,9 @@ pub enum Since {
     Schedule(String),
     /// Everything (a manual run).
     All,
+    /// One training again, what it needs and what follows it: the monitor's answer to a
+    /// drift (the retrained model still passes its gates and approvals before it ships).
+    Retrain(String),
 }
 
 /// One node's verdict.
@@ -85,6 +88,17 @@ pub fn affected(
             for node in graph.nodes() {
                 reasons.insert(node, "manual run: everything".to_owned());
             }
+        }
+        Since::Retrain(training) => {
+            let Some(node) = graph.find(NodeKind::Training, training) else {
+                let hint = crate::suggest::did_you_mean(
+                    training,
+                    config.training.keys().map(String::as_str),
+                )
+                .map_or_else(String::new, |close| format!("; did you mean `{close}`?"));
+                return Err(format!("`--retrain`: no training named `{training}`{hint}"));
+            };
+            reasons.insert(node, "retraining requested".to_owned());
         }
         Since::Schedule(cron) => {
             for (name, data) in &config.data {

@@ -121,7 +121,7 @@ enum Command {
         out: Option<PathBuf>,
     },
     /// Print the nodes a change affects, and everything that must run with them.
-    #[command(group(clap::ArgGroup::new("since").required(true).args(["base", "schedule", "all"])))]
+    #[command(group(clap::ArgGroup::new("since").required(true).args(["base", "schedule", "all", "retrain"])))]
     Affected {
         /// The config file, or a folder holding mlops.yaml.
         #[arg(default_value = "mlops.yaml")]
@@ -135,6 +135,10 @@ enum Command {
         /// Everything (a manual run).
         #[arg(long)]
         all: bool,
+        /// This training again, with what it needs and what follows it (the monitor's answer
+        /// to drift: the retrained model goes through its gates and approvals).
+        #[arg(long, value_name = "TRAINING")]
+        retrain: Option<String>,
         /// With `--base`, on the default branch: also re-run each deployment whose inputs
         /// changed since the commit its current release was trained from, or that was never
         /// released, so the changes of a cancelled or failed run are picked up by the next.
@@ -494,6 +498,7 @@ pub fn main() -> ExitCode {
             base,
             schedule,
             all,
+            retrain,
             since_release,
             format,
             scripts,
@@ -512,8 +517,13 @@ pub fn main() -> ExitCode {
                 (Some(base), _) => affected::Since::Base(base),
                 (None, Some(cron)) => affected::Since::Schedule(cron),
                 (None, None) if all => affected::Since::All,
+                (None, None) if retrain.is_some() => {
+                    affected::Since::Retrain(retrain.unwrap_or_default())
+                }
                 (None, None) => {
-                    return ExitCode::from(fail("pass --base REV, --schedule CRON or --all"));
+                    return ExitCode::from(fail(
+                        "pass --base REV, --schedule CRON, --retrain TRAINING or --all",
+                    ));
                 }
             };
             run_affected(

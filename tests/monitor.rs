@@ -265,3 +265,25 @@ fn judge_fails_a_snapshot_without_the_numbers_it_needs() {
     assert_eq!(code, 2);
     assert!(stderr.contains("the snapshot is not JSON"), "{stderr}");
 }
+
+/// The monitor's answer to drift: `affected --retrain` runs the training, the data it needs
+/// and what follows it (its gate and deploy, so the retrained model ships only through them).
+#[test]
+fn affected_retrain_runs_the_training_its_producer_and_what_follows() {
+    let dir = project();
+    let (code, stdout, stderr) = mlops(dir.path(), &["affected", "--retrain", "churn"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "data set features (needed by `churn`)\n\
+         training churn (retraining requested)\n\
+         gate churn-quality (downstream of `churn`)\n\
+         deployment churn-production (downstream of `churn`)\n"
+    );
+    let (code, _, stderr) = mlops(dir.path(), &["affected", "--retrain", "chrn"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("no training named `chrn`; did you mean `churn`?"),
+        "{stderr}"
+    );
+}

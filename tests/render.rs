@@ -118,6 +118,7 @@ fn no_expression_comes_from_the_config() {
         ("github.event_name == 'pull_request'", 1),
         ("github.event_name", 1),
         ("github.token", 2),
+        ("inputs.retrain", 1),
         ("runner.temp", 14),
         ("secrets.TOKEN", 2),
         ("steps.affected.outputs.data-1", 1),
