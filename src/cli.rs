@@ -236,6 +236,13 @@ enum Command {
         /// The commit the model was trained from (default: the checkout's HEAD).
         #[arg(long, value_name = "SHA")]
         commit: Option<String>,
+        /// A monitored deployment's reference sample, as uploaded beside the model: recorded
+        /// with the release, so drift is measured against what the model was trained on.
+        #[arg(long, value_name = "URI", requires = "reference_digest")]
+        reference_uri: Option<String>,
+        /// The reference sample's SHA-256: `sha256:<64 hex digits>`.
+        #[arg(long, value_name = "sha256:HEX", requires = "reference_uri")]
+        reference_digest: Option<String>,
         /// The config file, or a folder holding mlops.yaml.
         #[arg(long, default_value = "mlops.yaml")]
         config: PathBuf,
@@ -389,6 +396,41 @@ enum MonitorAction {
         #[arg(long, value_enum, default_value_t = JudgeFormat::Text)]
         format: JudgeFormat,
     },
+    /// Keep one issue per monitored deployment true to the last check: opened (or reopened)
+    /// on drift with the judgement, closed when drift is gone; found by its hidden marker and
+    /// its author, as the pull-request comment is.
+    Issue(IssueArgs),
+}
+
+/// The label every drift issue carries, by which the tool lists them.
+#[cfg(feature = "github")]
+const DRIFT_LABEL: &str = "mlops-drift";
+
+/// `mlops monitor issue`'s arguments.
+#[derive(Debug, clap::Args)]
+struct IssueArgs {
+    /// The config file, or a folder holding mlops.yaml.
+    #[arg(default_value = "mlops.yaml")]
+    path: PathBuf,
+    /// The monitored deployment.
+    #[arg(long, value_name = "NAME")]
+    deployment: String,
+    /// The check's verdict (`judge --verdict-file`): `drift` opens or updates the issue,
+    /// `pass` closes it, `not-enough-data` leaves it as it is.
+    #[arg(long, value_name = "VERDICT")]
+    verdict: String,
+    /// The judgement to write in the issue (`judge`'s text output).
+    #[arg(long, value_name = "FILE")]
+    report: PathBuf,
+    /// `owner/repo` (default: `$GITHUB_REPOSITORY`).
+    #[arg(long, value_name = "OWNER/REPO", env = "GITHUB_REPOSITORY")]
+    repo: Option<String>,
+    /// Only edit issues opened by this login (default: the token's own identity).
+    #[arg(long, value_name = "LOGIN")]
+    author: Option<String>,
+    /// Print the issue's title and body; send nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// How `monitor judge` prints its verdict.
@@ -572,6 +614,7 @@ pub fn main() -> ExitCode {
                 format,
                 color,
             ),
+            MonitorAction::Issue(args) => monitor_issue(&args, color),
         },
         Command::Gate {
             path,
@@ -642,6 +685,8 @@ pub fn main() -> ExitCode {
             digest,
             metrics,
             commit,
+            reference_uri,
+            reference_digest,
             config,
             publication,
         } => promote(
@@ -652,6 +697,9 @@ pub fn main() -> ExitCode {
                 digest,
                 metrics,
                 commit,
+                reference: reference_uri
+                    .zip(reference_digest)
+                    .map(|(uri, digest)| crate::release::Reference { uri, digest }),
             },
             &publication,
             color,
@@ -1608,9 +1656,14 @@ fn monitor_judge(
             }
         }
     };
-    let snapshot = match read(files.snapshot) {
-        Ok(bytes) => bytes,
-        Err(message) => return fail(&message),
+    // Under `min_rows` there is no snapshot to read: the check did not measure.
+    let snapshot = if rows < monitoring.min_rows {
+        Vec::new()
+    } else {
+        match read(files.snapshot) {
+            Ok(bytes) => bytes,
+            Err(message) => return fail(&message),
+        }
     };
     let judgement = match crate::monitor::judge::judge(
         deployment,
@@ -1642,6 +1695,141 @@ fn monitor_judge(
         crate::monitor::judge::Verdict::Drift => EXIT_INVALID,
         crate::monitor::judge::Verdict::NotEnoughData => EXIT_NOT_ENOUGH_DATA,
     }
+}
+
+fn monitor_issue(args: &IssueArgs, color: bool) -> u8 {
+    let loaded = match load_valid(&args.path, color, "updating its drift issue") {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = &loaded.validation.config else {
+        return EXIT_INVALID;
+    };
+    if let Err(message) = monitoring_of(config, &args.deployment) {
+        return fail(&message);
+    }
+    let drifting = match args.verdict.trim() {
+        "drift" => true,
+        "pass" => false,
+        "not-enough-data" => {
+            eprintln!(
+                "not enough data: the drift issue of `{}` stays as it is",
+                args.deployment
+            );
+            return EXIT_OK;
+        }
+        other => {
+            return fail(&format!(
+                "`--verdict {other}`: the verdicts are drift, pass and not-enough-data"
+            ));
+        }
+    };
+    let report = match std::fs::read_to_string(&args.report) {
+        Ok(text) => text,
+        Err(error) => return fail(&format!("cannot read `{}`: {error}", args.report.display())),
+    };
+    // One issue per deployment of each config of the repository: the key is its path from the
+    // root, as the comment's is.
+    let key = config_path_under(&repository_root(&loaded.folder), &loaded);
+    let marker = crate::comment::issue_marker(&key, &args.deployment);
+    let title = format!("Drift in the inputs of `{}`", args.deployment);
+    let lead = if drifting {
+        "The last scheduled check found drift. The judgement:"
+    } else {
+        "Drift is gone: the last scheduled check passed. The judgement:"
+    };
+    let body = format!("{marker}\n{lead}\n\n```\n{}\n```\n", report.trim_end());
+    if args.dry_run {
+        return print_stdout(&format!("{title}\n\n{body}"));
+    }
+    let Some(repository) = args.repo.clone() else {
+        return fail(
+            "which repository? pass --repo OWNER/REPO (in GitHub Actions it comes from the environment)",
+        );
+    };
+    sync_drift_issue(
+        &repository,
+        args.author.as_deref(),
+        &marker,
+        &title,
+        &body,
+        drifting,
+    )
+}
+
+#[cfg(feature = "github")]
+fn sync_drift_issue(
+    repository: &str,
+    author: Option<&str>,
+    marker: &str,
+    title: &str,
+    body: &str,
+    drifting: bool,
+) -> u8 {
+    use crate::github::IssueOutcome;
+    let Some(token) = env_value("GITHUB_TOKEN") else {
+        return fail(
+            "GITHUB_TOKEN is not set (in a workflow: `env: GITHUB_TOKEN: ${{ github.token }}`)",
+        );
+    };
+    let api_base =
+        env_value("GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".to_owned());
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&format!("cannot start the async runtime: {error}")),
+    };
+    let outcome = runtime.block_on(async {
+        let client = crate::github::Client::new(&api_base, &token)?;
+        let author = match author {
+            Some(author) => author.to_owned(),
+            None => client.login().await?,
+        };
+        client
+            .sync_issue(
+                repository,
+                &author,
+                &crate::github::DriftIssue {
+                    label: DRIFT_LABEL,
+                    marker,
+                    title,
+                    body,
+                },
+                drifting,
+            )
+            .await
+    });
+    match outcome {
+        Ok(IssueOutcome::Opened(number)) => eprintln!("opened {repository}#{number}"),
+        Ok(IssueOutcome::Updated(number)) => eprintln!("updated {repository}#{number}"),
+        Ok(IssueOutcome::Reopened(number)) => {
+            eprintln!("reopened {repository}#{number}: drift is back");
+        }
+        Ok(IssueOutcome::Closed(number)) => {
+            eprintln!("closed {repository}#{number}: drift is gone");
+        }
+        Ok(IssueOutcome::Unchanged(number)) => eprintln!("{repository}#{number} is up to date"),
+        Ok(IssueOutcome::Nothing) => eprintln!("no drift, and no drift issue open: nothing to do"),
+        Err(error) => return fail(&error.to_string()),
+    }
+    EXIT_OK
+}
+
+#[cfg(not(feature = "github"))]
+fn sync_drift_issue(
+    _repository: &str,
+    _author: Option<&str>,
+    _marker: &str,
+    _title: &str,
+    _body: &str,
+    _drifting: bool,
+) -> u8 {
+    fail(
+        "this mlops was built without the GitHub client; rebuild with `cargo install --features github` \
+         (the mlops GitHub Action does), or use --dry-run",
+    )
 }
 
 fn run_gate(
@@ -1794,6 +1982,7 @@ struct Promotion {
     digest: String,
     metrics: Option<PathBuf>,
     commit: Option<String>,
+    reference: Option<crate::release::Reference>,
 }
 
 /// The deployment named `name`, or exit 2 with a suggestion.
@@ -1884,6 +2073,7 @@ fn promote(
         commit,
         metrics,
         rollback_of: None,
+        reference: promotion.reference.clone(),
     };
     with_project(
         &loaded,

@@ -23,6 +23,17 @@ pub fn marker_prefix(key: &str) -> String {
     )
 }
 
+/// The hidden first line of the drift issue of `deployment` in the config `key`: the issue's
+/// identity, as the marker is the comment's.
+#[must_use]
+pub fn issue_marker(key: &str, deployment: &str) -> String {
+    format!(
+        "<!-- mlops-monitor key=\"{}\" deployment=\"{}\" -->",
+        key.replace(['"', '-', '>'], "_"),
+        deployment.replace(['"', '-', '>'], "_")
+    )
+}
+
 /// GitLab's limit on a note body, in characters ("is too long (maximum is 1000000
 /// characters)").
 pub const GITLAB_MAX_BODY_CHARS: usize = 1_000_000;

@@ -589,3 +589,190 @@ fn next_link(headers: &http::HeaderMap) -> Option<String> {
             })
     })
 }
+
+/// The drift issue as it should read.
+#[derive(Debug, Clone, Copy)]
+pub struct DriftIssue<'a> {
+    /// The label the tool's issues carry (how it lists them).
+    pub label: &'a str,
+    /// The hidden first line that identifies the issue.
+    pub marker: &'a str,
+    /// Its title.
+    pub title: &'a str,
+    /// Its body, starting with `marker`.
+    pub body: &'a str,
+}
+
+/// What the deployment's drift issue became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueOutcome {
+    /// Opened, with its number.
+    Opened(u64),
+    /// Updated with the latest judgement (still open).
+    Updated(u64),
+    /// Reopened: drift is back.
+    Reopened(u64),
+    /// Closed: drift is gone.
+    Closed(u64),
+    /// Already said exactly this.
+    Unchanged(u64),
+    /// No drift and no open issue: nothing to do.
+    Nothing,
+}
+
+#[derive(Debug, Deserialize)]
+struct Issue {
+    number: u64,
+    #[serde(default)]
+    body: Option<String>,
+    user: Option<User>,
+    state: String,
+    /// Present when the "issue" is a pull request (the issues API lists both).
+    #[serde(default)]
+    pull_request: Option<serde_json::Value>,
+}
+
+impl Client {
+    /// Every issue of `repository` with `label`, open or closed, across every page.
+    async fn labelled_issues(&self, repository: &str, label: &str) -> Result<Vec<Issue>, Error> {
+        let mut path = format!(
+            "/repos/{repository}/issues?state=all&labels={}&per_page=100",
+            query_value(label)
+        );
+        let mut all = Vec::new();
+        for _ in 0..1000 {
+            let response = self.send("GET", &path, None).await?;
+            if response.status != 200 {
+                return Err(api_error("list the repository's issues", &response));
+            }
+            let page: Vec<Issue> = serde_json::from_str(&response.body)
+                .map_err(|error| Error(format!("GET {path}: unexpected answer: {error}")))?;
+            all.extend(
+                page.into_iter()
+                    .filter(|issue| issue.pull_request.is_none()),
+            );
+            match next_link(&response.headers) {
+                Some(next) => match next.strip_prefix(&self.api_base) {
+                    Some(rest) => path = rest.to_owned(),
+                    None => {
+                        return Err(Error(format!(
+                            "GitHub sent a next-page link outside {}: {next}",
+                            self.api_base
+                        )));
+                    }
+                },
+                None => return Ok(all),
+            }
+        }
+        Err(Error("more than 1,000 pages of issues".to_owned()))
+    }
+
+    /// Keep the one drift issue of a deployment true: while `drifting`, open (or reopen) it
+    /// with `body`; once drift is gone, close it with `body`. The issue is found by `marker`
+    /// (its first line) and `author` (someone quoting the marker cannot make the tool edit
+    /// theirs), among the issues labelled `label`.
+    ///
+    /// # Errors
+    /// Network and API failures, with GitHub's message.
+    pub async fn sync_issue(
+        &self,
+        repository: &str,
+        author: &str,
+        issue: &DriftIssue<'_>,
+        drifting: bool,
+    ) -> Result<IssueOutcome, Error> {
+        let DriftIssue {
+            label,
+            marker,
+            title,
+            body,
+        } = *issue;
+        let mine = |issue: &Issue| {
+            issue
+                .body
+                .as_deref()
+                .is_some_and(|text| text.starts_with(marker))
+                && issue.user.as_ref().is_some_and(|user| user.login == author)
+        };
+        let issues = self.labelled_issues(repository, label).await?;
+        // The open one if there is one, else the most recent.
+        let existing = issues
+            .iter()
+            .filter(|issue| mine(issue))
+            .max_by_key(|issue| (issue.state == "open", issue.number));
+        let Some(issue) = existing else {
+            if !drifting {
+                return Ok(IssueOutcome::Nothing);
+            }
+            let path = format!("/repos/{repository}/issues");
+            let payload = serde_json::json!({ "title": title, "body": body, "labels": [label] });
+            return self
+                .create_issue(&path, &payload, repository, label, &mine)
+                .await;
+        };
+        let open = issue.state == "open";
+        if !drifting && !open {
+            return Ok(IssueOutcome::Nothing);
+        }
+        if open == drifting && issue.body.as_deref() == Some(body) {
+            return Ok(IssueOutcome::Unchanged(issue.number));
+        }
+        let state = if drifting { "open" } else { "closed" };
+        let payload = if drifting {
+            serde_json::json!({ "title": title, "body": body, "state": state })
+        } else {
+            serde_json::json!({ "body": body, "state": state, "state_reason": "completed" })
+        };
+        let path = format!("/repos/{repository}/issues/{}", issue.number);
+        let response = self.send("POST", &path, Some(&payload)).await?;
+        if response.status != 200 {
+            return Err(api_error("update the drift issue", &response));
+        }
+        Ok(match (open, drifting) {
+            (true, true) => IssueOutcome::Updated(issue.number),
+            (false, true) => IssueOutcome::Reopened(issue.number),
+            _ => IssueOutcome::Closed(issue.number),
+        })
+    }
+
+    /// Create the issue, retrying only when GitHub did not process the attempt (a rate
+    /// limit) or when listing again shows a failed attempt did not land.
+    async fn create_issue(
+        &self,
+        path: &str,
+        payload: &serde_json::Value,
+        repository: &str,
+        label: &str,
+        mine: &dyn Fn(&Issue) -> bool,
+    ) -> Result<IssueOutcome, Error> {
+        for attempt in 0..=self.max_retries {
+            let outcome = self.send_once("POST", path, Some(payload)).await;
+            let wait = match &outcome {
+                Ok(response) if response.status == 201 => {
+                    let created: Issue = serde_json::from_str(&response.body).map_err(|error| {
+                        Error(format!("POST {path}: unexpected answer: {error}"))
+                    })?;
+                    return Ok(IssueOutcome::Opened(created.number));
+                }
+                Ok(response) => match self.retry_wait(response, attempt) {
+                    Some(wait) if attempt < self.max_retries => wait,
+                    _ => return Err(api_error("open the drift issue", response)),
+                },
+                Err(message) if attempt == self.max_retries => return Err(Error(message.clone())),
+                Err(_) => (self.backoff * 2u32.saturating_pow(attempt)).min(self.max_wait),
+            };
+            tokio::time::sleep(wait).await;
+            let rate_limited = matches!(&outcome, Ok(response) if response.status < 500);
+            if !rate_limited
+                && let Some(landed) = self
+                    .labelled_issues(repository, label)
+                    .await?
+                    .into_iter()
+                    .find(|issue| mine(issue) && issue.state == "open")
+            {
+                return Ok(IssueOutcome::Opened(landed.number));
+            }
+        }
+        Err(Error("could not open the drift issue".to_owned()))
+    }
+}

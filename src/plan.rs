@@ -101,6 +101,9 @@ pub struct Promotion {
     pub requires_approval: bool,
     /// The approvals that gate it ([`approvals_gating`]), sorted.
     pub approvals: Vec<String>,
+    /// A monitored deployment's reference table (from the config's folder), uploaded beside
+    /// the model and recorded in the release: what drift is measured against.
+    pub reference_path: Option<String>,
 }
 
 /// Why a plan cannot be made of a valid config: what rendering needs beyond validity (the
@@ -297,8 +300,20 @@ pub fn build(
                 }
                 let approvals = approvals_gating(config, graph, index);
                 let promotion = promotion(config, name, deployment, approvals)?;
+                // A monitored deployment uploads its reference table: the deploy step takes
+                // the files of the data step that writes it (an ancestor of the training, so
+                // it runs whenever this does).
+                let mut downloads = producers.clone();
+                if let Some(monitoring) = &deployment.monitoring
+                    && let Some(reference) = graph.find(NodeKind::Data, &monitoring.reference)
+                    && let Some(step) = producer(config, graph, reference)
+                {
+                    push_unique(&mut downloads, step);
+                    push_unique(&mut needs, step);
+                }
                 steps.push(Step {
                     needs,
+                    downloads,
                     timeout_minutes: DEPLOY_TIMEOUT_MINUTES,
                     promotion: Some(promotion),
                     ..base
@@ -405,5 +420,9 @@ fn promotion(
             .get(&deployment.environment)
             .is_some_and(|environment| environment.requires_approval),
         approvals,
+        reference_path: deployment.monitoring.as_ref().and_then(|monitoring| {
+            let data = config.data.get(&monitoring.reference)?;
+            crate::check::reference_table(&data.outputs).map(str::to_owned)
+        }),
     })
 }

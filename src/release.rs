@@ -34,6 +34,19 @@ pub struct Release {
     /// back instead of forward to the release just withdrawn.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback_of: Option<String>,
+    /// The reference sample of a monitored deployment: the data the model was trained on,
+    /// uploaded beside it, so drift is measured against exactly what the served model saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Reference>,
+}
+
+/// A reference sample: where it was uploaded and its digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reference {
+    /// `s3://…/<model digest>/reference.csv`.
+    pub uri: String,
+    /// `sha256:<64 hex digits>` of the file.
+    pub digest: String,
 }
 
 /// The release a rollback returns to, given every version of one deployment's record, oldest
@@ -107,6 +120,19 @@ pub fn verify(release: &Release, name: &str, environment: &str, path: &str) -> R
             "`{path}`: commit `{commit}` is not a git commit id"
         ));
     }
+    if let Some(reference) = &release.reference
+        && (!is_digest(&reference.digest)
+            || reference.uri.is_empty()
+            || reference
+                .uri
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control()))
+    {
+        return Err(format!(
+            "`{path}`: the reference sample ({:?}, {:?}) needs a URI without whitespace and a `sha256:` digest",
+            reference.uri, reference.digest
+        ));
+    }
     if !is_digest(&release.digest) {
         return Err(format!(
             "`{path}`: digest `{}` is not `sha256:` and 64 hex digits",
@@ -137,6 +163,7 @@ mod tests {
             digest: format!("sha256:{}", digest.to_string().repeat(64)),
             commit: None,
             metrics: std::collections::BTreeMap::new(),
+            reference: None,
             rollback_of: rollback_of.map(|d| format!("sha256:{}", d.to_string().repeat(64))),
         }
     }

@@ -811,3 +811,222 @@ async fn a_502_on_a_pull_request_create_is_not_resent_when_it_landed() {
         ]
     );
 }
+
+// ---- The drift issue of a monitored deployment (`mlops monitor issue`).
+
+const DRIFT: &str = "mlops-drift";
+const ISSUES: &str = "/repos/acme/churn/issues";
+
+fn drift_marker() -> String {
+    mlops::comment::issue_marker(KEY, "churn-production")
+}
+
+fn drift_body(text: &str) -> String {
+    format!("{}\n{text}", drift_marker())
+}
+
+fn issue(number: u64, login: &str, text: &str, state: &str) -> serde_json::Value {
+    json!({ "number": number, "body": text, "state": state,
+            "user": { "login": login, "type": "Bot" } })
+}
+
+async fn list_issues(server: &MockServer, issues: serde_json::Value) {
+    Mock::given(method("GET"))
+        .and(path(ISSUES))
+        .and(query_param("state", "all"))
+        .and(query_param("labels", DRIFT))
+        .respond_with(ResponseTemplate::new(200).set_body_json(issues))
+        .mount(server)
+        .await;
+}
+
+async fn sync(client: &Client, text: &str, drifting: bool) -> mlops::github::IssueOutcome {
+    client
+        .sync_issue(
+            "acme/churn",
+            ME,
+            &mlops::github::DriftIssue {
+                label: DRIFT,
+                marker: &drift_marker(),
+                title: "Drift in the inputs of `churn-production`",
+                body: &drift_body(text),
+            },
+            drifting,
+        )
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn drift_opens_one_issue_labelled_for_the_tool() {
+    use mlops::github::IssueOutcome;
+    let server = MockServer::start().await;
+    let (client, _) = connect(&server, "");
+    // Someone quoting the marker, and a pull request: neither is the tool's issue.
+    list_issues(
+        &server,
+        json!([
+            issue(3, "alice", &drift_body("quoted"), "open"),
+            { "number": 4, "body": drift_body("a pull request"), "state": "open",
+              "user": { "login": ME }, "pull_request": { "url": "…" } },
+        ]),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(ISSUES))
+        .and(body_json(json!({
+            "title": "Drift in the inputs of `churn-production`",
+            "body": drift_body("drift in tenure"),
+            "labels": [DRIFT],
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(issue(
+            9,
+            ME,
+            &drift_body("drift in tenure"),
+            "open",
+        )))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(
+        sync(&client, "drift in tenure", true).await,
+        IssueOutcome::Opened(9)
+    );
+    // No drift and no issue of its own: nothing is sent.
+    let server = MockServer::start().await;
+    let (client, _) = connect(&server, "");
+    list_issues(
+        &server,
+        json!([issue(3, "alice", &drift_body("quoted"), "open")]),
+    )
+    .await;
+    assert_eq!(
+        sync(&client, "no drift", false).await,
+        IssueOutcome::Nothing
+    );
+    assert_eq!(
+        requests(&server).await,
+        ["GET /repos/acme/churn/issues?state=all&labels=mlops-drift&per_page=100"]
+    );
+}
+
+#[tokio::test]
+async fn the_open_issue_is_updated_while_drift_lasts_and_closed_when_it_is_gone() {
+    use mlops::github::IssueOutcome;
+    let server = MockServer::start().await;
+    let (client, _) = connect(&server, "");
+    list_issues(
+        &server,
+        json!([
+            issue(5, ME, &drift_body("an old drift"), "closed"),
+            issue(8, ME, &drift_body("drift in tenure"), "open"),
+        ]),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/issues/8"))
+        .and(body_json(json!({
+            "title": "Drift in the inputs of `churn-production`",
+            "body": drift_body("drift in tenure and plan"),
+            "state": "open",
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(issue(8, ME, "", "open")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/issues/8"))
+        .and(body_json(json!({
+            "body": drift_body("no drift"),
+            "state": "closed",
+            "state_reason": "completed",
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(issue(8, ME, "", "closed")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(
+        sync(&client, "drift in tenure and plan", true).await,
+        IssueOutcome::Updated(8)
+    );
+    assert_eq!(
+        sync(&client, "drift in tenure", true).await,
+        IssueOutcome::Unchanged(8)
+    );
+    assert_eq!(
+        sync(&client, "no drift", false).await,
+        IssueOutcome::Closed(8)
+    );
+}
+
+#[tokio::test]
+async fn drift_that_comes_back_reopens_the_last_issue() {
+    use mlops::github::IssueOutcome;
+    let server = MockServer::start().await;
+    let (client, _) = connect(&server, "");
+    list_issues(
+        &server,
+        json!([issue(5, ME, &drift_body("gone"), "closed")]),
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/churn/issues/5"))
+        .and(body_json(json!({
+            "title": "Drift in the inputs of `churn-production`",
+            "body": drift_body("back"),
+            "state": "open",
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(issue(5, ME, "", "open")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert_eq!(sync(&client, "gone", false).await, IssueOutcome::Nothing);
+    assert_eq!(sync(&client, "back", true).await, IssueOutcome::Reopened(5));
+}
+
+#[test]
+fn monitor_issue_says_what_it_would_post_and_leaves_the_issue_alone_without_data() {
+    let dir = common::project(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/monitor"
+    ));
+    std::fs::write(
+        dir.path().join("judgement.txt"),
+        "❌ churn-production: drift\n",
+    )
+    .unwrap();
+    let run = |verdict: &str| {
+        assert_cmd::Command::cargo_bin("mlops")
+            .unwrap()
+            .current_dir(dir.path())
+            .env_remove("GITHUB_TOKEN")
+            .args([
+                "monitor",
+                "issue",
+                "--deployment",
+                "churn-production",
+                "--report",
+                "judgement.txt",
+                "--dry-run",
+                "--verdict",
+                verdict,
+            ])
+            .output()
+            .unwrap()
+    };
+    let output = run("drift");
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        stdout,
+        format!(
+            "Drift in the inputs of `churn-production`\n\n{}\nThe last scheduled check found drift. The judgement:\n\n```\n❌ churn-production: drift\n```\n",
+            mlops::comment::issue_marker("mlops.yaml", "churn-production")
+        )
+    );
+    let output = run("not-enough-data");
+    assert!(output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("stays as it is"));
+    let output = run("maybe");
+    assert_eq!(output.status.code(), Some(2));
+}

@@ -103,6 +103,7 @@ fn every_config_that_validates_renders() {
                     commit: None,
                     metrics: std::collections::BTreeMap::new(),
                     rollback_of: None,
+                    reference: None,
                 };
                 (deployment.clone(), release)
             })

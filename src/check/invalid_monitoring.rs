@@ -154,7 +154,37 @@ fn check_monitoring(
             )
             .with_help("list the table it writes in its `outputs` (e.g. `data/features.csv`)"),
         ),
-        Some(_) => {}
+        Some(_) => {
+            // The reference is what the served model saw: data its training is built from.
+            let trained_from = cx
+                .graph
+                .find(crate::graph::NodeKind::Training, &deployment.model)
+                .zip(
+                    cx.graph
+                        .find(crate::graph::NodeKind::Data, &monitoring.reference),
+                )
+                .is_none_or(|(training, reference)| {
+                    cx.graph
+                        .ancestors(training, &[crate::graph::EdgeKind::Needs])
+                        .contains(&reference)
+                });
+            if !trained_from {
+                out.push(
+                    Diag::error(
+                        Code::InvalidMonitoring,
+                        format!(
+                            "`{}` is not data that training `{}` is built from, so it cannot be the reference of what `{name}` serves",
+                            monitoring.reference, deployment.model
+                        ),
+                        cx.value_label(&reference_at, "not among the training's `needs`"),
+                    )
+                    .with_help(format!(
+                        "name a data set in the `needs` of `{}` (or of the data it needs)",
+                        deployment.model
+                    )),
+                );
+            }
+        }
     }
     let (accepted, meaning) = monitoring.drift.method.accepts(monitoring.drift.threshold);
     if !accepted {
@@ -296,6 +326,32 @@ mod tests {
                 .1
                 .contains("no CSV or Parquet output")
         );
+    }
+
+    #[test]
+    fn the_reference_is_data_the_model_is_trained_from() {
+        let text = diagnostics(GOOD).len();
+        assert_eq!(text, 0);
+        // `other` writes a table, but `churn` is not built from it.
+        let config = GOOD.replace("reference: features", "reference: other");
+        let found: Vec<String> = super::tests::with_other_data(&config);
+        assert!(
+            found
+                .iter()
+                .any(|message| message.contains("is not data that training `churn` is built from")),
+            "{found:?}"
+        );
+    }
+
+    fn with_other_data(deployment: &str) -> Vec<String> {
+        let text = format!(
+            "version: 1\nproject: demo\ngitops: {{ repo_url: https://github.com/acme/demo.git }}\nenvironments:\n  production: {{}}\ndata:\n  features:\n    run: python prep.py\n    outputs: [data/features.csv]\n  other:\n    run: python other.py\n    outputs: [data/other.csv]\ntraining:\n  churn:\n    needs: [features]\n    run: python train.py\n    metrics: metrics.json\n    model: {{ path: model.joblib, format: sklearn, registry: s3://acme/models }}\ngates:\n  quality:\n    training: churn\n    rules: [{{ metric: auc, min: 0.8 }}]\ndeployments:\n  churn-production:\n    model: churn\n    environment: production\n    after: [quality]\n{deployment}"
+        );
+        crate::validate(text.as_bytes(), &crate::check::AnyRepo)
+            .diags
+            .into_iter()
+            .map(|diag| diag.message)
+            .collect()
     }
 
     #[test]

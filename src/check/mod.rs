@@ -15,6 +15,7 @@ mod invalid_branch;
 pub(crate) mod invalid_cron;
 mod invalid_digest;
 mod invalid_monitoring;
+pub use invalid_monitoring::reference_table;
 mod invalid_name;
 mod missing_approval;
 mod missing_file;

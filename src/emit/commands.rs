@@ -38,6 +38,34 @@ pub fn promotion(config_file: &str, promotion: &Promotion, approved: bool) -> St
             "aws s3 cp --only-show-errors -- {model} \"$uri\"\n"
         ));
     }
+    // A monitored deployment's reference table goes beside the model, named by the model's
+    // digest, so each release keeps the sample its model was trained on.
+    let reference = match &promotion.reference_path {
+        None => "",
+        Some(table) => {
+            let extension = if table.ends_with(".parquet") {
+                "parquet"
+            } else {
+                "csv"
+            };
+            let table = shell_quote(table);
+            script.push_str(&format!(
+                "reference_digest=$(sha256sum -- {table} | cut -d' ' -f1)\n\
+                 reference_uri={}/\"$digest\"/reference.{extension}\n",
+                shell_quote(&promotion.registry)
+            ));
+            if promotion.registry.starts_with("gs://") {
+                script.push_str(&format!(
+                    "gcloud storage cp -- {table} \"$reference_uri\"\n"
+                ));
+            } else {
+                script.push_str(&format!(
+                    "aws s3 cp --only-show-errors -- {table} \"$reference_uri\"\n"
+                ));
+            }
+            " --reference-uri \"$reference_uri\" --reference-digest \"sha256:$reference_digest\""
+        }
+    };
     let metrics = promotion
         .metrics_path
         .as_deref()
@@ -49,7 +77,7 @@ pub fn promotion(config_file: &str, promotion: &Promotion, approved: bool) -> St
         ""
     };
     script.push_str(&format!(
-        "mlops promote {} --config {config} --model-uri \"$uri\" --digest \"sha256:$digest\"{metrics} --publish{approved}\n",
+        "mlops promote {} --config {config} --model-uri \"$uri\" --digest \"sha256:$digest\"{metrics}{reference} --publish{approved}\n",
         shell_quote(&promotion.deployment)
     ));
     script

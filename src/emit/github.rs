@@ -50,6 +50,10 @@ pub const TEMPLATE: &str = "github-actions.yml.j2";
 pub const COMMENT_WORKFLOW_PATH: &str = ".github/workflows/mlops-comment.yml";
 /// Its template.
 pub const COMMENT_TEMPLATE: &str = "github-comment.yml.j2";
+/// Where the scheduled monitoring of the monitored deployments goes.
+pub const MONITOR_WORKFLOW_PATH: &str = ".github/workflows/mlops-monitor.yml";
+/// Its template.
+pub const MONITOR_TEMPLATE: &str = "github-monitor.yml.j2";
 
 /// Action pins, read from each action's repository (`shared/research/action-pins.md`).
 const CHECKOUT: &str = "actions/checkout@3d3c42e5aac5ba805825da76410c181273ba90b1 # v7.0.1";
@@ -273,6 +277,14 @@ impl Emitter for GithubActions {
                 contents,
             });
         }
+        if let Some(monitor) = monitor_workflow(input, &workflow) {
+            let mut contents = yaml_header(input);
+            contents.push_str(&render_yaml(input.templates, MONITOR_TEMPLATE, &monitor)?);
+            artifacts.push(Artifact {
+                path: named_for(MONITOR_WORKFLOW_PATH, input.config_dir),
+                contents,
+            });
+        }
         Ok(artifacts)
     }
 
@@ -419,6 +431,114 @@ fn plan(input: &EmitInput<'_>) -> Result<Workflow, EmitError> {
             .any(|step| step.kind == NodeKind::Training && !step.outputs.is_empty()),
         jobs,
         report_needs,
+    })
+}
+
+/// The monitor workflow's view: the main workflow's settings it shares, a job per monitored
+/// deployment.
+#[derive(Debug, Serialize)]
+struct MonitorWorkflow<'a> {
+    name: &'a str,
+    working_directory: Option<&'a str>,
+    config_path: &'a str,
+    uses: &'a Uses,
+    /// The main workflow's file name, which a retrain dispatches.
+    main_workflow: String,
+    branch: &'a str,
+    /// The pinned Evidently and pandas, as pip arguments.
+    evidently: String,
+    schedules: Vec<String>,
+    jobs: Vec<MonitorJob>,
+}
+
+/// One monitored deployment's jobs.
+#[derive(Debug, Serialize)]
+struct MonitorJob {
+    /// A job id suffix (the deployment's name is one already: `^[a-z0-9][a-z0-9-]*$`).
+    id: String,
+    deployment: String,
+    training: String,
+    schedule: String,
+    min_rows: u64,
+    release_branch: String,
+    /// The release record, from the repository root.
+    release_record: String,
+    /// The prefix KServe's logger writes this deployment's records under.
+    logs: String,
+    /// The Evidently configuration, from the config's folder.
+    evidently_config: String,
+    secrets: Vec<String>,
+    retrain: bool,
+    issue: bool,
+}
+
+fn monitor_workflow<'a>(
+    input: &EmitInput<'_>,
+    workflow: &'a Workflow,
+) -> Option<MonitorWorkflow<'a>> {
+    use crate::spec::model::OnDrift;
+    let config = input.config;
+    let mut schedules: Vec<String> = Vec::new();
+    let mut jobs = Vec::new();
+    for (name, deployment) in &config.deployments {
+        let Some(monitoring) = &deployment.monitoring else {
+            continue;
+        };
+        // `validate` requires a store for a monitored deployment.
+        let Some((bucket, path)) = deployment
+            .logging
+            .as_ref()
+            .and_then(crate::spec::model::Logging::store_parts)
+        else {
+            continue;
+        };
+        let namespace = config
+            .environments
+            .get(&deployment.environment)
+            .and_then(|environment| environment.namespace.clone())
+            .unwrap_or_else(|| "default".to_owned());
+        if !schedules.contains(&monitoring.schedule) {
+            schedules.push(monitoring.schedule.clone());
+        }
+        jobs.push(MonitorJob {
+            id: name.clone(),
+            deployment: name.clone(),
+            training: deployment.model.clone(),
+            schedule: monitoring.schedule.clone(),
+            min_rows: monitoring.min_rows,
+            release_branch: crate::publish::release_branch(config, &deployment.environment),
+            release_record: super::rebase(
+                input.config_dir,
+                &crate::release::path(&deployment.environment, name),
+            ),
+            logs: format!("{bucket}/{namespace}/{name}/predictor{path}/"),
+            evidently_config: super::monitor::evidently_path(name),
+            secrets: deployment.secrets.clone(),
+            retrain: monitoring.on_drift.contains(&OnDrift::Retrain),
+            issue: monitoring.on_drift.contains(&OnDrift::Issue),
+        });
+    }
+    if jobs.is_empty() {
+        return None;
+    }
+    Some(MonitorWorkflow {
+        name: &workflow.name,
+        working_directory: workflow.working_directory.as_deref(),
+        config_path: &workflow.config_path,
+        uses: &workflow.uses,
+        main_workflow: workflow_path(input.config_dir)
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned(),
+        branch: &workflow.branch,
+        evidently: format!(
+            "'{}' '{}'",
+            super::monitor::EVIDENTLY,
+            super::monitor::PANDAS
+        ),
+        schedules,
+        jobs,
     })
 }
 

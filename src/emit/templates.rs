@@ -17,6 +17,10 @@ pub const EMBEDDED: &[(&str, &str)] = &[
         include_str!("../../templates/github-comment.yml.j2"),
     ),
     (
+        "github-monitor.yml.j2",
+        include_str!("../../templates/github-monitor.yml.j2"),
+    ),
+    (
         "gitlab-ci.yml.j2",
         include_str!("../../templates/gitlab-ci.yml.j2"),
     ),
