@@ -287,3 +287,170 @@ fn affected_retrain_runs_the_training_its_producer_and_what_follows() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_monitor_workflow() {
+    let dir = project();
+    let (code, _, stderr) = mlops(dir.path(), &["render"]);
+    assert_eq!(code, 0, "{stderr}");
+    let text =
+        std::fs::read_to_string(dir.path().join(".github/workflows/mlops-monitor.yml")).unwrap();
+    insta::assert_snapshot!("monitor_workflow", text);
+}
+
+/// The deploy step of a monitored deployment, as the plan job writes it, run here against a
+/// stub `aws` standing for the bucket (it copies to and from a folder) and a bare remote:
+/// the reference table lands beside the model, and the release records its URI and digest,
+/// which is what the monitor's check reads back.
+#[test]
+fn a_monitored_deploy_uploads_its_reference_and_the_release_records_it() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    common::copy_dir(Path::new(FIXTURE), &work);
+    let origin = root.path().join("origin.git");
+    common::git(
+        root.path(),
+        &["init", "-q", "--bare", origin.to_str().unwrap()],
+    );
+    common::git(&work, &["init", "-q", "-b", "main"]);
+    let (code, _, stderr) = mlops(&work, &["render"]);
+    assert_eq!(code, 0, "{stderr}");
+    common::git(&work, &["add", "-A"]);
+    common::git(&work, &["commit", "-q", "-m", "pipeline"]);
+    common::git(
+        &work,
+        &["remote", "add", "origin", origin.to_str().unwrap()],
+    );
+    common::git(&work, &["push", "-q", "origin", "main"]);
+    // What the training and the data step left (their artifacts, unpacked).
+    for (file, text) in [
+        ("models/churn.joblib", "a model"),
+        ("metrics/churn.json", "{\"auc\": 0.9}"),
+        (
+            "data/features.csv",
+            "tenure,plan,monthly_charges\n1,pro,2\n",
+        ),
+    ] {
+        std::fs::create_dir_all(work.join(file).parent().unwrap()).unwrap();
+        std::fs::write(work.join(file), text).unwrap();
+    }
+    let scripts = root.path().join("scripts");
+    let (code, _, stderr) = mlops(
+        &work,
+        &[
+            "affected",
+            "--all",
+            "--format",
+            "github-output",
+            "--scripts",
+            scripts.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let bucket = root.path().join("bucket");
+    let bin = root.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(assert_cmd::cargo::cargo_bin("mlops"), bin.join("mlops")).unwrap();
+    // `aws s3 cp [--only-show-errors] -- FROM TO`, with s3:// mapped onto the folder.
+    let stub = format!(
+        "#!/bin/sh\nset -eu\nshift 2\nwhile [ \"$1\" != -- ]; do shift; done\nshift\n\
+         to=$(printf '%s' \"$2\" | sed 's#^s3://#{}/#')\nmkdir -p \"$(dirname \"$to\")\"\ncp \"$1\" \"$to\"\n",
+        bucket.display()
+    );
+    std::fs::write(bin.join("aws"), stub).unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x"])
+        .arg(bin.join("aws"))
+        .status()
+        .unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-e")
+        .arg(scripts.join("deploy-churn-production/command.sh"))
+        .current_dir(&work)
+        .env(
+            "PATH",
+            format!("{}:{}", bin.display(), std::env::var("PATH").unwrap()),
+        )
+        .env("GIT_AUTHOR_NAME", "ci")
+        .env("GIT_AUTHOR_EMAIL", "ci@example.com")
+        .env("GIT_COMMITTER_NAME", "ci")
+        .env("GIT_COMMITTER_EMAIL", "ci@example.com")
+        .env_remove("GITHUB_ACTIONS")
+        .env_remove("GITHUB_TOKEN")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let record = common::git(
+        &origin,
+        &[
+            "show",
+            "mlops/release/production:deploy/production/churn-production.release.json",
+        ],
+    );
+    let record: serde_json::Value = serde_json::from_str(&record).unwrap();
+    let reference_uri = record["reference"]["uri"].as_str().unwrap();
+    let model_digest = record["digest"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("sha256:")
+        .unwrap();
+    assert_eq!(
+        reference_uri,
+        format!("s3://acme-ml/models/churn/{model_digest}/reference.csv")
+    );
+    let uploaded = bucket.join(reference_uri.strip_prefix("s3://").unwrap());
+    let bytes = std::fs::read(&uploaded).unwrap();
+    assert_eq!(bytes, b"tenure,plan,monthly_charges\n1,pro,2\n");
+    // The digest as `sha256sum` computes it, independently of mlops.
+    let sum = std::process::Command::new("sha256sum")
+        .arg(&uploaded)
+        .output()
+        .unwrap();
+    let sum = String::from_utf8(sum.stdout).unwrap();
+    let digest = format!("sha256:{}", sum.split_whitespace().next().unwrap());
+    assert_eq!(record["reference"]["digest"], digest.as_str());
+}
+
+/// A release whose config no longer sets alerts removes the previous release's rules: Argo CD
+/// would otherwise keep alerting on thresholds nobody reviews any more.
+#[test]
+fn a_release_without_alerts_removes_the_rules_of_the_one_before() {
+    let dir = project();
+    let promote = |dir: &Path, byte: &str| {
+        let digest = format!("sha256:{}", byte.repeat(64));
+        let (code, _, stderr) = mlops(
+            dir,
+            &[
+                "promote",
+                DEPLOYMENT,
+                "--model-uri",
+                "s3://acme-ml/models/churn/x/churn.joblib",
+                "--digest",
+                &digest,
+                "--commit",
+                "0123456789abcdef0123456789abcdef01234567",
+            ],
+        );
+        assert_eq!(code, 0, "{stderr}");
+        common::git(
+            dir,
+            &["ls-tree", "-r", "--name-only", "mlops/release/production"],
+        )
+    };
+    assert!(promote(dir.path(), "a").contains("churn-production.rules.yaml"));
+    let config = dir.path().join("mlops.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        text.replace(
+            "      alerts: { latency_p95_ms: 200, error_rate: 0.01, for: 10m }\n",
+            "",
+        ),
+    )
+    .unwrap();
+    assert_eq!(
+        promote(dir.path(), "b"),
+        "deploy/production/churn-production.release.json\ndeploy/production/churn-production.yaml\n"
+    );
+}

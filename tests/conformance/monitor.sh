@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
 # The monitoring outputs under tools nobody here wrote (tests/fixtures/monitor: one KServe
 # deployment whose logger stores its predictions in S3, with drift, latency and error alerts):
-# - the released InferenceService (logger.storage) and PrometheusRule under the CRD schemas
-#   (vendor/tools/external-checks);
+# - the released InferenceService (logger.storage) and PrometheusRule under the CRD schemas,
+#   and the monitor workflow under actionlint, zizmor and SchemaStore (vendor/tools/external-checks);
 # - the PrometheusRule's rules under `promtool check rules`, and `promtool test rules`: under a
 #   slow, failing load the alerts (`for: 10m`) are pending, not firing, at 5 minutes and firing
 #   at 15; under a healthy load they never fire;
 # - the rendered Evidently configuration run by the pinned Evidently on a same-distribution pair
 #   of CSV files (judged pass, exit 0) and a shifted pair (judged drift, exit 1, the drifted
-#   columns named), and on the table `mlops monitor collect` makes of the fixture's logs.
+#   columns named), and on the table `mlops monitor collect` makes of the fixture's logs;
+# - the monitor workflow's jobs run step by step (tests/conformance/run_job.py) against stubs
+#   for S3 and GitHub: the check fetches the release's reference sample (digest checked) and
+#   the logs, collects, measures and judges a drift; the retrain job dispatches the main
+#   workflow for the training; the issue job opens the drift issue.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mlops=$PWD/${MLOPS:-target/debug/mlops}
@@ -28,11 +32,38 @@ mkdir -p "$work/project" && cp -R "$fixture/." "$work/project/"
 cd "$work/project"
 git_ init -q -b main && git_ add -A && git_ commit -q -m pipeline
 "$mlops" render >/dev/null 2>&1
+git_ add -A && git_ commit -q -m rendered
+# The bucket (the stub `aws` below reads and writes this folder): the reference sample the
+# release records, and the logger's records of the fixture, dated as if logged lately.
+bucket=$work/bucket
+mkdir -p "$bucket/acme-ml/models/churn/abab" "$bucket/acme-ml/ml/churn-production/predictor"
+cp evidently/reference.csv "$bucket/acme-ml/models/churn/abab/reference.csv"
+cp -R logs/ml/churn-production/predictor/inference-logs "$bucket/acme-ml/ml/churn-production/predictor/"
+"$python" - "$bucket/acme-ml/ml/churn-production/predictor/inference-logs" <<'PY'
+import datetime, json, pathlib, sys
+# Keep each record's age relative to 2026-12-03T06:00Z, the fixture's "now".
+shift = datetime.datetime.now(datetime.timezone.utc) - datetime.datetime(2026, 12, 3, 6, tzinfo=datetime.timezone.utc)
+def move(record):
+    if isinstance(record, dict) and "occurrenceTime" in record:
+        at = datetime.datetime.fromisoformat(record["occurrenceTime"].replace("Z", "+00:00"))
+        record["occurrenceTime"] = (at + shift).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return record
+for path in pathlib.Path(sys.argv[1]).glob("*.json"):
+    try:
+        data = json.loads(path.read_text())
+    except ValueError:
+        continue  # the fixture's malformed record stays malformed
+    data = [move(r) for r in data] if isinstance(data, list) else move(data)
+    path.write_text(json.dumps(data))
+PY
 "$mlops" promote churn-production --model-uri s3://acme-ml/models/churn/abab/churn.joblib \
-  --digest "sha256:$(printf 'ab%.0s' $(seq 32))" --commit 0123456789abcdef0123456789abcdef01234567 >/dev/null
+  --digest "sha256:$(printf 'ab%.0s' $(seq 32))" --commit 0123456789abcdef0123456789abcdef01234567 \
+  --reference-uri s3://acme-ml/models/churn/abab/reference.csv \
+  --reference-digest "sha256:$(sha256sum evidently/reference.csv | cut -d' ' -f1)" >/dev/null
 mkdir -p "$work/release"
 git_ archive mlops/release/production deploy | tar -x -C "$work/release"
 rm "$work/release/deploy/production/"*.release.json
+cp -R .github "$work/release/"
 CHECKERS_DIR=$checkers "$OLDPWD/vendor/tools/external-checks" "$work/release"
 
 # promtool reads a rules file (`groups:`), not the PrometheusRule object around it.
@@ -98,4 +129,86 @@ judge() { # judge CURRENT: Evidently's report, then mlops's verdict; prints the 
 status=$(judge "$work/current.csv")
 [ "$status" = 0 ] || [ "$status" = 1 ] ||
   { echo "monitor.sh: the collected table was not judged (exit $status)" >&2; exit 1; }
+# The monitor workflow's jobs, run here as a runner would (tests/conformance/run_job.py), with
+# stubs for what lives outside: `aws` maps s3:// onto the bucket folder, `gh` records what it
+# was asked, and a local server answers as GitHub's issues API.
+stubs=$work/stubs
+mkdir -p "$stubs"
+cat >"$stubs/aws" <<STUB
+#!/bin/sh
+set -eu
+verb=\$2; shift 2
+while [ "\$1" != -- ]; do shift; done; shift
+from=\$(printf '%s' "\$1" | sed 's#^s3://#$bucket/#'); to=\$2
+case "\$verb" in
+  cp) mkdir -p "\$(dirname "\$to")"; cp "\$from" "\$to" ;;
+  sync) mkdir -p "\$to"; cp -R "\$from/." "\$to/" ;;
+  *) echo "aws stub: \$verb" >&2; exit 2 ;;
+esac
+STUB
+printf '#!/bin/sh\necho "$*" >>"%s"\n' "$work/gh.log" >"$stubs/gh"
+chmod +x "$stubs/aws" "$stubs/gh"
+workflow=.github/workflows/mlops-monitor.yml
+artifact=$work/artifact
+run_job() {
+  PATH="$stubs:$(dirname "$mlops"):$checkers/evidently/bin:$PATH" GITHUB_REPOSITORY=acme/churn-monitor \
+    RUNNER_TEMP=$(mktemp -d) ARTIFACT=$artifact \
+    "$python" "$OLDPWD/tests/conformance/run_job.py" "$workflow" "$@"
+}
+pins=$(sed -n 's/^EVIDENTLY="\(.*\)"$/\1/p' "$OLDPWD/vendor/tools/install-checkers")
+grep -q "pip install --quiet --disable-pip-version-check 'evidently==0.7.23' 'pandas==2.3.3'" "$workflow" &&
+  [ "$pins" = "evidently==0.7.23 pandas==2.3.3" ] ||
+  { echo "monitor.sh: the workflow's Evidently pins are not the ones installed here ($pins)" >&2; exit 1; }
+outputs=$(run_job check-churn-production \
+  --uses actions/checkout='if [ -n "${WITH_REF:-}" ]; then mkdir -p "$WITH_PATH"; git archive "$WITH_REF" | tar -x -C "$WITH_PATH"; fi' \
+  --skip mlops-dev/mlops \
+  --instead 'Install the pinned Evidently=command -v evidently' \
+  --uses actions/upload-artifact='mkdir -p "$ARTIFACT"; for f in $WITH_PATH; do if [ -f "$f" ]; then cp "$f" "$ARTIFACT/"; fi; done')
+echo "monitor.sh: check job outputs $outputs"
+[ "$outputs" = '{"verdict": "drift"}' ] || { echo "monitor.sh: the check job did not judge the logs a drift" >&2; exit 1; }
+grep -q 'drift over 8 rows' "$artifact/judgement.txt" || { cat "$artifact/judgement.txt" >&2; exit 1; }
+run_job retrain-churn-production --set needs.check-churn-production.outputs.verdict=drift >/dev/null
+[ "$(cat "$work/gh.log")" = "workflow run mlops.yml --repo acme/churn-monitor --ref main -f retrain=churn" ] ||
+  { echo "monitor.sh: the retrain job dispatched $(cat "$work/gh.log")" >&2; exit 1; }
+# GitHub's issues API, as much as the issue job uses: no issue yet, so it opens one.
+"$python" - "$work/github.port" "$work/github.log" <<'PY' &
+import http.server, json, sys
+class GitHub(http.server.BaseHTTPRequestHandler):
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+    def do_GET(self):
+        with open(sys.argv[2], "a") as log:
+            log.write(f"GET {self.path}\n")
+        if self.path == "/user":
+            self.answer(403, {"message": "Resource not accessible by integration"})
+        else:
+            self.answer(200, [])
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers["content-length"])).decode()
+        with open(sys.argv[2], "a") as log:
+            log.write(f"POST {self.path} {body}\n")
+        self.answer(201, {"number": 1, "state": "open", "body": json.loads(body)["body"], "user": {"login": "github-actions[bot]"}})
+    def log_message(self, *args):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", 0), GitHub)
+server.timeout = 120
+open(sys.argv[1], "w").write(str(server.server_address[1]))
+for _ in range(3):
+    server.handle_request()
+PY
+server=$!
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+for _ in $(seq 50); do [ -s "$work/github.port" ] && break; sleep 0.1; done
+GITHUB_API_URL=http://127.0.0.1:$(cat "$work/github.port") run_job issue-churn-production \
+  --set needs.check-churn-production.outputs.verdict=drift \
+  --uses actions/download-artifact='mkdir -p "$WITH_PATH"; cp "$ARTIFACT"/* "$WITH_PATH"/' \
+  --skip mlops-dev/mlops >/dev/null
+wait "$server" || true
+grep -q '^POST /repos/acme/churn-monitor/issues .*mlops-monitor key=.*drift over 8 rows' "$work/github.log" ||
+  { cat "$work/github.log" >&2; echo "monitor.sh: the issue job opened no drift issue" >&2; exit 1; }
 echo "monitor.sh: ok"
