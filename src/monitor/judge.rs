@@ -1,14 +1,14 @@
 //! `mlops monitor judge`: Evidently's snapshot of the window against the reference, judged
 //! with the gate engine.
 //!
-//! The snapshot's numbers become metrics (`drift.share`, the share of drifted features, and
-//! `drift.<feature>`, each feature's score) and the config's drift settings become rules
-//! (`drift.share` at most `max_drift_share`; per feature, a distance at most the threshold or
-//! a p-value at least it), judged by [`crate::gate::evaluate`]: the same sentences with the
-//! numbers, and nothing passes without its numbers (a feature or the share missing from the
-//! snapshot, or a snapshot measured with another test or threshold, fails). The verdict is a
-//! drift when the share rule fails; the features whose rule fails are named either way. Under
-//! `min_rows` rows there is no verdict but "not enough data".
+//! The snapshot's numbers become metrics (`drift.<feature>`, each feature's score) and the
+//! config's drift settings become rules (per feature, a distance at most the threshold or a
+//! p-value at least it; then `drift.share`, the share of features whose rule failed, at most
+//! `max_drift_share`), judged by [`crate::gate::evaluate`]: the same sentences with the
+//! numbers, and nothing passes without its numbers (a feature missing from the snapshot, or
+//! measured with another test or threshold, fails, and leaves no share to judge). The verdict
+//! is a drift when the share rule fails; the features whose rule fails are named either way.
+//! Under `min_rows` rows there is no verdict but "not enough data".
 
 use serde::Serialize;
 use serde_json::Value;
@@ -83,16 +83,11 @@ pub fn judge(
     }
     let snapshot: Value = serde_json::from_slice(snapshot)
         .map_err(|error| format!("the snapshot is not JSON: {error}"))?;
-    let (metrics, mismatches) = drift_metrics(&snapshot, monitoring);
+    let (mut metrics, mismatches) = drift_metrics(&snapshot, monitoring);
     let gate = format!("the monitoring of {deployment}");
-    let share_rule = GateRule {
-        metric: "drift.share".to_owned(),
-        max: Some(monitoring.drift.max_drift_share),
-        ..GateRule::default()
-    };
-    let mut rules = crate::gate::evaluate(&gate, &[share_rule], &metrics, None, "");
     let method = monitoring.drift.method;
     let threshold = monitoring.drift.threshold;
+    let mut feature_rules = Vec::new();
     for feature in &monitoring.features {
         let rule = GateRule {
             metric: format!("drift.{feature}"),
@@ -105,8 +100,25 @@ pub fn judge(
         if !verdict.passed && verdict.head.is_some() {
             judgement.drifted.push(feature.clone());
         }
-        rules.push(verdict);
+        feature_rules.push(verdict);
     }
+    // The share of drifted features, from the scores judged above (not Evidently's own
+    // count, whose columns and boundary may differ): only when every feature has its score.
+    if feature_rules.iter().all(|rule| rule.head.is_some()) {
+        #[allow(clippy::cast_precision_loss)] // counts of features
+        let share = judgement.drifted.len() as f64 / monitoring.features.len() as f64;
+        metrics.insert(
+            "drift.share".to_owned(),
+            Metric::from_text(&Value::from(share).to_string()),
+        );
+    }
+    let share_rule = GateRule {
+        metric: "drift.share".to_owned(),
+        max: Some(monitoring.drift.max_drift_share),
+        ..GateRule::default()
+    };
+    let mut rules = crate::gate::evaluate(&gate, &[share_rule], &metrics, None, "");
+    rules.extend(feature_rules);
     // A snapshot of another test or threshold has no numbers for this config's rules.
     for mismatch in mismatches {
         rules.push(RuleVerdict {
@@ -140,8 +152,8 @@ pub fn judge(
     Ok(judgement)
 }
 
-/// The share and the per-feature scores of a snapshot, and each sign that it was measured
-/// with other settings than the config's.
+/// The per-feature scores of a snapshot, and each sign that it was measured with other
+/// settings than the config's.
 fn drift_metrics(snapshot: &Value, monitoring: &Monitoring) -> (Metrics, Vec<String>) {
     let mut metrics = Metrics::new();
     let mut mismatches = Vec::new();
@@ -157,11 +169,6 @@ fn drift_metrics(snapshot: &Value, monitoring: &Monitoring) -> (Metrics, Vec<Str
                 .map(|value| Metric::from_text(&Value::from(value).to_string()))
         };
         match params["type"].as_str() {
-            Some("evidently:metric_v2:DriftedColumnsCount") => {
-                if let Some(share) = number(&result["share"]["value"]) {
-                    metrics.insert("drift.share".to_owned(), share);
-                }
-            }
             Some("evidently:metric_v2:ValueDrift") => {
                 let Some(column) = params["column"].as_str() else {
                     continue;
