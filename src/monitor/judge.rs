@@ -168,32 +168,30 @@ fn drift_metrics(snapshot: &Value, monitoring: &Monitoring) -> (Metrics, Vec<Str
                 .as_f64()
                 .map(|value| Metric::from_text(&Value::from(value).to_string()))
         };
-        match params["type"].as_str() {
-            Some("evidently:metric_v2:ValueDrift") => {
-                let Some(column) = params["column"].as_str() else {
-                    continue;
-                };
-                if !monitoring.features.iter().any(|feature| feature == column) {
-                    continue;
-                }
-                let method = params["method"].as_str().unwrap_or("(none)");
-                let threshold = params["threshold"].as_f64();
-                if method != monitoring.drift.method.as_str()
-                    || threshold != Some(monitoring.drift.threshold)
-                {
-                    mismatches.push(format!(
-                        "`{column}` was measured with {method} at {}, the config says {} at {}; run the rendered configuration",
-                        threshold.map_or_else(|| "no threshold".to_owned(), |value| value.to_string()),
-                        monitoring.drift.method.as_str(),
-                        monitoring.drift.threshold
-                    ));
-                    continue;
-                }
-                if let Some(score) = number(&result["value"]) {
-                    metrics.insert(format!("drift.{column}"), score);
-                }
-            }
-            _ => {}
+        if params["type"] != "evidently:metric_v2:ValueDrift" {
+            continue;
+        }
+        let Some(column) = params["column"].as_str() else {
+            continue;
+        };
+        if !monitoring.features.iter().any(|feature| feature == column) {
+            continue;
+        }
+        let method = params["method"].as_str().unwrap_or("(none)");
+        let threshold = params["threshold"].as_f64();
+        if method != monitoring.drift.method.as_str()
+            || threshold != Some(monitoring.drift.threshold)
+        {
+            mismatches.push(format!(
+                "`{column}` was measured with {method} at {}, the config says {} at {}; run the rendered configuration",
+                threshold.map_or_else(|| "no threshold".to_owned(), |value| value.to_string()),
+                monitoring.drift.method.as_str(),
+                monitoring.drift.threshold
+            ));
+            continue;
+        }
+        if let Some(score) = number(&result["value"]) {
+            metrics.insert(format!("drift.{column}"), score);
         }
     }
     (metrics, mismatches)
