@@ -63,7 +63,7 @@ fn render_writes_the_workflow_then_check_passes() {
     assert!(
         check
             .stderr
-            .contains("5 generated files match a fresh render"),
+            .contains("7 generated files match a fresh render"),
         "{}",
         check.stderr
     );
@@ -320,7 +320,7 @@ fn a_change_to_one_deployment_touches_only_its_files() {
     assert!(
         check.stderr.contains(
             "error[lock-stale]: mlops.lock is out of date for 1 of 7 nodes\n  deployment churn-production: its entry in the config changed\n"
-        ) && check.stderr.contains("stale: mlops.lock (differs from a fresh render)\nerror: 1 of 5"),
+        ) && check.stderr.contains("stale: mlops.lock (differs from a fresh render)\nerror: 1 of 7"),
         "only the lock, and in it only that deployment: {}",
         check.stderr
     );
