@@ -364,6 +364,14 @@ enum MonitorAction {
         /// Where to write the request ids and predictions.
         #[arg(long, value_name = "FILE")]
         predictions: Option<PathBuf>,
+        /// A folder of ground-truth CSV files (`id`, optional `row`, `label`): joined with the
+        /// predictions by request id into the live metrics written to `--performance`.
+        #[arg(long, value_name = "DIR", requires = "performance")]
+        labels: Option<PathBuf>,
+        /// Where to write the live metrics (`count`, `accuracy`, `auc`, `mae`, `rmse`, where
+        /// they mean something), for `judge --performance`.
+        #[arg(long, value_name = "FILE", requires = "labels")]
+        performance: Option<PathBuf>,
         /// The end of the window (RFC 3339; default: now); records older than the config's
         /// `window` before it are left out.
         #[arg(long, value_name = "TIME")]
@@ -584,13 +592,18 @@ pub fn main() -> ExitCode {
                 logs,
                 out,
                 predictions,
+                labels,
+                performance,
                 now,
             } => monitor_collect(
                 &path,
                 &deployment,
-                &logs,
-                &out,
-                predictions.as_deref(),
+                &CollectFiles {
+                    logs: &logs,
+                    out: &out,
+                    predictions: predictions.as_deref(),
+                    ground_truth: labels.as_deref().zip(performance.as_deref()),
+                },
                 now.as_deref(),
                 color,
             ),
@@ -1470,8 +1483,9 @@ fn monitoring_of<'a>(
         .ok_or_else(|| format!("deployment `{deployment}` has no `monitoring` section"))
 }
 
-/// Every `.json` file under `folder`, by path, sorted (the same logs make the same table).
-fn json_files_under(folder: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
+/// Every `.<extension>` file under `folder`, by path, sorted (the same logs make the same
+/// table).
+fn files_under(folder: &Path, extension: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut found = Vec::new();
     let mut pending = vec![folder.to_path_buf()];
     while let Some(dir) = pending.pop() {
@@ -1481,7 +1495,9 @@ fn json_files_under(folder: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
             let path = entry.path();
             match entry.file_type() {
                 Ok(kind) if kind.is_dir() => pending.push(path),
-                Ok(kind) if kind.is_file() && path.extension().is_some_and(|ext| ext == "json") => {
+                Ok(kind)
+                    if kind.is_file() && path.extension().is_some_and(|ext| ext == extension) =>
+                {
                     let bytes = std::fs::read(&path)
                         .map_err(|error| format!("cannot read `{}`: {error}", path.display()))?;
                     let shown = path.strip_prefix(folder).unwrap_or(&path);
@@ -1495,15 +1511,28 @@ fn json_files_under(folder: &Path) -> Result<Vec<(String, Vec<u8>)>, String> {
     Ok(found)
 }
 
+/// The folders and files `monitor collect` reads and writes.
+struct CollectFiles<'a> {
+    logs: &'a Path,
+    out: &'a Path,
+    predictions: Option<&'a Path>,
+    /// The labels folder and where the live metrics go.
+    ground_truth: Option<(&'a Path, &'a Path)>,
+}
+
 fn monitor_collect(
     path: &Path,
     deployment: &str,
-    logs: &Path,
-    out: &Path,
-    predictions: Option<&Path>,
+    files: &CollectFiles<'_>,
     now: Option<&str>,
     color: bool,
 ) -> u8 {
+    let CollectFiles {
+        logs,
+        out,
+        predictions,
+        ground_truth,
+    } = *files;
     let loaded = match load_valid(path, color, "collecting its logs") {
         Ok(loaded) => loaded,
         Err(code) => return code,
@@ -1531,12 +1560,12 @@ fn monitor_collect(
             }),
     };
     let since = crate::monitor::window_seconds(&monitoring.window).map(|window| end - window);
-    let files = match json_files_under(logs) {
+    let records = match files_under(logs, "json") {
         Ok(files) => files,
         Err(message) => return fail(&message),
     };
     let collected =
-        crate::monitor::collect::collect(&files, deployment, &monitoring.features, since);
+        crate::monitor::collect::collect(&records, deployment, &monitoring.features, since);
     for problem in &collected.problems {
         eprintln!("warning: {problem}");
     }
@@ -1558,7 +1587,7 @@ fn monitor_collect(
         "collected {} rows from {} requests of `{deployment}` in {} files (window {})",
         collected.rows,
         collected.requests,
-        files.len(),
+        records.len(),
         monitoring.window
     );
     let plural = |count: usize, one: &str, many: &str| {
@@ -1602,6 +1631,30 @@ fn monitor_collect(
         }
     }
     eprintln!("{summary}");
+    if let Some((labels, metrics_file)) = ground_truth {
+        let label_files = match files_under(labels, "csv") {
+            Ok(files) => files,
+            Err(message) => return fail(&message),
+        };
+        let performance =
+            crate::monitor::performance::join(&collected.predictions_csv, &label_files);
+        for problem in &performance.problems {
+            eprintln!("warning: {problem}");
+        }
+        if let Err(message) = crate::outputs::write_atomically(
+            metrics_file,
+            &metrics_file.display().to_string(),
+            &performance.to_json(),
+        ) {
+            return fail(&message.to_string());
+        }
+        let count = performance.metrics.get("count").copied().unwrap_or(0.0);
+        eprintln!(
+            "joined {count} labelled rows from {} files; {} labelled rows have no logged prediction",
+            label_files.len(),
+            performance.unmatched
+        );
+    }
     EXIT_OK
 }
 

@@ -461,3 +461,112 @@ fn a_release_without_alerts_removes_the_rules_of_the_one_before() {
         "deploy/production/churn-production.release.json\ndeploy/production/churn-production.yaml\n"
     );
 }
+
+/// Live performance: `collect --labels` joins the ground truth with the logged predictions by
+/// request id and row; `judge --performance` holds the rules to them, once enough rows have
+/// their ground truth (before that: not enough data, never a pass).
+#[test]
+fn performance_is_joined_from_the_ground_truth_and_judged_once_there_is_enough() {
+    let dir = project();
+    let config = dir.path().join("mlops.yaml");
+    let text = std::fs::read_to_string(&config).unwrap().replace(
+        "      on_drift: [retrain, issue]\n",
+        "      on_drift: [retrain, issue]\n      performance:\n        labels: s3://acme-ml/labels/churn/\n        rules: [{ metric: accuracy, min: 0.8 }]\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let (code, _, stderr) = mlops(
+        dir.path(),
+        &[
+            "monitor",
+            "collect",
+            "--deployment",
+            DEPLOYMENT,
+            "--logs",
+            "logs",
+            "--out",
+            "current.csv",
+            "--labels",
+            "labels",
+            "--performance",
+            "performance.json",
+            "--now",
+            "2026-12-03T06:00:00Z",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains(
+            "joined 7 labelled rows from 1 files; 1 labelled rows have no logged prediction"
+        ),
+        "{stderr}"
+    );
+    let performance = std::fs::read_to_string(dir.path().join("performance.json")).unwrap();
+    // Predictions a1: 0, 1; a2: 1; b1: class 0, class 1; b2: 0; d1: 1. Labels: a2 is 0, the
+    // six others agree: 6 of 7.
+    let metrics: serde_json::Value = serde_json::from_str(&performance).unwrap();
+    assert_eq!(metrics["count"], 7.0);
+    assert_eq!(metrics["accuracy"], 6.0 / 7.0);
+    let judge_with = |performance: &str| {
+        mlops(
+            dir.path(),
+            &[
+                "monitor",
+                "judge",
+                "--deployment",
+                DEPLOYMENT,
+                "--snapshot",
+                "evidently/snapshot-same.json",
+                "--current",
+                "evidently/same.csv",
+                "--performance",
+                performance,
+            ],
+        )
+    };
+    let (code, stdout, _) = judge_with("performance.json");
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("✅ accuracy min: 0.8 — accuracy is 0.8571428571428571"),
+        "{stdout}"
+    );
+    std::fs::write(
+        dir.path().join("worse.json"),
+        "{\"count\": 7, \"accuracy\": 0.5}",
+    )
+    .unwrap();
+    let (code, stdout, _) = judge_with("worse.json");
+    assert_eq!(code, 1, "{stdout}");
+    std::fs::write(
+        dir.path().join("few.json"),
+        "{\"count\": 2, \"accuracy\": 1.0}",
+    )
+    .unwrap();
+    let (code, stdout, _) = judge_with("few.json");
+    assert_eq!(code, 3, "{stdout}");
+    assert!(
+        stdout.contains("performance not judged: 2 predictions have their ground truth, 5 needed"),
+        "{stdout}"
+    );
+    // The monitor workflow fetches the labels and passes the metrics on.
+    let (code, _, stderr) = mlops(dir.path(), &["render"]);
+    assert_eq!(code, 0, "{stderr}");
+    let workflow =
+        std::fs::read_to_string(dir.path().join(".github/workflows/mlops-monitor.yml")).unwrap();
+    assert!(
+        workflow.contains("LABELS: \"s3://acme-ml/labels/churn/\""),
+        "{workflow}"
+    );
+    assert!(
+        workflow.contains(
+            "--labels \"$RUNNER_TEMP/labels\" --performance \"$RUNNER_TEMP/performance.json\""
+        ),
+        "{workflow}"
+    );
+    assert_eq!(
+        workflow
+            .matches("--performance \"$RUNNER_TEMP/performance.json\"")
+            .count(),
+        2,
+        "collect writes it, judge reads it"
+    );
+}

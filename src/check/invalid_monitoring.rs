@@ -95,6 +95,21 @@ fn check_monitoring(
             .with_help("add `logging: { store: s3://BUCKET/PATH }` to the deployment: KServe's logger writes each request and response there"),
         );
     }
+    if let Some(store) = deployment
+        .logging
+        .as_ref()
+        .and_then(|logging| logging.store.as_deref())
+        .filter(|store| !store.starts_with("s3://"))
+    {
+        out.push(
+            Diag::error(
+                Code::InvalidMonitoring,
+                format!("deployment `{name}` is monitored, but its logs are stored at `{store}`; the monitor reads S3 stores only"),
+                cx.value_label(&format!("{at}/logging/store"), "not `s3://`"),
+            )
+            .with_help("store the logs in an S3 bucket (`s3://BUCKET/PATH`), or drop `monitoring` until GCS is supported"),
+        );
+    }
     if deployment.target.kind != TargetKind::Kserve {
         out.push(
             Diag::warning(
@@ -384,6 +399,14 @@ mod tests {
         );
         let comma = GOOD.replace("[tenure, plan]", "[tenure, \"a,b\"]");
         assert_eq!(codes(&comma), [Code::InvalidMonitoring]);
+    }
+
+    #[test]
+    fn the_monitor_reads_s3_stores() {
+        let gcs = GOOD.replace("s3://acme-ml/inference-logs", "gs://acme-ml/inference-logs");
+        let found = diagnostics(&gcs);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].1.contains("reads S3 stores only"));
     }
 
     #[test]

@@ -467,6 +467,12 @@ struct MonitorJob {
     logs: String,
     /// The Evidently configuration, from the config's folder.
     evidently_config: String,
+    /// Where the ground truth lands, when live performance is judged.
+    labels: Option<String>,
+    /// `collect`'s arguments that join it (empty without `performance`).
+    collect_ground_truth: &'static str,
+    /// `judge`'s argument that reads the metrics (empty without `performance`).
+    judge_performance: &'static str,
     secrets: Vec<String>,
     retrain: bool,
     issue: bool,
@@ -513,6 +519,20 @@ fn monitor_workflow<'a>(
             ),
             logs: format!("{bucket}/{namespace}/{name}/predictor{path}/"),
             evidently_config: super::monitor::evidently_path(name),
+            labels: monitoring
+                .performance
+                .as_ref()
+                .map(|performance| gha_literal(&performance.labels)),
+            collect_ground_truth: if monitoring.performance.is_some() {
+                " --labels \"$RUNNER_TEMP/labels\" --performance \"$RUNNER_TEMP/performance.json\""
+            } else {
+                ""
+            },
+            judge_performance: if monitoring.performance.is_some() {
+                " --performance \"$RUNNER_TEMP/performance.json\""
+            } else {
+                ""
+            },
             secrets: deployment.secrets.clone(),
             retrain: monitoring.on_drift.contains(&OnDrift::Retrain),
             issue: monitoring.on_drift.contains(&OnDrift::Issue),

@@ -25,7 +25,7 @@ pub enum Verdict {
     Pass,
     /// The inputs drifted (or a performance rule failed, or a number is missing).
     Drift,
-    /// Fewer rows than `min_rows`: neither.
+    /// Fewer rows than `min_rows` (or, with `performance`, fewer labelled ones): neither.
     NotEnoughData,
 }
 
@@ -56,6 +56,8 @@ pub struct Judgement {
     pub drifted: Vec<String>,
     /// Every rule: the share, each feature, each performance rule.
     pub rules: Vec<RuleVerdict>,
+    /// What was not judged, and why.
+    pub notes: Vec<String>,
 }
 
 /// Judge `snapshot` (Evidently's JSON) for `deployment`, whose window held `rows` rows;
@@ -77,6 +79,7 @@ pub fn judge(
         min_rows: monitoring.min_rows,
         drifted: Vec::new(),
         rules: Vec::new(),
+        notes: Vec::new(),
     };
     if rows < monitoring.min_rows {
         return Ok(judgement);
@@ -130,21 +133,39 @@ pub fn judge(
             message: mismatch,
         });
     }
-    let mut performance_failed = false;
-    if let Some(settings) = &monitoring.performance {
-        let empty = Metrics::new();
-        let live = performance.unwrap_or(&empty);
-        for verdict in crate::gate::evaluate(&gate, &settings.rules, live, None, "") {
-            performance_failed |= !verdict.passed;
-            rules.push(verdict);
-        }
-    }
     // Drift is the share's verdict; a rule without its numbers fails the check too.
     let drifted = rules
         .iter()
         .any(|rule| !rule.passed && (rule.metric == "drift.share" || rule.head.is_none()));
+    // Live performance, judged once enough predictions have their ground truth (labels come
+    // later than predictions: until then it is not known, which is no pass).
+    let mut performance_failed = false;
+    let mut performance_unknown = false;
+    if let Some(settings) = &monitoring.performance {
+        let empty = Metrics::new();
+        let live = performance.unwrap_or(&empty);
+        let labelled = live
+            .get("count")
+            .and_then(|count| count.text.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        #[allow(clippy::cast_precision_loss)] // row counts
+        if labelled < monitoring.min_rows as f64 {
+            performance_unknown = true;
+            judgement.notes.push(format!(
+                "performance not judged: {labelled} predictions have their ground truth, {} needed",
+                monitoring.min_rows
+            ));
+        } else {
+            for verdict in crate::gate::evaluate(&gate, &settings.rules, live, None, "") {
+                performance_failed |= !verdict.passed;
+                rules.push(verdict);
+            }
+        }
+    }
     judgement.verdict = if drifted || performance_failed {
         Verdict::Drift
+    } else if performance_unknown {
+        Verdict::NotEnoughData
     } else {
         Verdict::Pass
     };
@@ -201,6 +222,10 @@ fn drift_metrics(snapshot: &Value, monitoring: &Monitoring) -> (Metrics, Vec<Str
 #[must_use]
 pub fn render_text(judgement: &Judgement) -> String {
     let mut out = match judgement.verdict {
+        Verdict::NotEnoughData if !judgement.rules.is_empty() => format!(
+            "⏸ {}: no drift over {} rows, but not enough ground truth for a verdict\n",
+            judgement.deployment, judgement.rows
+        ),
         Verdict::NotEnoughData => {
             return format!(
                 "⏸ {}: not enough data: {} rows in the window, {} needed for a verdict (neither a pass nor a drift)\n",
@@ -233,6 +258,9 @@ pub fn render_text(judgement: &Judgement) -> String {
             "  {mark} {} {} — {}\n",
             rule.metric, rule.rule, rule.message
         ));
+    }
+    for note in &judgement.notes {
+        out.push_str(&format!("  ⏸ {note}\n"));
     }
     out
 }

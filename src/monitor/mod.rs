@@ -4,6 +4,7 @@
 
 pub mod collect;
 pub mod judge;
+pub mod performance;
 
 /// Seconds since the Unix epoch of an RFC 3339 time (`2026-12-01T06:00:00.123456789Z`,
 /// `2026-12-01T07:00:00+01:00`), as Go writes `time.Time`; `None` when it is not one.

@@ -746,9 +746,9 @@ impl DriftMethod {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
 pub struct Performance {
-    /// Where the ground truth lands: CSV files with the columns `id` (the logger's request id)
-    /// and `label`.
-    #[schemars(example = &"s3://acme-ml/labels/churn/")]
+    /// Where the ground truth lands (S3): CSV files with the columns `id` (the logger's request
+    /// id), optionally `row` (1-based, for requests of several instances) and `label`.
+    #[schemars(regex(pattern = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$"), example = &"s3://acme-ml/labels/churn/")]
     pub labels: String,
     /// Rules in the gates' grammar, absolute only (`min`, `max`): there is no baseline.
     #[schemars(length(min = 1))]

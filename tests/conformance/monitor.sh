@@ -211,4 +211,17 @@ GITHUB_API_URL=http://127.0.0.1:$(cat "$work/github.port") run_job issue-churn-p
 wait "$server" || true
 grep -q '^POST /repos/acme/churn-monitor/issues .*mlops-monitor key=.*drift over 8 rows' "$work/github.log" ||
   { cat "$work/github.log" >&2; echo "monitor.sh: the issue job opened no drift issue" >&2; exit 1; }
+# With live performance: the workflow also fetches the ground truth and passes the metrics on.
+mkdir -p "$work/performance/project"
+cp -R "$fixture/." "$work/performance/project/"
+(
+  cd "$work/performance/project"
+  sed -i 's/^      on_drift: \[retrain, issue\]$/      on_drift: [retrain, issue]\n      performance:\n        labels: s3:\/\/acme-ml\/labels\/churn\/\n        rules: [{ metric: accuracy, min: 0.8 }]/' mlops.yaml
+  grep -q 'metric: accuracy' mlops.yaml
+  git_ init -q -b main
+  "$mlops" render >/dev/null 2>&1
+  grep -q -- '--labels "$RUNNER_TEMP/labels"' .github/workflows/mlops-monitor.yml
+  mkdir -p "$work/performance/judge" && cp -R .github "$work/performance/judge/"
+)
+CHECKERS_DIR=$checkers "$OLDPWD/vendor/tools/external-checks" "$work/performance/judge"
 echo "monitor.sh: ok"
