@@ -1483,6 +1483,28 @@ fn monitoring_of<'a>(
         .ok_or_else(|| format!("deployment `{deployment}` has no `monitoring` section"))
 }
 
+/// Run `work` on the valid config at `path` and the monitoring of `deployment` in it; exit 1
+/// on an invalid config (its diagnostics printed), 2 on a deployment that is not monitored.
+fn with_monitoring(
+    path: &Path,
+    deployment: &str,
+    color: bool,
+    purpose: &str,
+    work: impl FnOnce(&Loaded, &spec::model::Monitoring) -> u8,
+) -> u8 {
+    let loaded = match load_valid(path, color, purpose) {
+        Ok(loaded) => loaded,
+        Err(code) => return code,
+    };
+    let Some(config) = &loaded.validation.config else {
+        return EXIT_INVALID;
+    };
+    match monitoring_of(config, deployment) {
+        Ok(monitoring) => work(&loaded, monitoring),
+        Err(message) => fail(&message),
+    }
+}
+
 /// Every `.<extension>` file under `folder`, by path, sorted (the same logs make the same
 /// table).
 fn files_under(folder: &Path, extension: &str) -> Result<Vec<(String, Vec<u8>)>, String> {
@@ -1527,23 +1549,27 @@ fn monitor_collect(
     now: Option<&str>,
     color: bool,
 ) -> u8 {
+    with_monitoring(
+        path,
+        deployment,
+        color,
+        "collecting its logs",
+        |_, monitoring| collect_window(deployment, monitoring, files, now),
+    )
+}
+
+fn collect_window(
+    deployment: &str,
+    monitoring: &spec::model::Monitoring,
+    files: &CollectFiles<'_>,
+    now: Option<&str>,
+) -> u8 {
     let CollectFiles {
         logs,
         out,
         predictions,
         ground_truth,
     } = *files;
-    let loaded = match load_valid(path, color, "collecting its logs") {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let Some(config) = &loaded.validation.config else {
-        return EXIT_INVALID;
-    };
-    let monitoring = match monitoring_of(config, deployment) {
-        Ok(monitoring) => monitoring,
-        Err(message) => return fail(&message),
-    };
     let end = match now {
         Some(text) => match crate::monitor::unix_seconds(text) {
             Some(seconds) => seconds,
@@ -1673,17 +1699,21 @@ fn monitor_judge(
     format: JudgeFormat,
     color: bool,
 ) -> u8 {
-    let loaded = match load_valid(path, color, "judging its monitoring") {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let Some(config) = &loaded.validation.config else {
-        return EXIT_INVALID;
-    };
-    let monitoring = match monitoring_of(config, deployment) {
-        Ok(monitoring) => monitoring,
-        Err(message) => return fail(&message),
-    };
+    with_monitoring(
+        path,
+        deployment,
+        color,
+        "judging its monitoring",
+        |_, monitoring| judge_window(deployment, monitoring, files, format),
+    )
+}
+
+fn judge_window(
+    deployment: &str,
+    monitoring: &spec::model::Monitoring,
+    files: &MonitorFiles<'_>,
+    format: JudgeFormat,
+) -> u8 {
     let read = |file: &Path| {
         std::fs::read(file).map_err(|error| format!("cannot read `{}`: {error}", file.display()))
     };
@@ -1751,16 +1781,16 @@ fn monitor_judge(
 }
 
 fn monitor_issue(args: &IssueArgs, color: bool) -> u8 {
-    let loaded = match load_valid(&args.path, color, "updating its drift issue") {
-        Ok(loaded) => loaded,
-        Err(code) => return code,
-    };
-    let Some(config) = &loaded.validation.config else {
-        return EXIT_INVALID;
-    };
-    if let Err(message) = monitoring_of(config, &args.deployment) {
-        return fail(&message);
-    }
+    with_monitoring(
+        &args.path,
+        &args.deployment,
+        color,
+        "updating its drift issue",
+        |loaded, _| sync_issue_of(loaded, args),
+    )
+}
+
+fn sync_issue_of(loaded: &Loaded, args: &IssueArgs) -> u8 {
     let drifting = match args.verdict.trim() {
         "drift" => true,
         "pass" => false,
@@ -1783,7 +1813,7 @@ fn monitor_issue(args: &IssueArgs, color: bool) -> u8 {
     };
     // One issue per deployment of each config of the repository: the key is its path from the
     // root, as the comment's is.
-    let key = config_path_under(&repository_root(&loaded.folder), &loaded);
+    let key = config_path_under(&repository_root(&loaded.folder), loaded);
     let marker = crate::comment::issue_marker(&key, &args.deployment);
     let title = format!("Drift in the inputs of `{}`", args.deployment);
     let lead = if drifting {

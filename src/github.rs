@@ -202,21 +202,32 @@ impl Client {
 
     /// Every comment of the pull request, following `Link: rel="next"` across pages.
     async fn comments(&self, target: &Target) -> Result<Vec<Comment>, Error> {
-        let mut path = format!(
+        let path = format!(
             "/repos/{}/issues/{}/comments?per_page=100",
             target.repository, target.pr
         );
+        self.every_page(path, "list the pull request's comments", "comments")
+            .await
+    }
+
+    /// Every item of a listing, from `path` on across its `Link: rel="next"` pages (only ever
+    /// to the same API, with the token).
+    async fn every_page<T: serde::de::DeserializeOwned>(
+        &self,
+        mut path: String,
+        what: &str,
+        items: &str,
+    ) -> Result<Vec<T>, Error> {
         let mut all = Vec::new();
         for _ in 0..1000 {
             let response = self.send("GET", &path, None).await?;
             if response.status != 200 {
-                return Err(api_error("list the pull request's comments", &response));
+                return Err(api_error(what, &response));
             }
-            let page: Vec<Comment> = serde_json::from_str(&response.body)
+            let page: Vec<T> = serde_json::from_str(&response.body)
                 .map_err(|error| Error(format!("GET {path}: unexpected answer: {error}")))?;
             all.extend(page);
             match next_link(&response.headers) {
-                // Only ever follow links to the same API, with the token.
                 Some(next) => match next.strip_prefix(&self.api_base) {
                     Some(rest) => path = rest.to_owned(),
                     None => {
@@ -229,7 +240,7 @@ impl Client {
                 None => return Ok(all),
             }
         }
-        Err(Error("more than 1,000 pages of comments".to_owned()))
+        Err(Error(format!("more than 1,000 pages of {items}")))
     }
 
     /// The open pull request of `repository` whose head is `head` (`owner:branch`) at commit
@@ -633,38 +644,20 @@ struct Issue {
 }
 
 impl Client {
-    /// Every issue of `repository` with `label`, open or closed, across every page.
+    /// Every issue of `repository` with `label`, open or closed, across every page (pull
+    /// requests, which the issues API lists too, left out).
     async fn labelled_issues(&self, repository: &str, label: &str) -> Result<Vec<Issue>, Error> {
-        let mut path = format!(
+        let path = format!(
             "/repos/{repository}/issues?state=all&labels={}&per_page=100",
             query_value(label)
         );
-        let mut all = Vec::new();
-        for _ in 0..1000 {
-            let response = self.send("GET", &path, None).await?;
-            if response.status != 200 {
-                return Err(api_error("list the repository's issues", &response));
-            }
-            let page: Vec<Issue> = serde_json::from_str(&response.body)
-                .map_err(|error| Error(format!("GET {path}: unexpected answer: {error}")))?;
-            all.extend(
-                page.into_iter()
-                    .filter(|issue| issue.pull_request.is_none()),
-            );
-            match next_link(&response.headers) {
-                Some(next) => match next.strip_prefix(&self.api_base) {
-                    Some(rest) => path = rest.to_owned(),
-                    None => {
-                        return Err(Error(format!(
-                            "GitHub sent a next-page link outside {}: {next}",
-                            self.api_base
-                        )));
-                    }
-                },
-                None => return Ok(all),
-            }
-        }
-        Err(Error("more than 1,000 pages of issues".to_owned()))
+        let issues: Vec<Issue> = self
+            .every_page(path, "list the repository's issues", "issues")
+            .await?;
+        Ok(issues
+            .into_iter()
+            .filter(|issue| issue.pull_request.is_none())
+            .collect())
     }
 
     /// Keep the one drift issue of a deployment true: while `drifting`, open (or reopen) it
