@@ -88,26 +88,28 @@ fn a_monitored_release_carries_its_logger_and_alert_rules_and_render_writes_the_
     assert_eq!(code, 0, "{stderr}");
 }
 
+/// `mlops monitor collect` of the fixture's logs into `current.csv`, at the fixture's "now".
+fn collect(dir: &Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec![
+        "monitor",
+        "collect",
+        "--deployment",
+        DEPLOYMENT,
+        "--logs",
+        "logs",
+        "--out",
+        "current.csv",
+        "--now",
+        "2026-12-03T06:00:00Z",
+    ];
+    args.extend_from_slice(extra);
+    mlops(dir, &args)
+}
+
 #[test]
 fn collect_tabulates_v1_and_v2_logs_and_reports_what_it_leaves_out() {
     let dir = project();
-    let (code, stdout, stderr) = mlops(
-        dir.path(),
-        &[
-            "monitor",
-            "collect",
-            "--deployment",
-            DEPLOYMENT,
-            "--logs",
-            "logs",
-            "--out",
-            "current.csv",
-            "--predictions",
-            "predictions.csv",
-            "--now",
-            "2026-12-03T06:00:00Z",
-        ],
-    );
+    let (code, stdout, stderr) = collect(dir.path(), &["--predictions", "predictions.csv"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, "");
     let read = |file: &str| std::fs::read_to_string(dir.path().join(file)).unwrap();
@@ -474,24 +476,9 @@ fn performance_is_joined_from_the_ground_truth_and_judged_once_there_is_enough()
         "      on_drift: [retrain, issue]\n      performance:\n        labels: s3://acme-ml/labels/churn/\n        rules: [{ metric: accuracy, min: 0.8 }]\n",
     );
     std::fs::write(&config, text).unwrap();
-    let (code, _, stderr) = mlops(
+    let (code, _, stderr) = collect(
         dir.path(),
-        &[
-            "monitor",
-            "collect",
-            "--deployment",
-            DEPLOYMENT,
-            "--logs",
-            "logs",
-            "--out",
-            "current.csv",
-            "--labels",
-            "labels",
-            "--performance",
-            "performance.json",
-            "--now",
-            "2026-12-03T06:00:00Z",
-        ],
+        &["--labels", "labels", "--performance", "performance.json"],
     );
     assert_eq!(code, 0, "{stderr}");
     assert!(
