@@ -70,19 +70,93 @@ pub struct Lock {
 /// `sha256:` and the hex digest of `bytes`.
 #[must_use]
 pub fn digest(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
+    Sum::of(bytes).to_string()
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// A SHA-256 kept as its 32 bytes, written `sha256:<hex>` only where text is wanted: a
+/// monorepo's 20,000 file digests as strings were some 5 MB and an allocation each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sum(pub [u8; 32]);
+
+impl Sum {
+    /// The SHA-256 of `bytes`.
+    #[must_use]
+    pub fn of(bytes: &[u8]) -> Sum {
+        Sum(Sha256::digest(bytes).into())
+    }
+
+    /// Appends `sha256:<hex>` to `out`.
+    pub fn write_to(&self, out: &mut String) {
+        out.push_str("sha256:");
+        push_hex(&self.0, out);
+    }
+}
+
+impl std::fmt::Display for Sum {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = String::with_capacity(71);
+        self.write_to(&mut text);
+        formatter.write_str(&text)
+    }
+}
+
+/// `bytes` as lower-case hex, appended to `out`.
+fn push_hex(bytes: &[u8], out: &mut String) {
     // By table, not `write!("{:02x}")`: the formatter was 4% of `check` in a monorepo.
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(7 + bytes.len() * 2);
-    text.push_str("sha256:");
+    out.reserve(bytes.len() * 2);
     for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
-    text
+}
+
+/// The bytes of lower- or upper-case hex text; `None` for an odd length or another character.
+fn parse_hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
+    fn nibble(digit: u8) -> Option<u8> {
+        match digit {
+            b'0'..=b'9' => Some(digit - b'0'),
+            b'a'..=b'f' => Some(digit - b'a' + 10),
+            b'A'..=b'F' => Some(digit - b'A' + 10),
+            _ => None,
+        }
+    }
+    if text.len() != N * 2 {
+        return None;
+    }
+    let mut bytes = [0u8; N];
+    for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
+        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(bytes)
+}
+
+/// A git blob id: SHA-1 (40 hex digits) or, in a SHA-256 repository, 64; kept as bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct BlobId {
+    bytes: [u8; 32],
+    len: u8,
+}
+
+impl BlobId {
+    fn parse(text: &[u8]) -> Option<BlobId> {
+        let mut bytes = [0u8; 32];
+        match text.len() {
+            40 => bytes[..20].copy_from_slice(&parse_hex::<20>(text)?),
+            64 => bytes = parse_hex::<32>(text)?,
+            _ => return None,
+        }
+        Some(BlobId {
+            bytes,
+            len: if text.len() == 40 { 20 } else { 32 },
+        })
+    }
+
+    fn to_hex(self) -> String {
+        let mut text = String::with_capacity(64);
+        push_hex(&self.bytes[..usize::from(self.len)], &mut text);
+        text
+    }
 }
 
 /// The digest of the file at `path`, streamed ([`digest_reader`]).
@@ -90,16 +164,32 @@ fn hex(bytes: &[u8]) -> String {
 /// # Errors
 /// The file cannot be read.
 pub fn digest_file(path: &Path) -> std::io::Result<String> {
-    digest_reader(&mut std::fs::File::open(path)?)
+    sum_file(path).map(|sum| sum.to_string())
 }
 
-/// The digest of everything `reader` yields, streamed in 64 KiB reads: a buffer that stays in
+/// [`digest_file`], as bytes.
+///
+/// # Errors
+/// The file cannot be read.
+pub fn sum_file(path: &Path) -> std::io::Result<Sum> {
+    sum_reader(&mut std::fs::File::open(path)?)
+}
+
+/// The digest of everything `reader` yields ([`sum_reader`]).
+///
+/// # Errors
+/// The reader fails.
+pub fn digest_reader(reader: &mut dyn std::io::Read) -> std::io::Result<String> {
+    sum_reader(reader).map(|sum| sum.to_string())
+}
+
+/// The SHA-256 of everything `reader` yields, streamed in 64 KiB reads: a buffer that stays in
 /// the L2 cache, so the hash reads what the kernel just copied from cache, not from memory
 /// (1 MiB reads made `check` of a 1 GiB input 1.34 times `openssl dgst`; 64 KiB, 0.9 times).
 ///
 /// # Errors
 /// The reader fails.
-pub fn digest_reader(reader: &mut dyn std::io::Read) -> std::io::Result<String> {
+pub fn sum_reader(reader: &mut dyn std::io::Read) -> std::io::Result<Sum> {
     thread_local! {
         // One buffer per hashing thread: allocating and zeroing 64 KiB per file cost more than
         // hashing a monorepo's small files.
@@ -114,7 +204,7 @@ pub fn digest_reader(reader: &mut dyn std::io::Read) -> std::io::Result<String> 
             }
             hasher.update(&buffer[..read]);
         }
-        Ok(hex(&hasher.finalize()))
+        Ok(Sum(hasher.finalize().into()))
     })
 }
 
@@ -179,10 +269,10 @@ pub trait Files: Sync {
     /// Every file under the config's folder, relative and sorted.
     fn list(&self) -> &[String];
     /// The digest of the file at `path` (relative), if it can be read.
-    fn digest(&self, path: &str) -> Option<String>;
+    fn digest(&self, path: &str) -> Option<Sum>;
     /// Its digest when known without reading the file (hashed before, or a clean tracked
     /// file whose blob was hashed before).
-    fn known_digest(&self, _path: &str) -> Option<String> {
+    fn known_digest(&self, _path: &str) -> Option<Sum> {
         None
     }
     /// The bytes of the file at `path` (relative), if it exists.
@@ -196,9 +286,9 @@ pub trait Files: Sync {
 pub struct WorkingTree {
     folder: std::path::PathBuf,
     listed: Vec<String>,
-    digests: std::sync::Mutex<std::collections::HashMap<String, Option<String>>>,
+    digests: std::sync::Mutex<FastMap<String, Option<Sum>>>,
     /// Tracked files whose content is their index entry's blob (not in `git diff-files`).
-    clean_blobs: std::collections::HashMap<String, String>,
+    clean_blobs: FastMap<String, BlobId>,
     cache: BlobCache,
 }
 
@@ -233,7 +323,7 @@ impl WorkingTree {
 /// clean tracked file and the blob cache. Two git commands and a file of 20,000 lines in a
 /// monorepo: [`KnownBlobs::start`] runs and reads them while the config is parsed.
 pub struct KnownBlobs {
-    clean_blobs: std::collections::HashMap<String, String>,
+    clean_blobs: FastMap<String, BlobId>,
     cache: BlobCache,
 }
 
@@ -275,13 +365,13 @@ impl RawKnownBlobs {
     fn parse(self) -> KnownBlobs {
         let Some((path, text)) = self.cache else {
             return KnownBlobs {
-                clean_blobs: std::collections::HashMap::new(),
+                clean_blobs: FastMap::default(),
                 cache: BlobCache::none(),
             };
         };
         let clean_blobs = match (self.staged, self.modified) {
             (Some(staged), Some(modified)) => clean_blobs(&staged, &modified),
-            _ => std::collections::HashMap::new(),
+            _ => FastMap::default(),
         };
         KnownBlobs {
             clean_blobs,
@@ -324,25 +414,42 @@ impl PendingBlobs {
 /// Path -> blob id of every tracked file under `folder` that git's own stat check says is
 /// unchanged since it was staged: `staged` (`git ls-files -s -z`) less `modified` (`git
 /// diff-files -z --name-only`).
-fn clean_blobs(staged: &[u8], modified: &[u8]) -> std::collections::HashMap<String, String> {
-    use crate::git::nul_separated;
-    let mut blobs = std::collections::HashMap::new();
-    let modified: BTreeSet<String> = nul_separated(modified).into_iter().collect();
-    for entry in nul_separated(staged) {
+fn clean_blobs(staged: &[u8], modified: &[u8]) -> FastMap<String, BlobId> {
+    fn fields(bytes: &[u8]) -> Vec<&[u8]> {
+        bytes
+            .split(|byte| *byte == 0)
+            .filter(|field| !field.is_empty())
+            .collect()
+    }
+    let modified: hashbrown::HashSet<&[u8]> = fields(modified).into_iter().collect();
+    let staged = fields(staged);
+    let mut blobs = FastMap::with_capacity_and_hasher(staged.len(), Default::default());
+    for entry in staged {
         // `<mode> <blob> <stage>\t<path>`; only regular files at stage 0.
-        let Some((meta, path)) = entry.split_once('\t') else {
+        let Some(tab) = entry.iter().position(|byte| *byte == b'\t') else {
             continue;
         };
-        let fields: Vec<&str> = meta.split(' ').collect();
-        if let [mode, blob, "0"] = fields.as_slice()
-            && mode.starts_with("100")
+        let (meta, path) = (&entry[..tab], &entry[tab + 1..]);
+        let mut meta = meta.split(|byte| *byte == b' ');
+        let (Some(mode), Some(blob), Some(b"0"), None) =
+            (meta.next(), meta.next(), meta.next(), meta.next())
+        else {
+            continue;
+        };
+        if mode.starts_with(b"100")
             && !modified.contains(path)
+            && let Some(blob) = BlobId::parse(blob)
         {
-            blobs.insert(path.to_owned(), (*blob).to_owned());
+            // As `git::nul_separated` reads the listing: the same name for the same bytes.
+            blobs.insert(String::from_utf8_lossy(path).into_owned(), blob);
         }
     }
     blobs
 }
+
+/// A map keyed by paths or ids we made ourselves: hashed with foldhash, not SipHash (which
+/// was 5% of `check` in a monorepo and defends against keys an attacker chooses).
+type FastMap<K, V> = hashbrown::HashMap<K, V>;
 
 /// Git blob id -> SHA-256, kept in the repository's git folder (`mlops-sha256-cache`, never
 /// committed): a blob id names its content, so a hit is that content's digest without
@@ -350,15 +457,15 @@ fn clean_blobs(staged: &[u8], modified: &[u8]) -> std::collections::HashMap<Stri
 /// entries are appended when the tree is dropped, and a lost cache costs one re-read.
 pub struct BlobCache {
     path: Option<std::path::PathBuf>,
-    known: std::collections::HashMap<String, String>,
-    learned: std::sync::Mutex<Vec<(String, String)>>,
+    known: FastMap<BlobId, Sum>,
+    learned: std::sync::Mutex<Vec<(BlobId, Sum)>>,
 }
 
 impl BlobCache {
     fn none() -> BlobCache {
         BlobCache {
             path: None,
-            known: std::collections::HashMap::new(),
+            known: FastMap::default(),
             learned: std::sync::Mutex::default(),
         }
     }
@@ -374,15 +481,12 @@ impl BlobCache {
         let known = text
             .lines()
             .filter_map(|line| line.split_once(' '))
-            .filter(|(blob, sha)| {
-                (blob.len() == 40 || blob.len() == 64)
-                    && sha.len() == 64
-                    && blob
-                        .bytes()
-                        .chain(sha.bytes())
-                        .all(|byte| byte.is_ascii_hexdigit())
+            .filter_map(|(blob, sha)| {
+                Some((
+                    BlobId::parse(blob.as_bytes())?,
+                    Sum(parse_hex::<32>(sha.as_bytes())?),
+                ))
             })
-            .map(|(blob, sha)| (blob.to_owned(), format!("sha256:{sha}")))
             .collect();
         BlobCache {
             path: Some(path),
@@ -406,10 +510,13 @@ impl Drop for WorkingTree {
         if learned.is_empty() {
             return;
         }
-        let lines: String = learned
-            .iter()
-            .map(|(blob, sha)| format!("{blob} {}\n", sha.trim_start_matches("sha256:")))
-            .collect();
+        let mut lines = String::with_capacity(learned.len() * 106);
+        for (blob, sum) in &learned {
+            lines.push_str(&blob.to_hex());
+            lines.push(' ');
+            push_hex(&sum.0, &mut lines);
+            lines.push('\n');
+        }
         // One append: concurrent runs interleave whole lines at worst.
         if let Ok(mut file) = std::fs::OpenOptions::new()
             .create(true)
@@ -428,17 +535,17 @@ impl WorkingTree {
         clippy::option_option,
         reason = "the digests map keeps a file that could not be read as None"
     )]
-    fn known(&self, path: &str) -> Option<Option<String>> {
+    fn known(&self, path: &str) -> Option<Option<Sum>> {
         if let Some(known) = self
             .digests
             .lock()
             .ok()
-            .and_then(|digests| digests.get(path).cloned())
+            .and_then(|digests| digests.get(path).copied())
         {
             return Some(known);
         }
         let blob = self.clean_blobs.get(path)?;
-        self.cache.known.get(blob).cloned().map(Some)
+        self.cache.known.get(blob).copied().map(Some)
     }
 }
 
@@ -446,22 +553,22 @@ impl Files for WorkingTree {
     fn list(&self) -> &[String] {
         &self.listed
     }
-    fn known_digest(&self, path: &str) -> Option<String> {
+    fn known_digest(&self, path: &str) -> Option<Sum> {
         self.known(path).flatten()
     }
-    fn digest(&self, path: &str) -> Option<String> {
+    fn digest(&self, path: &str) -> Option<Sum> {
         if let Some(known) = self.known(path) {
             return known;
         }
         let blob = self.clean_blobs.get(path);
-        let found = digest_file(&self.folder.join(path)).ok();
-        if let (Some(blob), Some(digest)) = (blob, &found)
+        let found = sum_file(&self.folder.join(path)).ok();
+        if let (Some(blob), Some(sum)) = (blob, found)
             && let Ok(mut learned) = self.cache.learned.lock()
         {
-            learned.push((blob.clone(), digest.clone()));
+            learned.push((*blob, sum));
         }
         if let Ok(mut digests) = self.digests.lock() {
-            digests.insert(path.to_owned(), found.clone());
+            digests.insert(path.to_owned(), found);
         }
         found
     }
@@ -534,11 +641,17 @@ impl Files for AtRevision<'_> {
     fn list(&self) -> &[String] {
         &self.listed
     }
-    fn digest(&self, path: &str) -> Option<String> {
+    fn digest(&self, path: &str) -> Option<Sum> {
         if !self.changed.contains(path) {
             return self.working.digest(path);
         }
-        self.blob(path, |reader| digest_reader(reader).ok())
+        self.blob(path, |reader| sum_reader(reader).ok())
+    }
+    fn known_digest(&self, path: &str) -> Option<Sum> {
+        if self.changed.contains(path) {
+            return None;
+        }
+        self.working.known_digest(path)
     }
     fn read(&self, path: &str) -> Option<Vec<u8>> {
         if !self.changed.contains(path) {
@@ -622,12 +735,12 @@ fn compute_inner(
     let unique: BTreeSet<&str> = matched.values().flatten().copied().collect();
     // What is known without reading is looked up here; only the rest goes to the pool (a
     // pool of 32 threads for 20,000 lookups cost more than the lookups).
-    let mut digests: BTreeMap<&str, String> = BTreeMap::new();
+    let mut digests: BTreeMap<&str, Option<Sum>> = BTreeMap::new();
     let mut unknown: Vec<&str> = Vec::new();
     for path in unique {
         match files.known_digest(path) {
             Some(digest) => {
-                digests.insert(path, digest);
+                digests.insert(path, Some(digest));
             }
             None => unknown.push(path),
         }
@@ -635,7 +748,7 @@ fn compute_inner(
     let unique = unknown;
     let progress = Progress::new(unique.len());
     let (done, finished) = std::sync::mpsc::channel::<()>();
-    let hashed: BTreeMap<&str, String> = if unique.is_empty() {
+    let hashed: BTreeMap<&str, Option<Sum>> = if unique.is_empty() {
         BTreeMap::new()
     } else {
         std::thread::scope(|scope| {
@@ -654,9 +767,7 @@ fn compute_inner(
                 unique
                     .into_par_iter()
                     .map(|path| {
-                        let digest = files
-                            .digest(path)
-                            .unwrap_or_else(|| "unreadable".to_owned());
+                        let digest = files.digest(path);
                         progress.bar.inc(1);
                         (path, digest)
                     })
@@ -689,10 +800,13 @@ fn compute_inner(
         let (kind, name) = (node.kind, node.name.clone());
         let definition = digest(canonical(&definition(config, kind, &name)).as_bytes());
         let inputs = matched.get(&(kind, name.clone())).map(|paths| {
-            let manifest: String = paths
-                .iter()
-                .map(|path| format!("{} {path}\n", digests[path]))
-                .collect();
+            let mut manifest = String::with_capacity(paths.len() * 100);
+            for path in paths {
+                write_digest(digests[path].as_ref(), &mut manifest);
+                manifest.push(' ');
+                manifest.push_str(path);
+                manifest.push('\n');
+            }
             (digest(manifest.as_bytes()), paths.len())
         });
         let params = (kind == NodeKind::Training)
@@ -744,12 +858,24 @@ fn compute_inner(
         for (key, paths) in matched {
             let listed = paths
                 .iter()
-                .map(|path| ((*path).to_owned(), digests[path].clone()))
+                .map(|path| {
+                    let mut digest = String::with_capacity(71);
+                    write_digest(digests[path].as_ref(), &mut digest);
+                    ((*path).to_owned(), digest)
+                })
                 .collect();
             input_files.insert(key, listed);
         }
     }
     (Lock { entries }, input_files)
+}
+
+/// A file's digest as the manifests write it; `unreadable` for a file that could not be read.
+fn write_digest(sum: Option<&Sum>, out: &mut String) {
+    match sum {
+        Some(sum) => sum.write_to(out),
+        None => out.push_str("unreadable"),
+    }
 }
 
 /// The values a training reads from its params file, as `key\tvalue` lines; a file that is

@@ -70,7 +70,7 @@ pub const RULES: &[&dyn Rule] = &[
 
 /// What the repository around the config holds. Rules ask through this trait so that they stay
 /// pure; the CLI passes the real checkout, tests and the fuzzer pass a fake.
-pub trait Repo {
+pub trait Repo: Sync {
     /// Whether `path` (relative to the config's folder) exists.
     fn exists(&self, path: &str) -> bool;
     /// Whether the glob `pattern` (relative to the config's folder) matches at least one path.
