@@ -546,7 +546,7 @@ impl<V: Copy> PathTable<V> {
     }
 }
 
-/// A map keyed by paths or ids we made ourselves: hashed with foldhash, not SipHash (which
+/// A map keyed by paths or ids we made ourselves: hashed with foldhash, not `SipHash` (which
 /// was 5% of `check` in a monorepo and defends against keys an attacker chooses).
 type FastMap<K, V> = hashbrown::HashMap<K, V>;
 

@@ -213,51 +213,47 @@ const WALK_LIMIT: usize = 200_000;
 /// The files under `folder`: `git ls-files -z --cached --others --exclude-standard`, which
 /// applies git's own rules (a tracked file that `.gitignore` matches is still listed, as CI
 /// sees it), less the tracked files deleted from the working tree; outside git, a walk of the
-/// folder that skips `.git` and `.mlops`. One git process, tagged (`-t`), and no `stat` of ours per file
-/// (20,000 of them were a tenth of `check` in a monorepo).
+/// folder that skips `.git` and `.mlops`. No `stat` of ours per file (20,000 of them were a
+/// tenth of `check` in a monorepo).
+///
+/// Three git processes at once, each doing one kind of disk work: the index (`ls-files
+/// --cached`), the deleted files (`diff-files`, which stats in parallel), the untracked ones
+/// (`ls-files --others`, a walk of the folders). From a cold disk at 20,000 files they take
+/// 19, 69 and 136 ms; one tagged `ls-files` doing all three (its stat of each file serial)
+/// took 165 ms.
 #[must_use]
 pub fn list_files(folder: &std::path::Path) -> Listed {
-    let listed = crate::git::quiet_output(
-        folder,
-        &[
-            "ls-files",
+    let git = |args: &'static [&'static str]| move || crate::git::quiet_output(folder, args);
+    let (cached, deleted, others) = std::thread::scope(|scope| {
+        let deleted = scope.spawn(git(&[
+            "diff-files",
             "-z",
-            "-t",
-            "--cached",
-            "--deleted",
-            "--others",
-            "--exclude-standard",
-        ],
-    );
-    let Some(listed) = listed else {
+            "--name-only",
+            "--relative",
+            "--diff-filter=D",
+        ]));
+        let others = scope.spawn(git(&["ls-files", "-z", "--others", "--exclude-standard"]));
+        let cached = git(&["ls-files", "-z", "--cached"])();
+        (
+            cached,
+            deleted.join().ok().flatten(),
+            others.join().ok().flatten(),
+        )
+    });
+    let (Some(cached), Some(deleted), Some(others)) = (cached, deleted, others) else {
         let mut all = walk(folder);
         all.sort();
         return Listed { all, tracked: None };
     };
-    let mut tracked = std::collections::BTreeSet::new();
-    let mut untracked = Vec::new();
-    let mut deleted = std::collections::BTreeSet::new();
-    for entry in crate::git::nul_separated(&listed) {
-        // `<tag> <path>`: `?` untracked, `R` deleted from the working tree, other letters
-        // tracked (`H` cached, `S` skip-worktree, `M` unmerged, `C` changed).
-        let Some((tag, path)) = entry.split_once(' ') else {
-            continue;
-        };
-        match tag {
-            "?" => untracked.push(path.to_owned()),
-            "R" => {
-                deleted.insert(path.to_owned());
-            }
-            _ => {
-                tracked.insert(path.to_owned());
-            }
-        }
-    }
+    let tracked: std::collections::BTreeSet<String> =
+        crate::git::nul_separated(&cached).into_iter().collect();
+    let deleted: std::collections::BTreeSet<String> =
+        crate::git::nul_separated(&deleted).into_iter().collect();
     let mut all: Vec<String> = tracked
         .iter()
         .filter(|path| !deleted.contains(*path))
         .cloned()
-        .chain(untracked)
+        .chain(crate::git::nul_separated(&others))
         .collect();
     all.sort();
     all.dedup();

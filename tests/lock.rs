@@ -365,3 +365,38 @@ fn the_blob_cache_never_hides_an_edit() {
     render(dir.path());
     assert_eq!(mlops(dir.path(), &["check"]).0, 0);
 }
+
+/// The files the lock reads are what a commit of the folder would hold, from the three git
+/// listings run at once: a tracked file deleted from the working tree is gone, an untracked one
+/// counts, an ignored one does not; and the lock then equals one rendered without a blob cache.
+#[test]
+fn the_listing_drops_deleted_files_and_counts_untracked_not_ignored_ones() {
+    let dir = project(CONFIG);
+    render(dir.path());
+    std::fs::remove_file(dir.path().join("shared/util.py")).unwrap();
+    write(dir.path(), "shared/extra.py", "Z = 3\n");
+    write(dir.path(), ".gitignore", "*.log\n");
+    write(dir.path(), "shared/noise.log", "ignored\n");
+    let (code, _, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 1, "{stderr}");
+    for node in ["training alpha", "training beta"] {
+        assert!(
+            stderr.contains(&format!(
+                "{node}: inputs changed (deleted shared/util.py, added shared/extra.py)"
+            )),
+            "{stderr}"
+        );
+    }
+    assert!(!stderr.contains("noise.log"), "{stderr}");
+    let rendered = render(dir.path());
+    let alpha = &mlops::lock::read(&rendered)["training.alpha"];
+    assert_eq!(alpha["files"], "2", "alpha/train.py and shared/extra.py");
+
+    std::fs::remove_file(dir.path().join(".git/mlops-sha256-cache")).unwrap();
+    assert_eq!(
+        render(dir.path()),
+        rendered,
+        "the same without the blob cache"
+    );
+    assert_eq!(mlops(dir.path(), &["check"]).0, 0);
+}
