@@ -1063,9 +1063,11 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     let config_folder = config_folder(path);
     let known_blobs = crate::lock::KnownBlobs::start(&config_folder);
     let compute_lock = |config: &spec::Config, graph: &crate::graph::Graph, repo: &DiskRepo| {
+        // What reads no file first: git may still be listing them.
+        let definitions = crate::lock::Definitions::of(config, graph);
         let files =
             crate::lock::WorkingTree::prepared(&config_folder, repo.files(), known_blobs.wait());
-        crate::lock::compute(config, graph, &files)
+        crate::lock::compute_with(config, graph, &files, &definitions)
     };
     let (loaded, lock) = load_valid_with(path, color, "rendering", compute_lock)?;
     let (Some(config), Some(graph), Some(lock)) =

@@ -64,8 +64,10 @@ pub const RULES: &[&dyn Rule] = &[
     &missing_image::MissingImage,
     &consistent_values::ConsistentValues,
     &unportable_pattern::UnportablePattern,
-    &missing_file::MissingFile,
     &render_requirements::RenderRequirements,
+    // Last: the only rule that waits for the file listing, which git may still be making
+    // (from a cold disk, the other rules run meanwhile). The report is sorted afterwards.
+    &missing_file::MissingFile,
 ];
 
 /// What the repository around the config holds. Rules ask through this trait so that they stay

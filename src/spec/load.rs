@@ -11,6 +11,7 @@ use std::ops::Range;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 use saphyr::{MarkedYaml, Scalar, YamlData};
+use saphyr_parser::Event;
 use serde_json::{Map, Number, Value};
 
 use crate::codes::Code;
@@ -59,6 +60,7 @@ pub struct SpanIndex {
 }
 
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(test, derive(PartialEq))]
 struct Child {
     parent: u32,
     segment_start: u32,
@@ -67,6 +69,7 @@ struct Child {
 }
 
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(test, derive(PartialEq))]
 struct PackedSpans {
     /// `key_start == NO_KEY` when the node has no key.
     key_start: u32,
@@ -184,6 +187,7 @@ impl SpanIndex {
 /// Builds a [`SpanIndex`] in document order: nodes are opened before their children (so that
 /// children can name their parent) and closed after (when their spans are known).
 #[derive(Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct SpanIndexBuilder {
     nodes: Vec<PackedSpans>,
     segments: String,
@@ -254,6 +258,9 @@ pub struct Document {
 /// Escape one reference token of a JSON pointer (RFC 6901 section 3).
 #[must_use]
 pub fn escape_pointer_token(token: &str) -> String {
+    if !token.contains(['~', '/']) {
+        return token.to_owned();
+    }
     token.replace('~', "~0").replace('/', "~1")
 }
 
@@ -310,12 +317,26 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
         return (None, vec![diag]);
     }
     let positions = CharToByte::new(text);
+    let (built, diags) = match build(text, &positions) {
+        Some(built) => (Some(built), Vec::new()),
+        None => load_tree(text, &positions),
+    };
+    let document = built.map(|(value, spans)| Document {
+        value,
+        spans: spans.finish(),
+    });
+    (document, diags)
+}
+
+/// The document of `text` by saphyr's tree and [`Converter`]: every YAML feature, each refused
+/// one reported.
+fn load_tree(text: &str, positions: &CharToByte) -> (Option<(Value, SpanIndexBuilder)>, Vec<Diag>) {
     let docs = match load_yaml(text) {
         Ok(docs) => docs,
-        Err(error) => return (None, vec![scan_error_diag(&error, &positions)]),
+        Err(error) => return (None, vec![scan_error_diag(&error, positions)]),
     };
     let mut converter = Converter {
-        positions: &positions,
+        positions,
         spans: SpanIndexBuilder::default(),
         diags: Vec::new(),
     };
@@ -345,8 +366,7 @@ pub fn load_str(text: &str) -> (Option<Document>, Vec<Diag>) {
     // the value it becomes are never both whole in memory (peak memory on large files).
     let value = converter.convert(root, None, None, 0);
     let Converter { spans, diags, .. } = converter;
-    let spans = spans.finish();
-    (Some(Document { value, spans }), diags)
+    (Some((value, spans)), diags)
 }
 
 /// The YAML tree of `text` with every scalar left as written (`Representation`: its text,
@@ -670,9 +690,328 @@ impl Converter<'_> {
     }
 }
 
+/// Builds the value and its span index straight from the parser's events, for the plain files
+/// nearly every config is: mappings keyed by names, sequences and untagged scalars, one document.
+/// saphyr's tree (a hash map per mapping, keyed by whole nodes) was a third of parsing a
+/// 1,000-model file, built only to be taken apart. Anything else (an anchor or alias, a tag, a
+/// key that is not a name, a duplicate key, a value that does not read, several documents,
+/// deep nesting, a syntax error) gives up, and the file goes the way of saphyr's tree and
+/// [`Converter`], which knows every rule for those; on the files it builds, the two give the
+/// same value and spans (the tests compare them on every config they hold).
+struct Builder<'p> {
+    positions: &'p CharToByte,
+    spans: SpanIndexBuilder,
+    /// The collections open, innermost last.
+    frames: Vec<Frame>,
+    root: Option<Value>,
+    /// Set once something needs saphyr's tree.
+    gave_up: bool,
+    /// One segment buffer for every sequence index.
+    segment: String,
+    documents: usize,
+}
+
+enum Frame {
+    Sequence {
+        id: u32,
+        key: Option<Span>,
+        start: usize,
+        items: Vec<Value>,
+    },
+    Mapping {
+        id: u32,
+        key: Option<Span>,
+        start: usize,
+        map: Map<String, Value>,
+        /// The key read, with its span, waiting for its value.
+        pending: Option<(String, Span)>,
+    },
+}
+
+impl Builder<'_> {
+    fn span(&self, span: saphyr_parser::Span) -> Span {
+        let start = self.positions.byte(span.start.index());
+        let end = self.positions.byte(span.end.index()).max(start);
+        start..end
+    }
+
+    /// Opens the next node in the span index, under its parent; its key's span.
+    fn open(&mut self) -> (u32, Option<Span>) {
+        match self.frames.last() {
+            Some(Frame::Sequence { id, items, .. }) => {
+                self.segment.clear();
+                let _ = write!(self.segment, "{}", items.len());
+                (self.spans.open(Some((*id, &self.segment))), None)
+            }
+            Some(Frame::Mapping {
+                id,
+                pending: Some((name, span)),
+                ..
+            }) => {
+                let segment = escape_pointer_token(name);
+                (self.spans.open(Some((*id, &segment))), Some(span.clone()))
+            }
+            _ => (self.spans.open(None), None),
+        }
+    }
+
+    /// Puts a complete value where it belongs.
+    fn place(&mut self, value: Value) {
+        match self.frames.last_mut() {
+            None => {
+                if self.root.is_some() {
+                    self.gave_up = true;
+                } else {
+                    self.root = Some(value);
+                }
+            }
+            Some(Frame::Sequence { items, .. }) => items.push(value),
+            Some(Frame::Mapping { map, pending, .. }) => {
+                if let Some((name, _)) = pending.take()
+                    && map.insert(name, value).is_some()
+                {
+                    // A duplicate key: saphyr's error says where.
+                    self.gave_up = true;
+                }
+            }
+        }
+    }
+
+    /// Whether the next node is a mapping key.
+    fn at_key(&self) -> bool {
+        matches!(
+            self.frames.last(),
+            Some(Frame::Mapping { pending: None, .. })
+        )
+    }
+
+    fn on_event(&mut self, event: Event<'_>, span: saphyr_parser::Span) {
+        if self.gave_up {
+            return;
+        }
+        match event {
+            Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
+            Event::DocumentStart(_) => {
+                // A second document is an error `Converter` reports.
+                self.documents += 1;
+                self.gave_up |= self.documents > 1;
+            }
+            Event::DocumentEnd => {
+                // An empty document is one too.
+                self.gave_up |= self.root.is_none() || !self.frames.is_empty();
+            }
+            Event::Alias(_) => self.gave_up = true,
+            Event::Scalar(text, style, anchor, tag) => {
+                if anchor != 0 || tag.is_some() {
+                    self.gave_up = true;
+                    return;
+                }
+                let scalar = Scalar::parse_from_cow_and_metadata(text, style, None);
+                let span = self.span(span);
+                if self.at_key() {
+                    let Some(Scalar::String(name)) = scalar else {
+                        self.gave_up = true;
+                        return;
+                    };
+                    if name == "<<" {
+                        self.gave_up = true;
+                        return;
+                    }
+                    if let Some(Frame::Mapping { pending, .. }) = self.frames.last_mut() {
+                        *pending = Some((name.into_owned(), span));
+                    }
+                    return;
+                }
+                let value = match scalar {
+                    Some(Scalar::Null) => Value::Null,
+                    Some(Scalar::Boolean(flag)) => Value::Bool(flag),
+                    Some(Scalar::Integer(number)) => Value::Number(number.into()),
+                    Some(Scalar::FloatingPoint(number)) => {
+                        let Some(finite) = Number::from_f64(number.into_inner()) else {
+                            self.gave_up = true;
+                            return;
+                        };
+                        Value::Number(finite)
+                    }
+                    Some(Scalar::String(text)) => Value::String(text.into_owned()),
+                    None => {
+                        self.gave_up = true;
+                        return;
+                    }
+                };
+                let (id, key) = self.open();
+                self.spans.close(id, key, &span);
+                self.place(value);
+            }
+            Event::SequenceStart(anchor, ref tag) | Event::MappingStart(anchor, ref tag) => {
+                // `MAX_DEPTH` counts from the root at 0, as `Converter` does.
+                if anchor != 0 || tag.is_some() || self.at_key() || self.frames.len() >= MAX_DEPTH {
+                    self.gave_up = true;
+                    return;
+                }
+                let is_mapping = matches!(event, Event::MappingStart(..));
+                let start = self.positions.byte(span.start.index());
+                let (id, key) = self.open();
+                self.frames.push(if is_mapping {
+                    Frame::Mapping {
+                        id,
+                        key,
+                        start,
+                        map: Map::new(),
+                        pending: None,
+                    }
+                } else {
+                    Frame::Sequence {
+                        id,
+                        key,
+                        start,
+                        items: Vec::new(),
+                    }
+                });
+            }
+            Event::SequenceEnd | Event::MappingEnd => {
+                let end = self.positions.byte(span.start.index());
+                let (id, key, start, value) = match self.frames.pop() {
+                    Some(Frame::Sequence {
+                        id,
+                        key,
+                        start,
+                        items,
+                    }) => (id, key, start, Value::Array(items)),
+                    Some(Frame::Mapping {
+                        id,
+                        key,
+                        start,
+                        map,
+                        pending: None,
+                    }) => (id, key, start, Value::Object(map)),
+                    _ => {
+                        self.gave_up = true;
+                        return;
+                    }
+                };
+                self.spans.close(id, key, &(start..end.max(start)));
+                self.place(value);
+            }
+        }
+    }
+}
+
+impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder<'_> {
+    fn on_event(&mut self, event: Event<'input>, span: saphyr_parser::Span) {
+        Builder::on_event(self, event, span);
+    }
+}
+
+/// The document of plain `text` ([`Builder`]); `None` when it needs saphyr's tree.
+fn build(text: &str, positions: &CharToByte) -> Option<(Value, SpanIndexBuilder)> {
+    let mut builder = Builder {
+        positions,
+        spans: SpanIndexBuilder::default(),
+        frames: Vec::new(),
+        root: None,
+        gave_up: false,
+        segment: String::new(),
+        documents: 0,
+    };
+    let mut parser = saphyr_parser::Parser::new_from_str(text);
+    parser.load(&mut builder, true).ok()?;
+    if builder.gave_up || !builder.frames.is_empty() {
+        return None;
+    }
+    let root = builder.root?;
+    Some((root, builder.spans))
+}
+
 #[cfg(test)]
 mod tests {
     use super::load_str;
+
+    /// Every YAML file of the repository (configs, fixtures, fuzz seeds, workflows) and, for
+    /// each, the text with each line left out in turn (broken files, partial mappings).
+    fn corpus() -> Vec<(String, String)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = Vec::new();
+        let mut folders: Vec<std::path::PathBuf> =
+            ["examples", "tests", "fuzz", "templates", ".github"]
+                .iter()
+                .map(|folder| root.join(folder))
+                .collect();
+        while let Some(folder) = folders.pop() {
+            let Ok(entries) = std::fs::read_dir(&folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    folders.push(path);
+                } else if path
+                    .extension()
+                    .is_some_and(|ext| ext == "yaml" || ext == "yml")
+                    && let Ok(text) = std::fs::read_to_string(&path)
+                {
+                    files.push((path.display().to_string(), text));
+                }
+            }
+        }
+        let mut corpus = Vec::new();
+        for (name, text) in files {
+            let lines: Vec<&str> = text.lines().collect();
+            for left_out in 0..lines.len().min(80) {
+                let variant: String = lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(at, _)| *at != left_out)
+                    .map(|(_, line)| format!("{line}\n"))
+                    .collect();
+                corpus.push((format!("{name} without line {}", left_out + 1), variant));
+            }
+            corpus.push((name, text));
+        }
+        corpus
+    }
+
+    #[test]
+    fn the_event_builder_gives_what_the_tree_gives_or_gives_up() {
+        let (mut built, mut total) = (0, 0);
+        for (name, text) in corpus() {
+            total += 1;
+            let positions = super::CharToByte::new(&text);
+            let Some((value, spans)) = super::build(&text, &positions) else {
+                continue;
+            };
+            built += 1;
+            let (tree, diags) = super::load_tree(&text, &positions);
+            assert!(diags.is_empty(), "{name}: the tree reports {diags:?}");
+            let (tree_value, tree_spans) = tree.expect("the tree loads what the builder built");
+            assert_eq!(value, tree_value, "{name}");
+            assert_eq!(spans, tree_spans, "{name}");
+        }
+        // Most of it is plain YAML: the fast path is taken, not always given up.
+        assert!(built * 2 > total, "built {built} of {total}");
+    }
+
+    #[test]
+    fn the_event_builder_gives_up_on_what_needs_the_tree() {
+        for text in [
+            "a: &x 1\nb: *x\n",
+            "a: !custom 1\n",
+            "a: 1\na: 2\n",
+            "1: one\n",
+            "<<: { a: 1 }\n",
+            "a: .nan\n",
+            "a: 1\n---\nb: 2\n",
+            "a: 1\n---\n",
+            "? [a]\n: 1\n",
+            "a: [1\n",
+            "# only a comment\n",
+        ] {
+            let positions = super::CharToByte::new(text);
+            assert!(super::build(text, &positions).is_none(), "{text:?}");
+        }
+        let positions = super::CharToByte::new("a: [1, {b: x}]\nc: \"d\"\n");
+        assert!(super::build("a: [1, {b: x}]\nc: \"d\"\n", &positions).is_some());
+    }
 
     fn text_at(text: &str, span: std::ops::Range<usize>) -> &str {
         &text[span]
