@@ -1012,11 +1012,21 @@ fn repository_root(folder: &Path) -> PathBuf {
 /// The config's path as generated files name it: relative to the output root when it lies
 /// inside it, else its file name.
 fn config_path_under(root: &Path, loaded: &Loaded) -> String {
-    let file_name = Path::new(&loaded.source.name).file_name().map_or_else(
-        || "mlops.yaml".to_owned(),
-        |name| name.to_string_lossy().into_owned(),
-    );
-    let (Ok(root), Ok(folder)) = (root.canonicalize(), loaded.folder.canonicalize()) else {
+    config_path_in(root, Path::new(&loaded.source.name), &loaded.folder)
+}
+
+/// [`config_path_under`] for the config at `path` (a file, or a folder holding `mlops.yaml`)
+/// in `folder`, before it is read.
+fn config_path_in(root: &Path, path: &Path, folder: &Path) -> String {
+    let file_name = if path.is_dir() {
+        "mlops.yaml".to_owned()
+    } else {
+        path.file_name().map_or_else(
+            || "mlops.yaml".to_owned(),
+            |name| name.to_string_lossy().into_owned(),
+        )
+    };
+    let (Ok(root), Ok(folder)) = (root.canonicalize(), folder.canonicalize()) else {
         return file_name;
     };
     match folder.strip_prefix(&root) {
@@ -1026,6 +1036,26 @@ fn config_path_under(root: &Path, loaded: &Loaded) -> String {
             inside.to_string_lossy().replace('\\', "/")
         ),
         Err(_) => file_name,
+    }
+}
+
+/// The emitters' input (a function, not a closure: each caller's borrows get their own
+/// lifetime).
+fn emit_input<'a>(
+    config: &'a spec::Config,
+    graph: &'a crate::graph::Graph,
+    config_path: &'a str,
+    config_dir: &'a str,
+    templates: &'a minijinja::Environment<'static>,
+    releases: &'a std::collections::BTreeMap<String, crate::release::Release>,
+) -> EmitInput<'a> {
+    EmitInput {
+        config,
+        graph,
+        config_path,
+        config_dir,
+        templates,
+        releases,
     }
 }
 
@@ -1056,29 +1086,13 @@ struct LockContext {
 
 /// Render every output in memory and compare it with the files under the root.
 fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs, u8> {
-    // Read while the config is parsed; the lock is then computed while the rules check it
-    // (the lock reads the files, the rules only the config: on two cores, a third of `check`
-    // at 1,000 models runs beside the rest). The tree (every file's name and digest) is dropped
-    // as soon as the lock is made: held on, it was a fifth of the peak memory at 1,000 models.
     let config_folder = config_folder(path);
+    // Read while the config is parsed.
     let known_blobs = crate::lock::KnownBlobs::start(&config_folder);
-    let compute_lock = |config: &spec::Config, graph: &crate::graph::Graph, repo: &DiskRepo| {
-        // What reads no file first: git may still be listing them.
-        let definitions = crate::lock::Definitions::of(config, graph);
-        let files =
-            crate::lock::WorkingTree::prepared(&config_folder, repo.files(), known_blobs.wait());
-        crate::lock::compute_with(config, graph, &files, &definitions)
-    };
-    let (loaded, lock) = load_valid_with(path, color, "rendering", compute_lock)?;
-    let (Some(config), Some(graph), Some(lock)) =
-        (&loaded.validation.config, &loaded.validation.graph, lock)
-    else {
-        return Err(EXIT_INVALID);
-    };
     // The root generated paths are relative to: `--out`, else the repository the config is
     // in (CI files go where their engines read them), else the config's folder.
-    let root = out.map_or_else(|| repository_root(&loaded.folder), Path::to_path_buf);
-    let config_path = config_path_under(&root, &loaded);
+    let root = out.map_or_else(|| repository_root(&config_folder), Path::to_path_buf);
+    let config_path = config_path_in(&root, path, &config_folder);
     let config_dir = config_path
         .rsplit_once('/')
         .map_or(String::new(), |(dir, _)| dir.to_owned());
@@ -1087,15 +1101,42 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     // generated on this branch is a function of the config alone (see `crate::publish`).
     let releases = std::collections::BTreeMap::new();
     let templates = emit::templates::environment(Some(emit::templates::override_dir(&folder)));
-    let input = EmitInput {
+    // The lock and the outputs are made here while the rules check the config on the other
+    // core (the two take about as long at 1,000 models); what is made is used only if the
+    // config is valid. The tree (every file's name and digest) is dropped as soon as the lock
+    // is made: held on, it was a fifth of the peak memory at 1,000 models.
+    let lock_and_render = |config: &spec::Config, graph: &crate::graph::Graph, repo: &DiskRepo| {
+        // What reads no file first: git may still be listing them.
+        let definitions = crate::lock::Definitions::of(config, graph);
+        let files =
+            crate::lock::WorkingTree::prepared(&config_folder, repo.files(), known_blobs.wait());
+        let lock = crate::lock::compute_with(config, graph, &files, &definitions);
+        drop(files);
+        let input = emit_input(
+            config,
+            graph,
+            &config_path,
+            &config_dir,
+            &templates,
+            &releases,
+        );
+        (lock, emit::render_all(&input))
+    };
+    let (loaded, made) = load_valid_with(path, color, "rendering", lock_and_render)?;
+    let (Some(config), Some(graph), Some((lock, rendered))) =
+        (&loaded.validation.config, &loaded.validation.graph, made)
+    else {
+        return Err(EXIT_INVALID);
+    };
+    let input = emit_input(
         config,
         graph,
-        config_path: &config_path,
-        config_dir: &config_dir,
-        templates: &templates,
-        releases: &releases,
-    };
-    let mut artifacts = emit::render_all(&input).map_err(|error| emit_failure(&loaded, &error))?;
+        &config_path,
+        &config_dir,
+        &templates,
+        &releases,
+    );
+    let mut artifacts = rendered.map_err(|error| emit_failure(&loaded, &error))?;
     for image in crate::lock::unpinned_images(config) {
         eprintln!(
             "warning: image `{image}` is a tag, which moves: {} cannot say what ran in it",
@@ -1180,6 +1221,13 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     } else {
         Vec::new()
     };
+    // Moved out, not cloned: a 1,000-model config is 15 million instructions to copy.
+    let Loaded {
+        validation, folder, ..
+    } = loaded;
+    let Some(config) = validation.config else {
+        return Err(EXIT_INVALID);
+    };
     Ok(Outputs {
         root,
         planned,
@@ -1189,8 +1237,8 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         lock: LockContext {
             lock,
             path: emit::rebase(&config_dir, crate::lock::FILE_NAME),
-            config: config.clone(),
-            folder: loaded.folder.clone(),
+            config,
+            folder,
         },
     })
 }

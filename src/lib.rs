@@ -111,20 +111,21 @@ fn validate_inner<T: Send>(
     if let (Some(spans), Some(config), Some(graph)) = (&parsed.spans, &parsed.config, &graph) {
         // The text is valid UTF-8 here: `load` succeeded.
         let text = std::str::from_utf8(bytes).unwrap_or_default();
-        let cx = CheckCtx::new(config, spans, text, graph, repo);
         match meanwhile {
-            // The rules go to the new thread and `meanwhile` stays here: it allocates more,
-            // and here it reuses what parsing freed (in another thread it took a malloc arena
-            // of its own, and the peak of `check` at 1,000 models grew by 10 MiB).
+            // The rules (their context too) go to the new thread and `meanwhile` stays here:
+            // it allocates more, and here it reuses what parsing freed (in another thread it
+            // took a malloc arena of its own, and the peak of `check` at 1,000 models grew by
+            // 10 MiB).
             Some(meanwhile) => std::thread::scope(|scope| {
-                let rules = scope.spawn(|| check::run(&cx));
+                let rules =
+                    scope.spawn(|| check::run(&CheckCtx::new(config, spans, text, graph, repo)));
                 made = Some(meanwhile(config, graph));
                 match rules.join() {
                     Ok(found) => diags.extend(found),
                     Err(panic) => std::panic::resume_unwind(panic),
                 }
             }),
-            None => diags.extend(check::run(&cx)),
+            None => diags.extend(check::run(&CheckCtx::new(config, spans, text, graph, repo))),
         }
         rules_ran = true;
     }
