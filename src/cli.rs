@@ -1108,8 +1108,12 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     let lock_and_render = |config: &spec::Config, graph: &crate::graph::Graph, repo: &DiskRepo| {
         // What reads no file first: git may still be listing them.
         let definitions = crate::lock::Definitions::of(config, graph);
-        let files =
-            crate::lock::WorkingTree::prepared(&config_folder, repo.files(), known_blobs.wait());
+        let files = crate::lock::WorkingTree::prepared(
+            &config_folder,
+            repo.files(),
+            repo.clean_blobs(),
+            known_blobs.wait(),
+        );
         let lock = crate::lock::compute_with(config, graph, &files, &definitions);
         drop(files);
         let input = emit_input(
@@ -2031,7 +2035,12 @@ fn run_locally(
     let known_blobs = crate::lock::KnownBlobs::start(&folder);
     // The fingerprints and the records are made while the config's rules are checked.
     let prepare = |config: &spec::Config, graph: &crate::graph::Graph, repo: &DiskRepo| {
-        let files = crate::lock::WorkingTree::prepared(&folder, repo.files(), known_blobs.wait());
+        let files = crate::lock::WorkingTree::prepared(
+            &folder,
+            repo.files(),
+            repo.clean_blobs(),
+            known_blobs.wait(),
+        );
         crate::run::prepare(config, graph, &folder, &files)
     };
     let (loaded, prepared) = match load_valid_with(path, color, "running it", prepare) {

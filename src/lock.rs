@@ -25,6 +25,7 @@ use std::path::Path;
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
+use crate::git::{BlobId, PathTable, parse_hex, push_hex};
 use crate::graph::{EdgeKind, Graph, NodeKind};
 use crate::paths::PathSet;
 use crate::spec::Config;
@@ -97,65 +98,6 @@ impl std::fmt::Display for Sum {
         let mut text = String::with_capacity(71);
         self.write_to(&mut text);
         formatter.write_str(&text)
-    }
-}
-
-/// `bytes` as lower-case hex, appended to `out`.
-fn push_hex(bytes: &[u8], out: &mut String) {
-    // By table, not `write!("{:02x}")`: the formatter was 4% of `check` in a monorepo.
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(bytes.len() * 2);
-    for byte in bytes {
-        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-}
-
-/// The bytes of lower- or upper-case hex text; `None` for an odd length or another character.
-fn parse_hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
-    fn nibble(digit: u8) -> Option<u8> {
-        match digit {
-            b'0'..=b'9' => Some(digit - b'0'),
-            b'a'..=b'f' => Some(digit - b'a' + 10),
-            b'A'..=b'F' => Some(digit - b'A' + 10),
-            _ => None,
-        }
-    }
-    if text.len() != N * 2 {
-        return None;
-    }
-    let mut bytes = [0u8; N];
-    for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(bytes)
-}
-
-/// A git blob id: SHA-1 (40 hex digits) or, in a SHA-256 repository, 64; kept as bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-struct BlobId {
-    bytes: [u8; 32],
-    len: u8,
-}
-
-impl BlobId {
-    fn parse(text: &[u8]) -> Option<BlobId> {
-        let mut bytes = [0u8; 32];
-        match text.len() {
-            40 => bytes[..20].copy_from_slice(&parse_hex::<20>(text)?),
-            64 => bytes = parse_hex::<32>(text)?,
-            _ => return None,
-        }
-        Some(BlobId {
-            bytes,
-            len: if text.len() == 40 { 20 } else { 32 },
-        })
-    }
-
-    fn to_hex(self) -> String {
-        let mut text = String::with_capacity(64);
-        push_hex(&self.bytes[..usize::from(self.len)], &mut text);
-        text
     }
 }
 
@@ -312,10 +254,7 @@ pub struct WorkingTree {
     folder: std::path::PathBuf,
     listed: Vec<String>,
     digests: std::sync::Mutex<FastMap<String, Option<Sum>>>,
-    /// Tracked files whose content is their index entry's blob (not in `git diff-files`),
-    /// with that blob's digest from the cache.
-    known_files: PathTable<Sum>,
-    /// The other such files: the blob of each, to learn its digest once hashed.
+    /// Tracked files whose content is their index entry's blob (not in `git diff-files`).
     clean_blobs: PathTable<BlobId>,
     cache: BlobCache,
 }
@@ -324,136 +263,48 @@ impl WorkingTree {
     /// The files under `folder` ([`crate::paths::list_files`]).
     #[must_use]
     pub fn new(folder: &Path) -> WorkingTree {
-        WorkingTree::with_files(folder, crate::paths::list_files(folder).all)
+        let listed = crate::paths::list_files(folder);
+        WorkingTree::prepared(folder, listed.all, listed.clean, BlobCache::read(folder))
     }
 
-    /// The files `listed` (from [`crate::paths::list_files`] of `folder`, already made).
+    /// The files `listed` and the `clean` ones among them (from [`crate::paths::list_files`]
+    /// of `folder`), with the blob cache read beforehand ([`KnownBlobs::start`]).
     #[must_use]
-    pub fn with_files(folder: &Path, listed: Vec<String>) -> WorkingTree {
-        WorkingTree::prepared(folder, listed, KnownBlobs::read(folder))
-    }
-
-    /// The files `listed`, with what git and the blob cache know of them read beforehand
-    /// ([`KnownBlobs::start`]).
-    #[must_use]
-    pub fn prepared(folder: &Path, listed: Vec<String>, known: KnownBlobs) -> WorkingTree {
+    pub(crate) fn prepared(
+        folder: &Path,
+        listed: Vec<String>,
+        clean: Option<PathTable<BlobId>>,
+        cache: BlobCache,
+    ) -> WorkingTree {
         WorkingTree {
             folder: folder.to_path_buf(),
             listed,
             digests: std::sync::Mutex::default(),
-            known_files: known.known_files,
-            clean_blobs: known.clean_blobs,
-            cache: known.cache,
+            clean_blobs: clean.unwrap_or_else(|| PathTable::with_capacity(0, 0)),
+            cache,
         }
     }
 }
 
-/// What a working tree can know of its files' digests without reading them: the blob of every
-/// clean tracked file and the blob cache. Two git commands and a file of 20,000 lines in a
-/// monorepo: [`KnownBlobs::start`] runs and reads them while the config is parsed.
-pub struct KnownBlobs {
-    known_files: PathTable<Sum>,
-    clean_blobs: PathTable<BlobId>,
-    cache: BlobCache,
-}
+/// The blob cache read in the background ([`KnownBlobs::start`]) while the config is parsed:
+/// at 20,000 files it is a 2 MB file; which files are clean, and their blobs, come with the
+/// file listing ([`crate::paths::list_files`]), from the same git reads.
+pub struct KnownBlobs;
 
-/// The raw outputs [`KnownBlobs`] is made from, parsed on the thread that read them (on the
-/// main thread that was 14 ms of `check` at 1,000 models; the tables are a few large blocks).
-struct RawKnownBlobs {
-    /// The blob cache's path and text; none outside git.
-    cache: Option<(std::path::PathBuf, String)>,
-    /// `git ls-files -s -z` and `git diff-files -z --name-only --relative`.
-    staged: Option<Vec<u8>>,
-    modified: Option<Vec<u8>>,
-}
-
-/// [`KnownBlobs`] being read in the background.
+/// [`BlobCache`] being read on another thread.
 pub struct PendingBlobs {
     folder: std::path::PathBuf,
-    thread: Option<std::thread::JoinHandle<KnownBlobs>>,
-}
-
-impl RawKnownBlobs {
-    /// The three reads at once (from a cold disk, one after another they were 150 ms at
-    /// 20,000 files, and the lock waited for them).
-    fn read(folder: &Path) -> RawKnownBlobs {
-        use crate::git::quiet_output;
-        let (cache, staged, modified) = std::thread::scope(|scope| {
-            let staged = scope.spawn(|| quiet_output(folder, &["ls-files", "-s", "-z"]));
-            let modified = scope
-                .spawn(|| quiet_output(folder, &["diff-files", "-z", "--name-only", "--relative"]));
-            let cache = BlobCache::locate(folder).map(|cache| {
-                let text = std::fs::read_to_string(&cache).unwrap_or_default();
-                (cache, text)
-            });
-            (
-                cache,
-                staged.join().ok().flatten(),
-                modified.join().ok().flatten(),
-            )
-        });
-        // Outside git there is no cache, and nothing git knows.
-        if cache.is_none() {
-            return RawKnownBlobs {
-                cache: None,
-                staged: None,
-                modified: None,
-            };
-        }
-        RawKnownBlobs {
-            cache,
-            staged,
-            modified,
-        }
-    }
-
-    fn parse(self) -> KnownBlobs {
-        let Some((path, text)) = self.cache else {
-            return KnownBlobs {
-                known_files: PathTable::with_capacity(0, 0),
-                clean_blobs: PathTable::with_capacity(0, 0),
-                cache: BlobCache::none(),
-            };
-        };
-        let clean = match (self.staged, self.modified) {
-            (Some(staged), Some(modified)) => clean_blobs(&staged, &modified),
-            _ => PathTable::with_capacity(0, 0),
-        };
-        let mut cache = BlobCache::parse(path, &text);
-        drop(text);
-        // Joined here, so that only one map per file outlives the parse: the cache's blob ->
-        // digest table is dropped once the clean files found their digests in it.
-        let mut known_files = PathTable::with_capacity(clean.len(), clean.text.len());
-        let mut clean_blobs = PathTable::with_capacity(0, 0);
-        for &(start, len, blob) in &clean.table {
-            let path = clean.at(start, len);
-            match cache.known.get(&blob) {
-                Some(sum) => known_files.insert(path, *sum),
-                None => clean_blobs.insert(path, blob),
-            }
-        }
-        drop(clean);
-        cache.known = FastMap::default();
-        KnownBlobs {
-            known_files,
-            clean_blobs,
-            cache,
-        }
-    }
+    thread: Option<std::thread::JoinHandle<BlobCache>>,
 }
 
 impl KnownBlobs {
-    fn read(folder: &Path) -> KnownBlobs {
-        RawKnownBlobs::read(folder).parse()
-    }
-
-    /// Starts reading them for `folder` on another thread.
+    /// Starts reading the blob cache of the repository around `folder` on another thread.
     #[must_use]
     pub fn start(folder: &Path) -> PendingBlobs {
         let owned = folder.to_path_buf();
         let thread = std::thread::Builder::new()
-            .name("known-blobs".to_owned())
-            .spawn(move || RawKnownBlobs::read(&owned).parse())
+            .name("blob-cache".to_owned())
+            .spawn(move || BlobCache::read(&owned))
             .ok();
         PendingBlobs {
             folder: folder.to_path_buf(),
@@ -465,102 +316,10 @@ impl KnownBlobs {
 impl PendingBlobs {
     /// What was read (read now if the thread could not start or failed).
     #[must_use]
-    pub fn wait(self) -> KnownBlobs {
+    pub fn wait(self) -> BlobCache {
         self.thread
             .and_then(|thread| thread.join().ok())
-            .unwrap_or_else(|| RawKnownBlobs::read(&self.folder).parse())
-    }
-}
-
-/// Path -> blob id of every tracked file under `folder` that git's own stat check says is
-/// unchanged since it was staged: `staged` (`git ls-files -s -z`) less `modified` (`git
-/// diff-files -z --name-only`).
-fn clean_blobs(staged: &[u8], modified: &[u8]) -> PathTable<BlobId> {
-    fn fields(bytes: &[u8]) -> Vec<&[u8]> {
-        bytes
-            .split(|byte| *byte == 0)
-            .filter(|field| !field.is_empty())
-            .collect()
-    }
-    let modified: hashbrown::HashSet<&[u8]> = fields(modified).into_iter().collect();
-    let listing_bytes = staged.len();
-    let staged = fields(staged);
-    let mut blobs = PathTable::with_capacity(staged.len(), listing_bytes);
-    for entry in staged {
-        // `<mode> <blob> <stage>\t<path>`; only regular files at stage 0.
-        let Some(tab) = entry.iter().position(|byte| *byte == b'\t') else {
-            continue;
-        };
-        let (meta, path) = (&entry[..tab], &entry[tab + 1..]);
-        let mut meta = meta.split(|byte| *byte == b' ');
-        let (Some(mode), Some(blob), Some(b"0"), None) =
-            (meta.next(), meta.next(), meta.next(), meta.next())
-        else {
-            continue;
-        };
-        if mode.starts_with(b"100")
-            && !modified.contains(path)
-            && let Some(blob) = BlobId::parse(blob)
-        {
-            // As `git::nul_separated` reads the listing: the same name for the same bytes.
-            blobs.insert(&String::from_utf8_lossy(path), blob);
-        }
-    }
-    blobs
-}
-
-/// Path -> `V` for tens of thousands of paths in a few allocations: the paths one after another
-/// in one string, the table holding offsets (a `String` per path was 20,000 allocations).
-struct PathTable<V> {
-    text: String,
-    table: hashbrown::HashTable<(u32, u32, V)>,
-    hasher: hashbrown::DefaultHashBuilder,
-}
-
-impl<V: Copy> PathTable<V> {
-    fn with_capacity(paths: usize, bytes: usize) -> PathTable<V> {
-        PathTable {
-            text: String::with_capacity(bytes),
-            table: hashbrown::HashTable::with_capacity(paths),
-            hasher: hashbrown::DefaultHashBuilder::default(),
-        }
-    }
-
-    fn get(&self, path: &str) -> Option<V> {
-        let hash = std::hash::BuildHasher::hash_one(&self.hasher, path);
-        self.table
-            .find(hash, |(start, len, _)| self.at(*start, *len) == path)
-            .map(|(_, _, value)| *value)
-    }
-
-    fn at(&self, start: u32, len: u32) -> &str {
-        &self.text[start as usize..(start + len) as usize]
-    }
-
-    /// Adds `path` (once: a second insert of the same path is ignored).
-    fn insert(&mut self, path: &str, value: V) {
-        if self.get(path).is_some() {
-            return;
-        }
-        let (Ok(start), Ok(len)) = (u32::try_from(self.text.len()), u32::try_from(path.len()))
-        else {
-            return;
-        };
-        self.text.push_str(path);
-        let hasher = &self.hasher;
-        let text = &self.text;
-        let hash = std::hash::BuildHasher::hash_one(hasher, path);
-        self.table
-            .insert_unique(hash, (start, len, value), |(start, len, _)| {
-                std::hash::BuildHasher::hash_one(
-                    hasher,
-                    &text[*start as usize..(start + len) as usize],
-                )
-            });
-    }
-
-    fn len(&self) -> usize {
-        self.table.len()
+            .unwrap_or_else(|| BlobCache::read(&self.folder))
     }
 }
 
@@ -585,6 +344,15 @@ impl BlobCache {
             known: FastMap::default(),
             learned: std::sync::Mutex::default(),
         }
+    }
+
+    /// The cache of the repository around `folder`; empty outside git or when unreadable.
+    fn read(folder: &Path) -> BlobCache {
+        let Some(path) = BlobCache::locate(folder) else {
+            return BlobCache::none();
+        };
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        BlobCache::parse(path, &text)
     }
 
     /// Where the cache of the repository around `folder` is; none outside git.
@@ -661,7 +429,8 @@ impl WorkingTree {
         {
             return Some(known);
         }
-        self.known_files.get(path).map(Some)
+        let blob = self.clean_blobs.get(path)?;
+        self.cache.known.get(&blob).copied().map(Some)
     }
 }
 

@@ -204,6 +204,9 @@ pub struct Listed {
     pub all: Vec<String>,
     /// The tracked ones, when the folder is in a git checkout.
     pub tracked: Option<std::collections::BTreeSet<String>>,
+    /// The tracked files git's stat check calls unchanged since staged, with their blobs: what
+    /// the lock's blob cache is asked about (from the same git reads).
+    pub(crate) clean: Option<crate::git::PathTable<crate::git::BlobId>>,
 }
 
 /// At most this many files are listed outside git (a config in a home folder must not walk
@@ -217,38 +220,50 @@ const WALK_LIMIT: usize = 200_000;
 /// tenth of `check` in a monorepo).
 ///
 /// Three git processes at once, each doing one kind of disk work: the index (`ls-files
-/// --cached`), the deleted files (`diff-files`, which stats in parallel), the untracked ones
-/// (`ls-files --others`, a walk of the folders). From a cold disk at 20,000 files they take
-/// 19, 69 and 136 ms; one tagged `ls-files` doing all three (its stat of each file serial)
-/// took 165 ms.
+/// -s`), the changed and deleted files (`diff-files`, which stats in parallel), the untracked
+/// ones (`ls-files --others`, a walk of the folders). From a cold disk at 20,000 files they
+/// take 19, 69 and 136 ms; one tagged `ls-files` doing all three (its stat of each file
+/// serial) took 165 ms. The same reads tell the lock which files are clean (and their blobs).
 #[must_use]
 pub fn list_files(folder: &std::path::Path) -> Listed {
     let git = |args: &'static [&'static str]| move || crate::git::quiet_output(folder, args);
-    let (cached, deleted, others) = std::thread::scope(|scope| {
-        let deleted = scope.spawn(git(&[
-            "diff-files",
-            "-z",
-            "--name-only",
-            "--relative",
-            "--diff-filter=D",
-        ]));
+    let (staged, changed, others) = std::thread::scope(|scope| {
+        let changed = scope.spawn(git(&["diff-files", "-z", "--name-status", "--relative"]));
         let others = scope.spawn(git(&["ls-files", "-z", "--others", "--exclude-standard"]));
-        let cached = git(&["ls-files", "-z", "--cached"])();
+        let staged = git(&["ls-files", "-s", "-z"])();
         (
-            cached,
-            deleted.join().ok().flatten(),
+            staged,
+            changed.join().ok().flatten(),
             others.join().ok().flatten(),
         )
     });
-    let (Some(cached), Some(deleted), Some(others)) = (cached, deleted, others) else {
+    let (Some(staged), Some(changed), Some(others)) = (staged, changed, others) else {
         let mut all = walk(folder);
         all.sort();
-        return Listed { all, tracked: None };
+        return Listed {
+            all,
+            tracked: None,
+            clean: None,
+        };
     };
-    let tracked: std::collections::BTreeSet<String> =
-        crate::git::nul_separated(&cached).into_iter().collect();
-    let deleted: std::collections::BTreeSet<String> =
-        crate::git::nul_separated(&deleted).into_iter().collect();
+    // `<mode> <blob> <stage>\t<path>` (a conflicted path once per stage).
+    let tracked: std::collections::BTreeSet<String> = crate::git::nul_separated(&staged)
+        .into_iter()
+        .filter_map(|entry| entry.split_once('\t').map(|(_, path)| path.to_owned()))
+        .collect();
+    // `<status>\0<path>` pairs: D deleted, M modified, T type changed, U unmerged.
+    let mut modified = hashbrown::HashSet::new();
+    let mut deleted = std::collections::BTreeSet::new();
+    let mut fields = changed
+        .split(|byte| *byte == 0)
+        .filter(|field| !field.is_empty());
+    while let (Some(status), Some(path)) = (fields.next(), fields.next()) {
+        if status == b"D" {
+            deleted.insert(String::from_utf8_lossy(path).into_owned());
+        }
+        modified.insert(path);
+    }
+    let clean = crate::git::clean_blobs(&staged, &modified);
     let mut all: Vec<String> = tracked
         .iter()
         .filter(|path| !deleted.contains(*path))
@@ -260,6 +275,7 @@ pub fn list_files(folder: &std::path::Path) -> Listed {
     Listed {
         all,
         tracked: Some(tracked),
+        clean: Some(clean),
     }
 }
 

@@ -52,6 +52,11 @@ impl DiskRepo {
     pub fn files(&self) -> Vec<String> {
         self.listing().all.clone()
     }
+
+    /// The clean tracked files and their blobs, from the same listing.
+    pub(crate) fn clean_blobs(&self) -> Option<crate::git::PathTable<crate::git::BlobId>> {
+        self.listing().clean.clone()
+    }
 }
 
 impl Repo for DiskRepo {
