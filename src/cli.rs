@@ -814,7 +814,8 @@ fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
 }
 
 fn load_and_validate(path: &Path) -> Result<(SourceFile, Validation, DiskRepo), String> {
-    let (source, validation, repo, _) = load_and_validate_with(path, |_, _, _| ())?;
+    let (source, validation, repo, _) =
+        load_and_validate_with(path, crate::paths::CleanBlobs::Skip, |_, _, _| ())?;
     Ok((source, validation, repo))
 }
 
@@ -822,10 +823,11 @@ fn load_and_validate(path: &Path) -> Result<(SourceFile, Validation, DiskRepo), 
 /// (`crate::validate_with`; `None` when the config could not be typed).
 fn load_and_validate_with<T: Send>(
     path: &Path,
+    clean: crate::paths::CleanBlobs,
     meanwhile: impl FnOnce(&spec::Config, &crate::graph::Graph, &DiskRepo) -> T + Send,
 ) -> Result<(SourceFile, Validation, DiskRepo, Option<T>), String> {
     let (path, bytes) = read_config(path)?;
-    let repo = DiskRepo::new(config_folder(&path));
+    let repo = DiskRepo::listing_with(config_folder(&path), clean);
     let (validation, made) = crate::validate_with(&bytes, &repo, |config, graph| {
         meanwhile(config, graph, &repo)
     });
@@ -973,7 +975,14 @@ struct Loaded {
 
 /// Load and validate; on any error print the diagnostics and return the exit code.
 fn load_valid(path: &Path, color: bool, purpose: &str) -> Result<Loaded, u8> {
-    load_valid_with(path, color, purpose, |_, _, _| ()).map(|(loaded, _)| loaded)
+    load_valid_with(
+        path,
+        color,
+        purpose,
+        crate::paths::CleanBlobs::Skip,
+        |_, _, _| (),
+    )
+    .map(|(loaded, _)| loaded)
 }
 
 /// [`load_valid`], with `meanwhile` run on the typed config while its rules are checked; what
@@ -982,10 +991,11 @@ fn load_valid_with<T: Send>(
     path: &Path,
     color: bool,
     purpose: &str,
+    clean: crate::paths::CleanBlobs,
     meanwhile: impl FnOnce(&spec::Config, &crate::graph::Graph, &DiskRepo) -> T + Send,
 ) -> Result<(Loaded, Option<T>), u8> {
     let (source, validation, _repo, made) =
-        load_and_validate_with(path, meanwhile).map_err(|message| fail(&message))?;
+        load_and_validate_with(path, clean, meanwhile).map_err(|message| fail(&message))?;
     if !validation.is_ok() || validation.config.is_none() || validation.graph.is_none() {
         eprint!("{}", human_report(&source, &validation, color));
         eprintln!(
@@ -1126,7 +1136,13 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         );
         (lock, emit::render_all(&input))
     };
-    let (loaded, made) = load_valid_with(path, color, "rendering", lock_and_render)?;
+    let (loaded, made) = load_valid_with(
+        path,
+        color,
+        "rendering",
+        crate::paths::CleanBlobs::Find,
+        lock_and_render,
+    )?;
     let (Some(config), Some(graph), Some((lock, rendered))) =
         (&loaded.validation.config, &loaded.validation.graph, made)
     else {
@@ -2043,7 +2059,13 @@ fn run_locally(
         );
         crate::run::prepare(config, graph, &folder, &files)
     };
-    let (loaded, prepared) = match load_valid_with(path, color, "running it", prepare) {
+    let (loaded, prepared) = match load_valid_with(
+        path,
+        color,
+        "running it",
+        crate::paths::CleanBlobs::Find,
+        prepare,
+    ) {
         Ok(loaded) => loaded,
         Err(code) => return code,
     };

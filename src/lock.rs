@@ -263,7 +263,7 @@ impl WorkingTree {
     /// The files under `folder` ([`crate::paths::list_files`]).
     #[must_use]
     pub fn new(folder: &Path) -> WorkingTree {
-        let listed = crate::paths::list_files(folder);
+        let listed = crate::paths::list_files_for(folder, crate::paths::CleanBlobs::Find);
         WorkingTree::prepared(folder, listed.all, listed.clean, BlobCache::read(folder))
     }
 

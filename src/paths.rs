@@ -226,6 +226,22 @@ const WALK_LIMIT: usize = 200_000;
 /// serial) took 165 ms. The same reads tell the lock which files are clean (and their blobs).
 #[must_use]
 pub fn list_files(folder: &std::path::Path) -> Listed {
+    list_files_for(folder, CleanBlobs::Skip)
+}
+
+/// Whether a listing also says which tracked files are clean, with their blobs (what the lock
+/// asks its blob cache about; 70 million instructions at 20,000 files that `validate` skips).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CleanBlobs {
+    /// Only the files.
+    Skip,
+    /// The files and the clean ones' blobs.
+    Find,
+}
+
+/// [`list_files`], with the clean files' blobs when `clean` says so.
+#[must_use]
+pub fn list_files_for(folder: &std::path::Path, clean: CleanBlobs) -> Listed {
     let git = |args: &'static [&'static str]| move || crate::git::quiet_output(folder, args);
     let (staged, changed, others) = std::thread::scope(|scope| {
         let changed = scope.spawn(git(&["diff-files", "-z", "--name-status", "--relative"]));
@@ -263,7 +279,7 @@ pub fn list_files(folder: &std::path::Path) -> Listed {
         }
         modified.insert(path);
     }
-    let clean = crate::git::clean_blobs(&staged, &modified);
+    let clean = (clean == CleanBlobs::Find).then(|| crate::git::clean_blobs(&staged, &modified));
     let mut all: Vec<String> = tracked
         .iter()
         .filter(|path| !deleted.contains(*path))
@@ -275,7 +291,7 @@ pub fn list_files(folder: &std::path::Path) -> Listed {
     Listed {
         all,
         tracked: Some(tracked),
-        clean: Some(clean),
+        clean,
     }
 }
 

@@ -8,6 +8,8 @@ use crate::check::Repo;
 /// The folder holding `mlops.yaml`; paths in the config are relative to it.
 pub struct DiskRepo {
     root: PathBuf,
+    /// Whether the listing finds the clean files' blobs.
+    clean: crate::paths::CleanBlobs,
     listing: std::sync::OnceLock<Listing>,
     /// The listing, started when the repository is opened so that git works while the config
     /// is parsed.
@@ -21,14 +23,21 @@ impl DiskRepo {
     /// A repository rooted at `root`; its files start being listed now.
     #[must_use]
     pub fn new(root: impl Into<PathBuf>) -> Self {
+        DiskRepo::listing_with(root, crate::paths::CleanBlobs::Skip)
+    }
+
+    /// [`DiskRepo::new`], listing the clean files' blobs too when `clean` says so (for a lock).
+    #[must_use]
+    pub fn listing_with(root: impl Into<PathBuf>, clean: crate::paths::CleanBlobs) -> Self {
         let root = root.into();
         let folder = root.clone();
         let started = std::thread::Builder::new()
             .name("list-files".to_owned())
-            .spawn(move || crate::paths::list_files(&folder))
+            .spawn(move || crate::paths::list_files_for(&folder, clean))
             .ok();
         Self {
             root,
+            clean,
             listing: std::sync::OnceLock::new(),
             started: std::sync::Mutex::new(started),
         }
@@ -43,7 +52,7 @@ impl DiskRepo {
             let started = self.started.lock().ok().and_then(|mut slot| slot.take());
             started
                 .and_then(|thread| thread.join().ok())
-                .unwrap_or_else(|| crate::paths::list_files(&self.root))
+                .unwrap_or_else(|| crate::paths::list_files_for(&self.root, self.clean))
         })
     }
 
