@@ -1049,26 +1049,6 @@ fn config_path_in(root: &Path, path: &Path, folder: &Path) -> String {
     }
 }
 
-/// The emitters' input (a function, not a closure: each caller's borrows get their own
-/// lifetime).
-fn emit_input<'a>(
-    config: &'a spec::Config,
-    graph: &'a crate::graph::Graph,
-    config_path: &'a str,
-    config_dir: &'a str,
-    templates: &'a minijinja::Environment<'static>,
-    releases: &'a std::collections::BTreeMap<String, crate::release::Release>,
-) -> EmitInput<'a> {
-    EmitInput {
-        config,
-        graph,
-        config_path,
-        config_dir,
-        templates,
-        releases,
-    }
-}
-
 /// What `render` and `check` work on: the output root, each generated file against disk, and
 /// the manifests not written yet because their deployment was never promoted.
 struct Outputs {
@@ -1126,15 +1106,15 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         );
         let lock = crate::lock::compute_with(config, graph, &files, &definitions);
         drop(files);
-        let input = emit_input(
+        let input = EmitInput {
             config,
             graph,
-            &config_path,
-            &config_dir,
-            &templates,
-            &releases,
-        );
-        (lock, emit::render_all(&input))
+            config_path: &config_path,
+            config_dir: &config_dir,
+            templates: &templates,
+            releases: &releases,
+        };
+        (lock, emit::render_all(&input), emit::yaml_header(&input))
     };
     let (loaded, made) = load_valid_with(
         path,
@@ -1143,19 +1123,9 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
         crate::paths::CleanBlobs::Find,
         lock_and_render,
     )?;
-    let (Some(config), Some(graph), Some((lock, rendered))) =
-        (&loaded.validation.config, &loaded.validation.graph, made)
-    else {
+    let (Some(config), Some((lock, rendered, header))) = (&loaded.validation.config, made) else {
         return Err(EXIT_INVALID);
     };
-    let input = emit_input(
-        config,
-        graph,
-        &config_path,
-        &config_dir,
-        &templates,
-        &releases,
-    );
     let mut artifacts = rendered.map_err(|error| emit_failure(&loaded, &error))?;
     for image in crate::lock::unpinned_images(config) {
         eprintln!(
@@ -1168,7 +1138,7 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     }
     artifacts.push(emit::Artifact {
         path: emit::rebase(&config_dir, crate::lock::FILE_NAME),
-        contents: lock.to_toml(&emit::yaml_header(&input)),
+        contents: lock.to_toml(&header),
     });
     // The lock is this config's too, beside it.
     let mut owned = emit::owned_places();
