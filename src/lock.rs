@@ -357,9 +357,12 @@ impl BlobCache {
 
     /// Where the cache of the repository around `folder` is; none outside git.
     fn locate(folder: &Path) -> Option<std::path::PathBuf> {
-        let out =
-            crate::git::quiet_output(folder, &["rev-parse", "--git-path", "mlops-sha256-cache"])?;
-        Some(folder.join(String::from_utf8_lossy(&out).trim()))
+        // Not a path git knows (`git rev-parse --git-path` puts it in the git folder itself).
+        Some(
+            crate::git::checkout(folder)?
+                .git_dir
+                .join("mlops-sha256-cache"),
+        )
     }
 
     fn parse(path: std::path::PathBuf, text: &str) -> BlobCache {

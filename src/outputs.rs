@@ -151,14 +151,17 @@ pub fn plan(
             contents: artifact.contents.clone(),
         });
     }
-    for path in generated_files(root, config_path, owned)? {
-        if artifacts.iter().all(|artifact| artifact.path != path.0) {
-            planned.push(PlannedFile {
-                path: path.0,
-                change: Change::Remove(path.1),
-                contents: String::new(),
-            });
-        }
+    // The files generated before and no longer: the ones just compared are not read again.
+    let made: std::collections::BTreeSet<&str> = artifacts
+        .iter()
+        .map(|artifact| artifact.path.as_str())
+        .collect();
+    for (path, old) in generated_files(root, config_path, owned, &made)? {
+        planned.push(PlannedFile {
+            path,
+            change: Change::Remove(old),
+            contents: String::new(),
+        });
     }
     planned.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(planned)
@@ -235,7 +238,9 @@ fn io_error(action: &'static str, path: &str, source: std::io::Error) -> OutputE
 
 fn read_if_exists(path: &Path, shown: &str) -> Result<Option<String>, OutputError> {
     match std::fs::read(path) {
-        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Ok(bytes) => Ok(Some(String::from_utf8(bytes).unwrap_or_else(|error| {
+            String::from_utf8_lossy(error.as_bytes()).into_owned()
+        }))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(io_error("cannot read", shown, source)),
     }
@@ -243,11 +248,12 @@ fn read_if_exists(path: &Path, shown: &str) -> Result<Option<String>, OutputErro
 
 /// Files in the places emitters own (`owned`: only there, so a render never walks the whole
 /// repository) whose first line marks them as generated from this config, as (relative path,
-/// contents), sorted.
+/// contents), sorted; the paths in `skip` are left out unread.
 fn generated_files(
     root: &Path,
     config_path: &str,
     owned: &[Owned],
+    skip: &std::collections::BTreeSet<&str>,
 ) -> Result<Vec<(String, String)>, OutputError> {
     let mut found = Vec::new();
     let mut candidates: Vec<String> = Vec::new();
@@ -267,6 +273,9 @@ fn generated_files(
     candidates.sort();
     candidates.dedup();
     for relative in candidates {
+        if skip.contains(relative.as_str()) {
+            continue;
+        }
         let Some(text) = read_if_exists(&root.join(&relative), &relative)? else {
             continue;
         };

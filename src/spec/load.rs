@@ -729,12 +729,6 @@ enum Frame {
 }
 
 impl Builder<'_> {
-    fn span(&self, span: saphyr_parser::Span) -> Span {
-        let start = self.positions.byte(span.start.index());
-        let end = self.positions.byte(span.end.index()).max(start);
-        start..end
-    }
-
     /// Opens the next node in the span index, under its parent; its key's span.
     fn open(&mut self) -> (u32, Option<Span>) {
         match self.frames.last() {
@@ -785,7 +779,8 @@ impl Builder<'_> {
         )
     }
 
-    fn on_event(&mut self, event: Event<'_>, span: saphyr_parser::Span) {
+    /// One event, its span in bytes.
+    fn on_event(&mut self, event: Event<'_>, span: Span) {
         if self.gave_up {
             return;
         }
@@ -807,7 +802,6 @@ impl Builder<'_> {
                     return;
                 }
                 let scalar = Scalar::parse_from_cow_and_metadata(text, style, None);
-                let span = self.span(span);
                 if self.at_key() {
                     let Some(Scalar::String(name)) = scalar else {
                         self.gave_up = true;
@@ -850,7 +844,7 @@ impl Builder<'_> {
                     return;
                 }
                 let is_mapping = matches!(event, Event::MappingStart(..));
-                let start = self.positions.byte(span.start.index());
+                let start = span.start;
                 let (id, key) = self.open();
                 self.frames.push(if is_mapping {
                     Frame::Mapping {
@@ -870,7 +864,7 @@ impl Builder<'_> {
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let end = self.positions.byte(span.start.index());
+                let end = span.start;
                 let (id, key, start, value) = match self.frames.pop() {
                     Some(Frame::Sequence {
                         id,
@@ -899,28 +893,59 @@ impl Builder<'_> {
 
 impl<'input> saphyr_parser::SpannedEventReceiver<'input> for Builder<'_> {
     fn on_event(&mut self, event: Event<'input>, span: saphyr_parser::Span) {
-        Builder::on_event(self, event, span);
+        let start = self.positions.byte(span.start.index());
+        let end = self.positions.byte(span.end.index()).max(start);
+        Builder::on_event(self, event, start..end);
     }
 }
 
-/// The document of plain `text` ([`Builder`]); `None` when it needs saphyr's tree.
+impl<'t> super::scan::Sink<'t> for Builder<'_> {
+    fn event(&mut self, event: Event<'t>, start: usize, end: usize) {
+        Builder::on_event(self, event, start..end);
+    }
+}
+
+impl<'p> Builder<'p> {
+    fn new(positions: &'p CharToByte) -> Self {
+        Builder {
+            positions,
+            spans: SpanIndexBuilder::default(),
+            frames: Vec::new(),
+            root: None,
+            gave_up: false,
+            segment: String::new(),
+            documents: 0,
+        }
+    }
+
+    fn finish(self) -> Option<(Value, SpanIndexBuilder)> {
+        if self.gave_up || !self.frames.is_empty() {
+            return None;
+        }
+        Some((self.root?, self.spans))
+    }
+}
+
+/// The document of plain `text` ([`Builder`]): from this crate's line scanner
+/// ([`super::scan`]) when the text is that plain, else from saphyr's events; `None` when it
+/// needs saphyr's tree.
 fn build(text: &str, positions: &CharToByte) -> Option<(Value, SpanIndexBuilder)> {
-    let mut builder = Builder {
-        positions,
-        spans: SpanIndexBuilder::default(),
-        frames: Vec::new(),
-        root: None,
-        gave_up: false,
-        segment: String::new(),
-        documents: 0,
-    };
+    build_scanned(text, positions).or_else(|| build_parsed(text, positions))
+}
+
+/// [`build`] from the line scanner alone.
+fn build_scanned(text: &str, positions: &CharToByte) -> Option<(Value, SpanIndexBuilder)> {
+    let mut builder = Builder::new(positions);
+    super::scan::events(text, &mut builder)?;
+    builder.finish()
+}
+
+/// [`build`] from saphyr's events alone.
+fn build_parsed(text: &str, positions: &CharToByte) -> Option<(Value, SpanIndexBuilder)> {
+    let mut builder = Builder::new(positions);
     let mut parser = saphyr_parser::Parser::new_from_str(text);
     parser.load(&mut builder, true).ok()?;
-    if builder.gave_up || !builder.frames.is_empty() {
-        return None;
-    }
-    let root = builder.root?;
-    Some((root, builder.spans))
+    builder.finish()
 }
 
 #[cfg(test)]
@@ -989,6 +1014,120 @@ mod tests {
         }
         // Most of it is plain YAML: the fast path is taken, not always given up.
         assert!(built * 2 > total, "built {built} of {total}");
+    }
+
+    /// The line scanner's events build what saphyr's events build, spans and all, wherever it
+    /// does not give up; and it does not give up on most of the corpus.
+    #[test]
+    fn the_line_scanner_builds_what_saphyr_builds_or_gives_up() {
+        let (mut scanned, mut total) = (0, 0);
+        let mut failures = Vec::new();
+        for (name, text) in corpus() {
+            total += 1;
+            let positions = super::CharToByte::new(&text);
+            let Some((value, spans)) = super::build_scanned(&text, &positions) else {
+                continue;
+            };
+            scanned += 1;
+            match super::build_parsed(&text, &positions) {
+                Some((parsed_value, parsed_spans)) => {
+                    if value != parsed_value {
+                        failures.push(format!("{name}: value {value} != {parsed_value}"));
+                    } else if spans != parsed_spans {
+                        let at = (0..spans.nodes.len().max(parsed_spans.nodes.len()))
+                            .find(|at| spans.nodes.get(*at) != parsed_spans.nodes.get(*at))
+                            .unwrap_or(0);
+                        let ours = spans.nodes.get(at);
+                        let theirs = parsed_spans.nodes.get(at);
+                        let around = |node: Option<&super::PackedSpans>| {
+                            node.map(|node| {
+                                let from = (node.value_start as usize).min(text.len());
+                                let to = (node.value_end as usize).min(text.len()).max(from);
+                                format!("{:?}", &text[from.saturating_sub(0)..to.min(from + 60)])
+                            })
+                        };
+                        failures.push(format!(
+                            "{name}: node {at}: scanned {ours:?} {}, parsed {theirs:?} {}",
+                            around(ours).unwrap_or_default(),
+                            around(theirs).unwrap_or_default()
+                        ));
+                    }
+                }
+                None => failures.push(format!("{name}: saphyr's events give up")),
+            }
+        }
+        assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), {
+            let mut seen = std::collections::BTreeSet::new();
+            failures
+                .iter()
+                .filter(|f| {
+                    seen.insert(
+                        f.split(" without")
+                            .next()
+                            .unwrap()
+                            .split(": node")
+                            .next()
+                            .unwrap()
+                            .to_owned(),
+                    )
+                })
+                .take(12)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("\n")
+        });
+        assert!(scanned * 2 > total, "scanned {scanned} of {total}");
+        eprintln!("scanned {scanned} of {total}");
+    }
+
+    /// Each construct the line scanner reads, read as saphyr reads it; each one it leaves to
+    /// saphyr, left.
+    #[test]
+    fn the_line_scanner_reads_plain_yaml_and_leaves_the_rest() {
+        let plain = [
+            // The shape of the benchmark's 1,000-model file.
+            "version: 1\nproject: big\ndata:\n  events-0:\n    uri: s3://acme-ml/events-0/\n    refresh: \"0 3 * * 1\"\ntraining:\n  model-0:\n    needs: [events-0]\n    model: { path: models/m.joblib, registry: s3://acme-ml/models/m }\n",
+            // Indentless and indented sequences, items that are mappings, comments everywhere.
+            "# head\na:\n- x\n- y: 1\n  z: [1, {b: c}]\nb:\n  - 2 # two\n\n  # between\n  - 'it''s'\nc: \"q\"   # after a quote\n",
+            // Nested flow collections, empty ones, and values that are not strings.
+            "a: {b: [1, 2.5, true, null, ~], c: {}, d: []}\ne: -1\nf: :x\ng: a:b\nh: x#y\n",
+            // An indentless sequence of mappings, levels closed at once, no final newline.
+            "a:\n- b: 1\n  c:\n    d: [x]\n- e: 2\nf:\n  g:\n    h:\n      i: 3\nj: 4",
+            // A sequence at the root; comments and blank lines at the end.
+            "- a: 1\n  b: 2\n-   c\n- [d, 'e']\n\n# the end\n\n",
+        ];
+        for text in plain {
+            let positions = super::CharToByte::new(text);
+            let scanned = super::build_scanned(text, &positions);
+            let parsed = super::build_parsed(text, &positions);
+            assert!(scanned.is_some(), "{text:?}");
+            assert_eq!(scanned, parsed, "{text:?}");
+        }
+        for text in [
+            "a: |\n  x\n",
+            "a: >-\n  x\n",
+            "a: &x 1\nb: *x\n",
+            "a: !t 1\n",
+            "a: one\n  two\n",
+            "a:\tb\n",
+            "a: caf\u{e9}\n",
+            "\"a\": 1\n",
+            "a: \"x\\ny\"\n",
+            "a:\nb: 1\n",
+            "a: [1, ]\n",
+            "a: [1,\n  2]\n",
+            "---\na: 1\n",
+            "%YAML 1.2\n---\na: 1\n",
+            "? a\n: 1\n",
+            "- - a\n",
+            "a: 1\r\n",
+            "just a scalar\n",
+            &format!("{}: 1\n", "k".repeat(1_100)),
+            &format!("a: {{{}: 1}}\n", "k".repeat(1_100)),
+        ] {
+            let positions = super::CharToByte::new(text);
+            assert!(super::build_scanned(text, &positions).is_none(), "{text:?}");
+        }
     }
 
     #[test]
