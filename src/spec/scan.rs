@@ -191,23 +191,14 @@ impl<'t> Scanner<'t> {
     ) -> Option<()> {
         match entry {
             Entry::Key(key_end) => {
-                sink.event(
-                    Event::Scalar(
-                        Cow::Borrowed(&self.text[at..key_end]),
-                        ScalarStyle::Plain,
-                        0,
-                        None,
-                    ),
-                    at,
-                    key_end,
-                );
+                self.plain(sink, at, key_end);
                 // Past the `:`.
                 let value = self.skip_spaces(key_end + 1, line_end);
                 if value == line_end || self.bytes[value] == b'#' {
                     self.awaiting = true;
                     return Some(());
                 }
-                let end = self.value(sink, value, line_end)?;
+                let end = self.value(sink, value, line_end, 0)?;
                 self.line_ends(end, line_end)
             }
             Entry::Item => {
@@ -229,7 +220,7 @@ impl<'t> Scanner<'t> {
                     }
                     Entry::Item => None,
                     Entry::Other => {
-                        let end = self.value(sink, content, line_end)?;
+                        let end = self.value(sink, content, line_end, 0)?;
                         self.line_ends(end, line_end)
                     }
                 }
@@ -252,30 +243,42 @@ impl<'t> Scanner<'t> {
         }
     }
 
-    /// A value that starts at `at` and ends on this line; where it ends.
-    fn value(&self, sink: &mut impl Sink<'t>, at: usize, line_end: usize) -> Option<usize> {
+    /// A value that starts at `at` and ends on this line, inside flow collections `depth` deep
+    /// (0: a block value); where it ends.
+    fn value(
+        &self,
+        sink: &mut impl Sink<'t>,
+        at: usize,
+        line_end: usize,
+        depth: usize,
+    ) -> Option<usize> {
         match self.bytes[at] {
-            b'[' | b'{' => self.flow(sink, at, line_end, 1),
+            b'[' | b'{' => self.flow(sink, at, line_end, depth + 1),
             b'\'' | b'"' => self.quoted(sink, at, line_end),
             _ => {
-                let end = self.plain_end(at, line_end, false)?;
-                // `a: b: c`
+                let end = self.plain_end(at, line_end, depth > 0)?;
+                // `a: b: c`, or a pair in a flow sequence (`[a: b]`).
                 if end < line_end && self.bytes[end] == b':' {
                     return None;
                 }
-                sink.event(
-                    Event::Scalar(
-                        Cow::Borrowed(&self.text[at..end]),
-                        ScalarStyle::Plain,
-                        0,
-                        None,
-                    ),
-                    at,
-                    end,
-                );
+                self.plain(sink, at, end);
                 Some(end)
             }
         }
+    }
+
+    /// The plain scalar (or key) written from `start` to `end`.
+    fn plain(&self, sink: &mut impl Sink<'t>, start: usize, end: usize) {
+        sink.event(
+            Event::Scalar(
+                Cow::Borrowed(&self.text[start..end]),
+                ScalarStyle::Plain,
+                0,
+                None,
+            ),
+            start,
+            end,
+        );
     }
 
     /// A one-line flow collection opening at `at`; where it ends (past its bracket).
@@ -319,22 +322,13 @@ impl<'t> Scanner<'t> {
                 {
                     return None;
                 }
-                sink.event(
-                    Event::Scalar(
-                        Cow::Borrowed(&self.text[here..key_end]),
-                        ScalarStyle::Plain,
-                        0,
-                        None,
-                    ),
-                    here,
-                    key_end,
-                );
+                self.plain(sink, here, key_end);
                 here = self.skip_spaces(key_end + 1, line_end);
                 if here >= line_end {
                     return None;
                 }
             }
-            here = self.flow_item(sink, here, line_end, depth)?;
+            here = self.value(sink, here, line_end, depth)?;
             here = self.skip_spaces(here, line_end);
             if here >= line_end {
                 return None;
@@ -352,38 +346,6 @@ impl<'t> Scanner<'t> {
                     return Some(here + 1);
                 }
                 _ => return None,
-            }
-        }
-    }
-
-    /// One item (or mapping value) inside a flow collection; where it ends.
-    fn flow_item(
-        &self,
-        sink: &mut impl Sink<'t>,
-        at: usize,
-        line_end: usize,
-        depth: usize,
-    ) -> Option<usize> {
-        match self.bytes[at] {
-            b'[' | b'{' => self.flow(sink, at, line_end, depth + 1),
-            b'\'' | b'"' => self.quoted(sink, at, line_end),
-            _ => {
-                let end = self.plain_end(at, line_end, true)?;
-                // A pair in a sequence (`[a: b]`), or `{a: b: c}`.
-                if end < line_end && self.bytes[end] == b':' {
-                    return None;
-                }
-                sink.event(
-                    Event::Scalar(
-                        Cow::Borrowed(&self.text[at..end]),
-                        ScalarStyle::Plain,
-                        0,
-                        None,
-                    ),
-                    at,
-                    end,
-                );
-                Some(end)
             }
         }
     }
