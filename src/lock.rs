@@ -257,6 +257,11 @@ pub struct WorkingTree {
     /// Tracked files whose content is their index entry's blob (not in `git diff-files`).
     clean_blobs: PathTable<BlobId>,
     cache: BlobCache,
+    /// Whether a file read from disk teaches the blob cache its blob's digest: not while the
+    /// files are only assumed clean ([`WorkingTree::assumed_as_indexed`]).
+    learns: bool,
+    /// While the files are assumed clean, every path a lock asked about (digest or content).
+    touched: Option<std::sync::Mutex<hashbrown::HashSet<String>>>,
 }
 
 impl WorkingTree {
@@ -282,7 +287,72 @@ impl WorkingTree {
             digests: std::sync::Mutex::default(),
             clean_blobs: clean.unwrap_or_else(|| PathTable::with_capacity(0, 0)),
             cache,
+            learns: true,
+            touched: None,
         }
+    }
+
+    /// The files as git's index has them, every one assumed unchanged since staged, while git
+    /// still checks the working tree: a lock made from them is the lock if git then finds
+    /// nothing changed ([`WorkingTree::confirm`]), and is made again otherwise
+    /// ([`WorkingTree::relist`]). Nothing is learned until then, so a file edited since it
+    /// was staged never gives its staged blob the edit's digest.
+    #[must_use]
+    pub(crate) fn assumed_as_indexed(
+        folder: &Path,
+        index: crate::paths::IndexView,
+        cache: BlobCache,
+    ) -> WorkingTree {
+        let mut files = WorkingTree::prepared(folder, index.files, Some(index.blobs), cache);
+        files.learns = false;
+        files.touched = Some(std::sync::Mutex::default());
+        files
+    }
+
+    /// Whether the locks made since [`WorkingTree::assumed_as_indexed`] asked about none of
+    /// `paths` (so a change to them changes none of those locks).
+    pub(crate) fn untouched(&self, paths: &[String]) -> bool {
+        let Some(Ok(touched)) = self.touched.as_ref().map(std::sync::Mutex::lock) else {
+            return false;
+        };
+        paths.iter().all(|path| !touched.contains(path))
+    }
+
+    fn touch(&self, path: &str) {
+        if let Some(Ok(mut touched)) = self.touched.as_ref().map(std::sync::Mutex::lock) {
+            touched.insert(path.to_owned());
+        }
+    }
+
+    /// git found no change to what the lock read: the files read while assumed clean (none
+    /// of them changed) teach the blob cache.
+    pub(crate) fn confirm(&mut self) {
+        if self.learns {
+            return;
+        }
+        self.learns = true;
+        self.touched = None;
+        let digests = self
+            .digests
+            .lock()
+            .map(|digests| digests.clone())
+            .unwrap_or_default();
+        if let Ok(mut learned) = self.cache.learned.lock() {
+            for (path, sum) in digests {
+                if let (Some(blob), Some(sum)) = (self.clean_blobs.get(&path), sum) {
+                    learned.push((blob, sum));
+                }
+            }
+        }
+    }
+
+    /// The files as listed after all (`listed`, the `clean` ones among them): what was read
+    /// from disk is kept (it is what the disk holds), what was assumed is dropped.
+    pub(crate) fn relist(&mut self, listed: Vec<String>, clean: Option<PathTable<BlobId>>) {
+        self.listed = listed;
+        self.clean_blobs = clean.unwrap_or_else(|| PathTable::with_capacity(0, 0));
+        self.learns = true;
+        self.touched = None;
     }
 }
 
@@ -442,13 +512,15 @@ impl Files for WorkingTree {
         &self.listed
     }
     fn known_digest(&self, path: &str) -> Option<Sum> {
+        self.touch(path);
         self.known(path).flatten()
     }
     fn digest(&self, path: &str) -> Option<Sum> {
+        self.touch(path);
         if let Some(known) = self.known(path) {
             return known;
         }
-        let blob = self.clean_blobs.get(path);
+        let blob = self.clean_blobs.get(path).filter(|_| self.learns);
         let found = sum_file(&self.folder.join(path)).ok();
         if let (Some(blob), Some(sum)) = (blob, found)
             && let Ok(mut learned) = self.cache.learned.lock()
@@ -461,6 +533,7 @@ impl Files for WorkingTree {
         found
     }
     fn read(&self, path: &str) -> Option<Vec<u8>> {
+        self.touch(path);
         std::fs::read(self.folder.join(path)).ok()
     }
 }

@@ -207,6 +207,19 @@ pub struct Listed {
     /// The tracked files git's stat check calls unchanged since staged, with their blobs: what
     /// the lock's blob cache is asked about (from the same git reads).
     pub(crate) clean: Option<crate::git::PathTable<crate::git::BlobId>>,
+    /// When git found no untracked file: the tracked files it found changed or deleted since
+    /// staged (the listing is its [`IndexView`] but for these).
+    pub(crate) changed_since_indexed: Option<Vec<String>>,
+}
+
+/// The files as git's index has them, read before the working tree has been checked against
+/// it (git's index is read in milliseconds; the stat of every file and the walk for untracked
+/// ones take the rest of the listing): what the listing will be if nothing changed.
+pub(crate) struct IndexView {
+    /// The tracked files, sorted.
+    pub(crate) files: Vec<String>,
+    /// Every tracked regular file, with its staged blob.
+    pub(crate) blobs: crate::git::PathTable<crate::git::BlobId>,
 }
 
 /// At most this many files are listed outside git (a config in a home folder must not walk
@@ -242,31 +255,57 @@ pub enum CleanBlobs {
 /// [`list_files`], with the clean files' blobs when `clean` says so.
 #[must_use]
 pub fn list_files_for(folder: &std::path::Path, clean: CleanBlobs) -> Listed {
+    list_files_with(folder, clean, |_| {})
+}
+
+/// [`list_files_for`], handing `indexed` the [`IndexView`] as soon as git's index is read,
+/// while the rest is still being listed (only when `clean` asks for blobs, and only in git).
+pub(crate) fn list_files_with(
+    folder: &std::path::Path,
+    clean: CleanBlobs,
+    indexed: impl FnOnce(IndexView),
+) -> Listed {
     let git = |args: &'static [&'static str]| move || crate::git::quiet_output(folder, args);
-    let (staged, changed, others) = std::thread::scope(|scope| {
+    let (staged, changed, others, tracked, index_blobs) = std::thread::scope(|scope| {
         let changed = scope.spawn(git(&["diff-files", "-z", "--name-status", "--relative"]));
         let others = scope.spawn(git(&["ls-files", "-z", "--others", "--exclude-standard"]));
         let staged = git(&["ls-files", "-s", "-z"])();
+        // `<mode> <blob> <stage>\t<path>` (a conflicted path once per stage).
+        let tracked: Option<std::collections::BTreeSet<String>> = staged.as_ref().map(|staged| {
+            crate::git::nul_separated(staged)
+                .into_iter()
+                .filter_map(|entry| entry.split_once('\t').map(|(_, path)| path.to_owned()))
+                .collect()
+        });
+        let mut index_blobs = None;
+        if let (Some(staged), Some(tracked), CleanBlobs::Find) = (&staged, &tracked, clean) {
+            let blobs = crate::git::clean_blobs(staged, &hashbrown::HashSet::new());
+            indexed(IndexView {
+                files: tracked.iter().cloned().collect(),
+                blobs: blobs.clone(),
+            });
+            index_blobs = Some(blobs);
+        }
         (
             staged,
             changed.join().ok().flatten(),
             others.join().ok().flatten(),
+            tracked,
+            index_blobs,
         )
     });
-    let (Some(staged), Some(changed), Some(others)) = (staged, changed, others) else {
+    let (Some(staged), Some(changed), Some(others), Some(tracked)) =
+        (staged, changed, others, tracked)
+    else {
         let mut all = walk(folder);
         all.sort();
         return Listed {
             all,
             tracked: None,
             clean: None,
+            changed_since_indexed: None,
         };
     };
-    // `<mode> <blob> <stage>\t<path>` (a conflicted path once per stage).
-    let tracked: std::collections::BTreeSet<String> = crate::git::nul_separated(&staged)
-        .into_iter()
-        .filter_map(|entry| entry.split_once('\t').map(|(_, path)| path.to_owned()))
-        .collect();
     // `<status>\0<path>` pairs: D deleted, M modified, T type changed, U unmerged.
     let mut modified = hashbrown::HashSet::new();
     let mut deleted = std::collections::BTreeSet::new();
@@ -279,7 +318,18 @@ pub fn list_files_for(folder: &std::path::Path, clean: CleanBlobs) -> Listed {
         }
         modified.insert(path);
     }
-    let clean = (clean == CleanBlobs::Find).then(|| crate::git::clean_blobs(&staged, &modified));
+    let changed_since_indexed = others.is_empty().then(|| {
+        modified
+            .iter()
+            .map(|path| String::from_utf8_lossy(path).into_owned())
+            .collect()
+    });
+    let clean = match (clean, index_blobs) {
+        (CleanBlobs::Skip, _) => None,
+        // Nothing modified: the clean files are the index's.
+        (CleanBlobs::Find, Some(blobs)) if modified.is_empty() => Some(blobs),
+        (CleanBlobs::Find, _) => Some(crate::git::clean_blobs(&staged, &modified)),
+    };
     let mut all: Vec<String> = tracked
         .iter()
         .filter(|path| !deleted.contains(*path))
@@ -292,6 +342,7 @@ pub fn list_files_for(folder: &std::path::Path, clean: CleanBlobs) -> Listed {
         all,
         tracked: Some(tracked),
         clean,
+        changed_since_indexed,
     }
 }
 

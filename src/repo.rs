@@ -14,6 +14,8 @@ pub struct DiskRepo {
     /// The listing, started when the repository is opened so that git works while the config
     /// is parsed.
     started: std::sync::Mutex<Option<std::thread::JoinHandle<Listing>>>,
+    /// Git's index, sent by the listing as soon as it is read (when it lists blobs).
+    indexed: std::sync::Mutex<Option<std::sync::mpsc::Receiver<crate::paths::IndexView>>>,
 }
 
 /// The files under the root, as CI will see them.
@@ -31,16 +33,37 @@ impl DiskRepo {
     pub fn listing_with(root: impl Into<PathBuf>, clean: crate::paths::CleanBlobs) -> Self {
         let root = root.into();
         let folder = root.clone();
+        let (send_index, indexed) = std::sync::mpsc::sync_channel(1);
         let started = std::thread::Builder::new()
             .name("list-files".to_owned())
-            .spawn(move || crate::paths::list_files_for(&folder, clean))
+            .spawn(move || {
+                crate::paths::list_files_with(&folder, clean, |view| {
+                    // Nobody waiting for it is no error.
+                    let _ = send_index.send(view);
+                })
+            })
             .ok();
         Self {
             root,
             clean,
             listing: std::sync::OnceLock::new(),
             started: std::sync::Mutex::new(started),
+            indexed: std::sync::Mutex::new(Some(indexed)),
         }
+    }
+
+    /// Git's index as the listing read it, before the listing is done ([`crate::paths::IndexView`]);
+    /// once, and only when the listing finds blobs in a git checkout.
+    pub(crate) fn index_view(&self) -> Option<crate::paths::IndexView> {
+        let receiver = self.indexed.lock().ok()?.take()?;
+        receiver.recv().ok()
+    }
+
+    /// How the listing differs from the [`DiskRepo::index_view`], when only by tracked files
+    /// changed or deleted: those files (none: it is the index view). `None` when git found
+    /// untracked files, or outside git. Waits for the listing.
+    pub(crate) fn changed_since_indexed(&self) -> Option<Vec<String>> {
+        self.listing().changed_since_indexed.clone()
     }
 
     fn resolve(&self, path: &str) -> PathBuf {

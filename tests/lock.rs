@@ -400,3 +400,98 @@ fn the_listing_drops_deleted_files_and_counts_untracked_not_ignored_ones() {
     );
     assert_eq!(mlops(dir.path(), &["check"]).0, 0);
 }
+
+/// `render` and `check` make the lock from git's index while git still checks the working
+/// tree, and make it again when git finds a change: with every blob known to the cache, an
+/// edit, an untracked input and a deleted input are each still seen, and the edit is never
+/// learned as the staged blob's digest.
+#[test]
+fn the_lock_made_from_the_index_is_made_again_when_git_finds_a_change() {
+    let dir = project(CONFIG);
+    let clean = render(dir.path());
+    let cache = dir.path().join(".git/mlops-sha256-cache");
+    let learned = std::fs::read_to_string(&cache).unwrap();
+    assert_eq!(mlops(dir.path(), &["check"]).0, 0);
+
+    write(dir.path(), "shared/util.py", "X = 2\n");
+    let (code, _, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 1, "an edit: {stderr}");
+    assert!(
+        stderr.contains("training alpha: inputs changed (modified shared/util.py)"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&cache).unwrap(),
+        learned,
+        "nothing learned from an edited file"
+    );
+    write(dir.path(), "shared/util.py", "X = 1\n");
+    assert_eq!(mlops(dir.path(), &["check"]).0, 0, "the edit undone");
+
+    // A params file is read, not hashed as an input: its edit is seen too.
+    write(
+        dir.path(),
+        "params.yaml",
+        "alpha: { lr: 0.3 }\nbeta: { lr: 0.2 }\n",
+    );
+    let (code, _, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 1, "a params edit: {stderr}");
+    assert!(
+        stderr.contains("training alpha: params changed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("training beta"), "{stderr}");
+    write(
+        dir.path(),
+        "params.yaml",
+        "alpha: { lr: 0.1 }\nbeta: { lr: 0.2 }\n",
+    );
+
+    // A tracked file no node reads changes nothing.
+    write(dir.path(), "alpha/train.py", "print('alpha')\n");
+    write(dir.path(), "notes.txt", "v1\n");
+    common::git(dir.path(), &["add", "notes.txt"]);
+    write(dir.path(), "notes.txt", "v2, not staged\n");
+    assert_eq!(mlops(dir.path(), &["check"]).0, 0, "an edit no node reads");
+    assert_eq!(render(dir.path()), clean);
+
+    write(dir.path(), "alpha/new.py", "Y = 1\n");
+    let (code, _, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 1, "an untracked input: {stderr}");
+    assert!(stderr.contains("added alpha/new.py"), "{stderr}");
+    std::fs::remove_file(dir.path().join("alpha/new.py")).unwrap();
+
+    std::fs::remove_file(dir.path().join("beta/train.py")).unwrap();
+    let (code, _, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 1, "a deleted input: {stderr}");
+    assert!(stderr.contains("deleted beta/train.py"), "{stderr}");
+    common::git(dir.path(), &["checkout", "--", "beta/train.py"]);
+    assert_eq!(render(dir.path()), clean, "the same lock as before it all");
+}
+
+/// Without a blob cache the lock made from the index reads every input; once git finds
+/// nothing changed, what was read is learned: the same blobs a plain render learns.
+#[test]
+fn what_is_read_while_assumed_clean_is_learned_once_confirmed() {
+    let dir = project(CONFIG);
+    let cache = dir.path().join(".git/mlops-sha256-cache");
+    assert!(
+        !cache.exists(),
+        "rendered before the files were committed: nothing learned"
+    );
+    assert_eq!(mlops(dir.path(), &["check"]).0, 0);
+    let sorted_lines = || {
+        let mut lines: Vec<String> = std::fs::read_to_string(&cache)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        lines.sort();
+        lines
+    };
+    let by_check = sorted_lines();
+    assert_eq!(by_check.len(), 3, "the three inputs: {by_check:?}");
+    std::fs::remove_file(&cache).unwrap();
+    render(dir.path());
+    assert_eq!(sorted_lines(), by_check);
+}
