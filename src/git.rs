@@ -4,6 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
+mod index;
+pub(crate) use index::Staged;
+
 /// `0000...` is what GitHub sends as `before` when a push creates a branch.
 #[must_use]
 pub fn is_null_revision(revision: &str) -> bool {
@@ -719,42 +722,6 @@ impl BlobId {
         push_hex(&self.bytes[..usize::from(self.len)], &mut text);
         text
     }
-}
-
-/// Path -> blob id of every tracked file under `folder` that git's own stat check says is
-/// unchanged since it was staged: `staged` (`git ls-files -s -z`) less `modified` (the paths
-/// `git diff-files` names).
-pub(crate) fn clean_blobs(
-    staged: &[u8],
-    modified: &hashbrown::HashSet<&[u8]>,
-) -> PathTable<BlobId> {
-    let listing_bytes = staged.len();
-    let staged: Vec<&[u8]> = staged
-        .split(|byte| *byte == 0)
-        .filter(|field| !field.is_empty())
-        .collect();
-    let mut blobs = PathTable::with_capacity(staged.len(), listing_bytes);
-    for entry in staged {
-        // `<mode> <blob> <stage>\t<path>`; only regular files at stage 0.
-        let Some(tab) = entry.iter().position(|byte| *byte == b'\t') else {
-            continue;
-        };
-        let (meta, path) = (&entry[..tab], &entry[tab + 1..]);
-        let mut meta = meta.split(|byte| *byte == b' ');
-        let (Some(mode), Some(blob), Some(b"0"), None) =
-            (meta.next(), meta.next(), meta.next(), meta.next())
-        else {
-            continue;
-        };
-        if mode.starts_with(b"100")
-            && !modified.contains(path)
-            && let Some(blob) = BlobId::parse(blob)
-        {
-            // As `git::nul_separated` reads the listing: the same name for the same bytes.
-            blobs.insert(&String::from_utf8_lossy(path), blob);
-        }
-    }
-    blobs
 }
 
 /// Path -> `V` for tens of thousands of paths in a few allocations: the paths one after another

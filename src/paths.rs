@@ -232,11 +232,12 @@ const WALK_LIMIT: usize = 200_000;
 /// folder that skips `.git` and `.mlops`. No `stat` of ours per file (20,000 of them were a
 /// tenth of `check` in a monorepo).
 ///
-/// Three git processes at once, each doing one kind of disk work: the index (`ls-files
-/// -s`), the changed and deleted files (`diff-files`, which stats in parallel), the untracked
-/// ones (`ls-files --others`, a walk of the folders). From a cold disk at 20,000 files they
-/// take 19, 69 and 136 ms; one tagged `ls-files` doing all three (its stat of each file
-/// serial) took 165 ms. The same reads tell the lock which files are clean (and their blobs).
+/// Three reads at once, each doing one kind of disk work: the index (read here when its format
+/// allows, else `ls-files -s`: see [`crate::git::Staged`]), the changed and deleted files
+/// (`diff-files`, which stats in parallel), the untracked ones (`ls-files --others`, a walk of
+/// the folders). From a cold disk at 20,000 files they take 3 to 20, 130 and 190 ms; one
+/// tagged `ls-files` doing all three (its stat of each file serial) took 165 ms on an earlier
+/// machine. The same reads tell the lock which files are clean (and their blobs).
 #[must_use]
 pub fn list_files(folder: &std::path::Path) -> Listed {
     list_files_for(folder, CleanBlobs::Skip)
@@ -269,17 +270,13 @@ pub(crate) fn list_files_with(
     let (staged, changed, others, tracked, index_blobs) = std::thread::scope(|scope| {
         let changed = scope.spawn(git(&["diff-files", "-z", "--name-status", "--relative"]));
         let others = scope.spawn(git(&["ls-files", "-z", "--others", "--exclude-standard"]));
-        let staged = git(&["ls-files", "-s", "-z"])();
-        // `<mode> <blob> <stage>\t<path>` (a conflicted path once per stage).
-        let tracked: Option<std::collections::BTreeSet<String>> = staged.as_ref().map(|staged| {
-            crate::git::nul_separated(staged)
-                .into_iter()
-                .filter_map(|entry| entry.split_once('\t').map(|(_, path)| path.to_owned()))
-                .collect()
-        });
+        let staged = crate::git::Staged::list(folder);
+        let tracked: Option<std::collections::BTreeSet<String>> = staged
+            .as_ref()
+            .map(|staged| staged.paths().map(std::borrow::Cow::into_owned).collect());
         let mut index_blobs = None;
         if let (Some(staged), Some(tracked), CleanBlobs::Find) = (&staged, &tracked, clean) {
-            let blobs = crate::git::clean_blobs(staged, &hashbrown::HashSet::new());
+            let blobs = staged.clean_blobs(&hashbrown::HashSet::new());
             indexed(IndexView {
                 files: tracked.iter().cloned().collect(),
                 blobs: blobs.clone(),
@@ -328,7 +325,7 @@ pub(crate) fn list_files_with(
         (CleanBlobs::Skip, _) => None,
         // Nothing modified: the clean files are the index's.
         (CleanBlobs::Find, Some(blobs)) if modified.is_empty() => Some(blobs),
-        (CleanBlobs::Find, _) => Some(crate::git::clean_blobs(&staged, &modified)),
+        (CleanBlobs::Find, _) => Some(staged.clean_blobs(&modified)),
     };
     let mut all: Vec<String> = tracked
         .iter()
