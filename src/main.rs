@@ -4,3 +4,8 @@
 fn main() -> std::process::ExitCode {
     mlops::cli::main()
 }
+
+// See `Cargo.toml` for why, and where.
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
