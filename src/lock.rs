@@ -165,17 +165,16 @@ pub fn canonical(value: &serde_json::Value) -> String {
 fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
     match value {
         serde_json::Value::Object(map) => {
-            let mut fields: Vec<(&String, &serde_json::Value)> =
-                map.iter().filter(|(_, value)| !value.is_null()).collect();
-            fields.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let fields = map.iter().filter(|(_, value)| !value.is_null());
             out.push(b'{');
-            for (at, (key, value)) in fields.into_iter().enumerate() {
-                if at > 0 {
-                    out.push(b',');
-                }
-                write_scalar(&serde_json::Value::String((*key).clone()), out);
-                out.push(b':');
-                write_canonical(value, out);
+            // Most objects are written in order already (a struct's fields were declared so):
+            // those are not collected to be sorted.
+            if map.keys().is_sorted() {
+                write_fields(fields, out);
+            } else {
+                let mut sorted: Vec<(&String, &serde_json::Value)> = fields.collect();
+                sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                write_fields(sorted.into_iter(), out);
             }
             out.push(b'}');
         }
@@ -190,6 +189,21 @@ fn write_canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
             out.push(b']');
         }
         scalar => write_scalar(scalar, out),
+    }
+}
+
+fn write_fields<'v>(
+    fields: impl Iterator<Item = (&'v String, &'v serde_json::Value)>,
+    out: &mut Vec<u8>,
+) {
+    for (at, (key, value)) in fields.enumerate() {
+        if at > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail, and a string always serializes.
+        let _ = serde_json::to_writer(&mut *out, key.as_str());
+        out.push(b':');
+        write_canonical(value, out);
     }
 }
 
@@ -260,8 +274,11 @@ pub struct WorkingTree {
     /// Whether a file read from disk teaches the blob cache its blob's digest: not while the
     /// files are only assumed clean ([`WorkingTree::assumed_as_indexed`]).
     learns: bool,
-    /// While the files are assumed clean, every path a lock asked about (digest or content).
-    touched: Option<std::sync::Mutex<hashbrown::HashSet<String>>>,
+    /// While the files are assumed clean, every path a lock asked about (digest or content),
+    /// by hash: two paths sharing one only make [`WorkingTree::untouched`] say no, and the
+    /// lock is made again (a `String` per path was 20,000 allocations at 1,000 models).
+    touched: Option<std::sync::Mutex<hashbrown::HashSet<u64>>>,
+    touched_hasher: hashbrown::DefaultHashBuilder,
 }
 
 impl WorkingTree {
@@ -289,6 +306,7 @@ impl WorkingTree {
             cache,
             learns: true,
             touched: None,
+            touched_hasher: hashbrown::DefaultHashBuilder::default(),
         }
     }
 
@@ -315,12 +333,17 @@ impl WorkingTree {
         let Some(Ok(touched)) = self.touched.as_ref().map(std::sync::Mutex::lock) else {
             return false;
         };
-        paths.iter().all(|path| !touched.contains(path))
+        paths.iter().all(|path| {
+            !touched.contains(&std::hash::BuildHasher::hash_one(
+                &self.touched_hasher,
+                path.as_str(),
+            ))
+        })
     }
 
     fn touch(&self, path: &str) {
         if let Some(Ok(mut touched)) = self.touched.as_ref().map(std::sync::Mutex::lock) {
-            touched.insert(path.to_owned());
+            touched.insert(std::hash::BuildHasher::hash_one(&self.touched_hasher, path));
         }
     }
 
@@ -690,7 +713,6 @@ fn compute_inner(
 ) -> (Lock, InputFiles) {
     let keep_files = steps_only;
     // Which files each node reads, then each of those files hashed once, in parallel.
-    let mut matched: BTreeMap<(NodeKind, String), Vec<&str>> = BTreeMap::new();
     let mut readers: Vec<(NodeKind, &String, &Vec<String>)> = Vec::new();
     for (name, data) in &config.data {
         readers.push((NodeKind::Data, name, &data.inputs));
@@ -698,15 +720,22 @@ fn compute_inner(
     for (name, training) in &config.training {
         readers.push((NodeKind::Training, name, &training.inputs));
     }
+    // What each reader with inputs matched, by its place in `readers`.
+    let mut matched: Vec<Option<Vec<&str>>> = vec![None; readers.len()];
+    let reader_at: FastMap<(NodeKind, &str), usize> = readers
+        .iter()
+        .enumerate()
+        .map(|(reader, (kind, name, _))| ((*kind, name.as_str()), reader))
+        .collect();
     // One set of every reader's patterns, each remembered by its reader: one pass over the
     // files (a monorepo has thousands of readers and tens of thousands of files).
     let mut patterns: Vec<&str> = Vec::new();
     let mut reader_of: Vec<usize> = Vec::new();
-    for (reader, (kind, name, inputs)) in readers.iter().enumerate() {
+    for (reader, (_, _, inputs)) in readers.iter().enumerate() {
         if inputs.is_empty() {
             continue;
         }
-        matched.insert((*kind, (*name).clone()), Vec::new());
+        matched[reader] = Some(Vec::new());
         patterns.extend(inputs.iter().map(String::as_str));
         reader_of.extend(std::iter::repeat_n(reader, inputs.len()));
     }
@@ -722,13 +751,12 @@ fn compute_inner(
                 continue;
             }
             last = Some(reader);
-            let (kind, name, _) = readers[reader];
-            if let Some(hits) = matched.get_mut(&(kind, name.clone())) {
+            if let Some(hits) = &mut matched[reader] {
                 hits.push(path.as_str());
             }
         }
     }
-    let unique: BTreeSet<&str> = matched.values().flatten().copied().collect();
+    let unique: BTreeSet<&str> = matched.iter().flatten().flatten().copied().collect();
     // What is known without reading is looked up here; only the rest goes to the pool (a
     // pool of 32 threads for 20,000 lookups cost more than the lookups).
     let mut digests: FastMap<&str, Option<Sum>> = FastMap::default();
@@ -798,7 +826,10 @@ fn compute_inner(
             let defaults = serde_json::to_value(&config.defaults).unwrap_or_default();
             digest(canonical(&definition(config, &defaults, kind, &name)).as_bytes())
         });
-        let inputs = matched.get(&(kind, name.clone())).map(|paths| {
+        let paths = reader_at
+            .get(&(kind, name.as_str()))
+            .and_then(|reader| matched[*reader].as_ref());
+        let inputs = paths.map(|paths| {
             let mut manifest = String::with_capacity(paths.len() * 100);
             for path in paths {
                 write_digest(digests[path].as_ref(), &mut manifest);
@@ -862,6 +893,10 @@ fn compute_inner(
     entries.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
     let mut input_files = InputFiles::new();
     if keep_files {
+        let matched = readers
+            .iter()
+            .zip(matched)
+            .filter_map(|((kind, name, _), paths)| Some(((*kind, (*name).clone()), paths?)));
         for (key, paths) in matched {
             let listed = paths
                 .iter()
@@ -1233,6 +1268,9 @@ mod tests {
             canonical(&value),
             r#"{"a":{"c":"s","d":[1,{"y":2}]},"b":1}"#
         );
+        // In order already (written without sorting), and keys that need escaping.
+        let value = serde_json::json!({ "a": 1, "b": null, "c\"": { "x": [], "y": "\n" } });
+        assert_eq!(canonical(&value), r#"{"a":1,"c\"":{"x":[],"y":"\n"}}"#);
     }
 
     #[test]

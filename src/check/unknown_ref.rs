@@ -15,7 +15,7 @@ impl Rule for UnknownRef {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for reference in &cx.references {
-            if cx.definitions_of(&reference.name).next().is_some() {
+            if cx.definitions_of(reference.name).next().is_some() {
                 continue;
             }
             let candidates = cx
@@ -24,7 +24,7 @@ impl Rule for UnknownRef {
                 .filter(|definition| reference.allowed.contains(&definition.kind))
                 .map(|definition| definition.name.as_str());
             let nouns = reference.allowed_list();
-            let help = if let Some(close) = did_you_mean(&reference.name, candidates.clone()) {
+            let help = if let Some(close) = did_you_mean(reference.name, candidates.clone()) {
                 format!("did you mean `{close}`?")
             } else {
                 let known: Vec<&str> = candidates.collect();
@@ -37,9 +37,9 @@ impl Rule for UnknownRef {
             out.push(
                 Diag::error(
                     Code::UnknownRef,
-                    format!("unknown name `{}` in {}", reference.name, reference.field),
+                    format!("unknown name `{}` in {}", reference.name, reference.field()),
                     cx.value_label(
-                        &reference.pointer,
+                        &reference.pointer(),
                         format!(
                             "no {} is called `{}`",
                             reference.allowed_list_singular(),

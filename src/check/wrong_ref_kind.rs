@@ -17,12 +17,12 @@ impl Rule for WrongRefKind {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for reference in &cx.references {
-            let mut found = cx.definitions_of(&reference.name).peekable();
+            let mut found = cx.definitions_of(reference.name).peekable();
             let Some(definition) = found.peek().copied() else {
                 continue;
             };
             if cx
-                .definitions_of(&reference.name)
+                .definitions_of(reference.name)
                 .any(|definition| reference.allowed.contains(&definition.kind))
             {
                 continue;
@@ -49,15 +49,16 @@ impl Rule for WrongRefKind {
             };
             let help = match (
                 gates_of_training.as_slice(),
-                did_you_mean(&reference.name, candidates),
+                did_you_mean(reference.name, candidates),
             ) {
                 ([gate], _) => format!(
                     "{} takes {nouns}; to wait for the gate that judges `{}`, write `{gate}`",
-                    reference.field, reference.name
+                    reference.field(),
+                    reference.name
                 ),
                 ([_, ..], _) => format!(
                     "{} takes {nouns}; the gates that judge `{}` are {}",
-                    reference.field,
+                    reference.field(),
                     reference.name,
                     gates_of_training
                         .iter()
@@ -66,9 +67,12 @@ impl Rule for WrongRefKind {
                         .join(", ")
                 ),
                 ([], Some(close)) => {
-                    format!("{} takes {nouns}; did you mean `{close}`?", reference.field)
+                    format!(
+                        "{} takes {nouns}; did you mean `{close}`?",
+                        reference.field()
+                    )
                 }
-                ([], None) => format!("{} takes {nouns}", reference.field),
+                ([], None) => format!("{} takes {nouns}", reference.field()),
             };
             out.push(
                 Diag::error(
@@ -77,10 +81,10 @@ impl Rule for WrongRefKind {
                         "`{}` is a {}, but {} takes {nouns}",
                         reference.name,
                         definition.kind.noun(),
-                        reference.field
+                        reference.field()
                     ),
                     cx.value_label(
-                        &reference.pointer,
+                        &reference.pointer(),
                         format!("this is a {}", definition.kind.noun()),
                     ),
                 )
