@@ -583,6 +583,24 @@ fn read_answer(
 mod tests {
     use super::*;
 
+    #[test]
+    fn hex_is_read_in_either_case_and_nothing_else_is() {
+        for byte in 0..=u8::MAX {
+            let expected = char::from(byte).to_digit(16);
+            for text in [[b'0', byte], [byte, b'0']] {
+                let parsed = parse_hex::<1>(&text);
+                let expected = expected.map(|value| {
+                    let value = u8::try_from(value).unwrap();
+                    if text[0] == b'0' { value } else { value << 4 }
+                });
+                assert_eq!(parsed.map(|[value]| value), expected, "{text:?}");
+            }
+        }
+        assert_eq!(parse_hex::<2>(b"aF09"), Some([0xaf, 0x09]));
+        assert_eq!(parse_hex::<2>(b"aF0"), None, "odd length");
+        assert_eq!(parse_hex::<2>(b"aF0 "), None);
+    }
+
     fn git(dir: &Path, args: &[&str]) {
         let status = Command::new("git")
             .current_dir(dir)
@@ -678,22 +696,37 @@ mod tests {
 
 /// The bytes of lower- or upper-case hex text; `None` for an odd length or another character.
 pub(crate) fn parse_hex<const N: usize>(text: &[u8]) -> Option<[u8; N]> {
-    fn nibble(digit: u8) -> Option<u8> {
-        match digit {
-            b'0'..=b'9' => Some(digit - b'0'),
-            b'a'..=b'f' => Some(digit - b'a' + 10),
-            b'A'..=b'F' => Some(digit - b'A' + 10),
-            _ => None,
+    /// Each byte's value as a hex digit, `INVALID` for a byte that is not one: by table, not by
+    /// comparisons (random digits made the branches mispredict; the blob cache's 2 million
+    /// digits at 1,000 models took 10 ms that way).
+    const INVALID: u8 = 0xff;
+    const VALUES: [u8; 256] = {
+        let mut table = [INVALID; 256];
+        let mut digit: u8 = 0;
+        while digit < 10 {
+            table[(b'0' + digit) as usize] = digit;
+            digit += 1;
         }
-    }
+        let mut letter: u8 = 0;
+        while letter < 6 {
+            table[(b'a' + letter) as usize] = 10 + letter;
+            table[(b'A' + letter) as usize] = 10 + letter;
+            letter += 1;
+        }
+        table
+    };
     if text.len() != N * 2 {
         return None;
     }
     let mut bytes = [0u8; N];
+    // Invalid digits are collected and checked once, after the loop.
+    let mut invalid = 0u8;
     for (byte, pair) in bytes.iter_mut().zip(text.chunks_exact(2)) {
-        *byte = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+        let (high, low) = (VALUES[usize::from(pair[0])], VALUES[usize::from(pair[1])]);
+        invalid |= (high | low) & 0xf0;
+        *byte = (high << 4) | (low & 0x0f);
     }
-    Some(bytes)
+    (invalid == 0).then_some(bytes)
 }
 
 /// A git blob id: SHA-1 (40 hex digits) or, in a SHA-256 repository, 64; kept as bytes.

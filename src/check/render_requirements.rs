@@ -233,16 +233,16 @@ fn gitops(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
 /// The deploy job uploads the trained model to its registry: each shipped training needs a
 /// `model` with a `registry`. Reported once per training, at the training.
 fn shipped_models(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
-    let mut reported: Vec<&str> = Vec::new();
+    // A set: a list was searched once per deployment, 2 million comparisons at 1,000 models.
+    let mut reported: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for (name, deployment) in &cx.config.deployments {
         let training_name = deployment.model.as_str();
         let Some(training) = cx.config.training.get(training_name) else {
             continue; // unknown-ref reports it
         };
-        if reported.contains(&training_name) {
+        if !reported.insert(training_name) {
             continue;
         }
-        reported.push(training_name);
         let pointer = format!("/training/{}", escape_pointer_token(training_name));
         match &training.model {
             None => out.push(
