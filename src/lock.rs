@@ -739,7 +739,7 @@ fn compute_inner(
         patterns.extend(inputs.iter().map(String::as_str));
         reader_of.extend(std::iter::repeat_n(reader, inputs.len()));
     }
-    let set = PathSet::new(&patterns);
+    let set = PathSet::shared(&patterns);
     let (mut scratch, mut found) = (Vec::new(), Vec::new());
     for path in files.list() {
         set.matching_into(path, &mut scratch, &mut found);

@@ -120,19 +120,25 @@ impl Repo for DiskRepo {
 
     fn input_matches(&self, patterns: &[&str]) -> Vec<crate::check::InputMatch> {
         let listing = self.listing();
-        let set = crate::paths::PathSet::new(patterns);
+        let set = crate::paths::PathSet::shared(patterns);
         let mut any = vec![false; patterns.len()];
         let mut tracked_hit = vec![false; patterns.len()];
         let (mut scratch, mut found) = (Vec::new(), Vec::new());
+        // Both lists are sorted: a cursor over the tracked files moves along with the files
+        // (a lookup per file was 15 string comparisons each, 300,000 at 20,000 files).
+        let mut tracked_files = listing
+            .tracked
+            .as_ref()
+            .map(|tracked| tracked.iter().peekable());
         for file in &listing.all {
+            let tracked = tracked_files.as_mut().is_none_or(|tracked_files| {
+                while tracked_files.next_if(|tracked| *tracked < file).is_some() {}
+                tracked_files.peek() == Some(&file)
+            });
             set.matching_into(file, &mut scratch, &mut found);
             if found.is_empty() {
                 continue;
             }
-            let tracked = listing
-                .tracked
-                .as_ref()
-                .is_none_or(|tracked| tracked.contains(file));
             for &index in &found {
                 any[index] = true;
                 tracked_hit[index] |= tracked;
