@@ -323,7 +323,9 @@ impl WorkingTree {
     ) -> WorkingTree {
         let mut files = WorkingTree::prepared(folder, index.files, Some(index.blobs), cache);
         files.learns = false;
-        files.touched = Some(std::sync::Mutex::default());
+        // At its final size: a lock asks about most files.
+        let touched = hashbrown::HashSet::with_capacity(files.listed.len());
+        files.touched = Some(std::sync::Mutex::new(touched));
         files
     }
 

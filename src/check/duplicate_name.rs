@@ -17,8 +17,8 @@ impl Rule for DuplicateName {
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         let mut first_seen = HashMap::new();
         for definition in &cx.definitions {
-            let Some(first) = first_seen.get(definition.name.as_str()).copied() else {
-                first_seen.insert(definition.name.as_str(), definition);
+            let Some(first) = first_seen.get(definition.name).copied() else {
+                first_seen.insert(definition.name, definition);
                 continue;
             };
             out.push(
@@ -32,9 +32,9 @@ impl Rule for DuplicateName {
                         definition.kind.noun(),
                         definition.name
                     ),
-                    cx.key_label(&definition.pointer, format!("second use, in `{}`", definition.kind.section())),
+                    cx.key_label(&definition.pointer(), format!("second use, in `{}`", definition.kind.section())),
                 )
-                .with_related(cx.key_label(&first.pointer, format!("first used here, in `{}`", first.kind.section())))
+                .with_related(cx.key_label(&first.pointer(), format!("first used here, in `{}`", first.kind.section())))
                 .with_help(format!(
                     "references name entries without their section, so names must be unique; rename one, e.g. `{}-{}`",
                     definition.name,

@@ -45,10 +45,10 @@ impl Rule for InvalidName {
 
     fn check(&self, cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         for definition in &cx.definitions {
-            if is_valid_name(&definition.name) {
+            if is_valid_name(definition.name) {
                 continue;
             }
-            let fixed = suggestion(&definition.name);
+            let fixed = suggestion(definition.name);
             let mut diag = Diag::error(
                 Code::InvalidName,
                 format!(
@@ -57,7 +57,7 @@ impl Rule for InvalidName {
                     definition.name
                 ),
                 cx.key_label(
-                    &definition.pointer,
+                    &definition.pointer(),
                     "names are lowercase letters, digits and `-`, at most 63 long",
                 ),
             );

@@ -150,13 +150,23 @@ impl NameKind {
 
 /// A defined name: which section, and where.
 #[derive(Debug, Clone)]
-pub struct Definition {
+pub struct Definition<'a> {
     /// The name as written.
-    pub name: String,
+    pub name: &'a str,
     /// The section it is defined in.
     pub kind: NameKind,
-    /// JSON pointer to the entry.
-    pub pointer: String,
+}
+
+impl Definition<'_> {
+    /// JSON pointer to the entry (made for a message only, as [`Reference::pointer`]).
+    #[must_use]
+    pub fn pointer(&self) -> String {
+        format!(
+            "/{}/{}",
+            self.kind.section(),
+            escape_pointer_token(self.name)
+        )
+    }
 }
 
 /// A use of a name in a reference field. Borrowed from the config, its pointer and wording
@@ -246,14 +256,14 @@ pub struct CheckCtx<'a> {
     /// The repository around the config.
     pub repo: &'a dyn Repo,
     /// Every defined name, section by section in the order written.
-    pub definitions: Vec<Definition>,
+    pub definitions: Vec<Definition<'a>>,
     /// Every reference to a name.
     pub references: Vec<Reference<'a>>,
     /// The mlops action of this build (`OWNER/NAME@COMMIT`), the default of
     /// `ci.github_action`; `None` when the build knows no commit.
     pub build_action: Option<String>,
     /// Name -> positions in `definitions`, so lookups stay linear in the file's size.
-    by_name: std::collections::HashMap<String, Vec<usize>>,
+    by_name: std::collections::HashMap<&'a str, Vec<usize>>,
     /// Deployments whose `after` chain (or `model`, `environment`) holds a reference that does
     /// not resolve to something of the right kind. `unknown-ref` and `wrong-ref-kind` report the
     /// cause; the rules that reason over that chain skip these, as rustc suppresses the
@@ -273,13 +283,10 @@ impl<'a> CheckCtx<'a> {
         repo: &'a dyn Repo,
     ) -> Self {
         let definitions = definitions(config);
-        let mut by_name: std::collections::HashMap<String, Vec<usize>> =
-            std::collections::HashMap::new();
+        let mut by_name: std::collections::HashMap<&'a str, Vec<usize>> =
+            std::collections::HashMap::with_capacity(definitions.len());
         for (position, definition) in definitions.iter().enumerate() {
-            by_name
-                .entry(definition.name.clone())
-                .or_default()
-                .push(position);
+            by_name.entry(definition.name).or_default().push(position);
         }
         Self {
             config,
@@ -318,7 +325,7 @@ impl<'a> CheckCtx<'a> {
     pub fn definitions_of<'s>(
         &'s self,
         name: &'s str,
-    ) -> impl Iterator<Item = &'s Definition> + 's {
+    ) -> impl Iterator<Item = &'s Definition<'s>> + 's {
         self.by_name
             .get(name)
             .into_iter()
@@ -373,17 +380,10 @@ fn incomplete_deployments(config: &Config) -> std::collections::HashSet<String> 
     }
 }
 
-fn definitions(config: &Config) -> Vec<Definition> {
+fn definitions<'a>(config: &'a Config) -> Vec<Definition<'a>> {
     let mut out = Vec::new();
-    let mut add = |kind: NameKind, names: Vec<&String>| {
-        for name in names {
-            let pointer = format!("/{}/{}", kind.section(), escape_pointer_token(name));
-            out.push(Definition {
-                name: name.clone(),
-                kind,
-                pointer,
-            });
-        }
+    let mut add = |kind: NameKind, names: Vec<&'a String>| {
+        out.extend(names.into_iter().map(|name| Definition { name, kind }));
     };
     add(NameKind::Environment, config.environments.keys().collect());
     add(NameKind::Node(NodeKind::Data), config.data.keys().collect());

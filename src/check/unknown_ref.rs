@@ -22,7 +22,7 @@ impl Rule for UnknownRef {
                 .definitions
                 .iter()
                 .filter(|definition| reference.allowed.contains(&definition.kind))
-                .map(|definition| definition.name.as_str());
+                .map(|definition| definition.name);
             let nouns = reference.allowed_list();
             let help = if let Some(close) = did_you_mean(reference.name, candidates.clone()) {
                 format!("did you mean `{close}`?")

@@ -32,7 +32,7 @@ impl Rule for WrongRefKind {
                 .definitions
                 .iter()
                 .filter(|candidate| reference.allowed.contains(&candidate.kind))
-                .map(|candidate| candidate.name.as_str());
+                .map(|candidate| candidate.name);
             // `after: [churn]` names a training where a gate is meant: name its gates.
             let gates_of_training: Vec<&str> = if definition.kind
                 == NameKind::Node(NodeKind::Training)
@@ -89,7 +89,7 @@ impl Rule for WrongRefKind {
                     ),
                 )
                 .with_related(cx.key_label(
-                    &definition.pointer,
+                    &definition.pointer(),
                     format!("{} defined here", definition.kind.noun()),
                 ))
                 .with_help(help),
