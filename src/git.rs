@@ -601,21 +601,28 @@ mod tests {
         assert_eq!(parse_hex::<2>(b"aF0 "), None);
     }
 
-    fn git(dir: &Path, args: &[&str]) {
-        let status = Command::new("git")
+    /// git in `dir` as a test's author (no signing, no hooks, no stdin), which must succeed:
+    /// its standard output. Also the index reader's tests' (`index.rs`).
+    pub(super) fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
+        let output = Command::new("git")
             .current_dir(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@t"])
             .args([
                 "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "-c",
                 "commit.gpgsign=false",
+                "-c",
+                "core.hooksPath=/dev/null",
             ])
             .args(args)
-            .status()
+            .stdin(std::process::Stdio::null())
+            .output()
             .unwrap();
-        assert!(status.success(), "git {args:?}");
+        assert!(
+            output.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        output.stdout
     }
 
     /// The checkout found without git is the one git names, wherever the search starts; and
