@@ -553,6 +553,101 @@ impl Snapshot {
     }
 }
 
+/// One `git cat-file --batch` asked for one blob at a time, each streamed to its reader: what
+/// hashes many files of a revision (one process where one per file made `affected` take 1.9 s
+/// for 2,000 files changed since the base; and no file held whole in memory).
+pub struct BlobStream {
+    child: std::process::Child,
+    stdin: Option<std::process::ChildStdin>,
+    stdout: std::io::BufReader<std::process::ChildStdout>,
+}
+
+impl BlobStream {
+    /// The stream of the repository at `root`.
+    ///
+    /// # Errors
+    /// git cannot be started.
+    pub fn start(root: &Path) -> std::io::Result<BlobStream> {
+        let mut child = Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(["cat-file", "--batch"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::other("cannot talk to git cat-file"));
+        };
+        Ok(BlobStream {
+            child,
+            stdin: Some(stdin),
+            stdout: std::io::BufReader::new(stdout),
+        })
+    }
+
+    /// The blob `object` names (an id, or `REV:path`), handed to `consume` as a reader of its
+    /// content; `None` when there is no such object or it is not a blob (as
+    /// `git cat-file blob` fails on either). What `consume` leaves unread is skipped.
+    ///
+    /// # Errors
+    /// The exchange with git broke (the stream is then of no further use), or `object` holds
+    /// a line break, which the exchange cannot carry.
+    pub fn blob<T>(
+        &mut self,
+        object: &str,
+        consume: impl FnOnce(&mut dyn std::io::Read) -> T,
+    ) -> std::io::Result<Option<T>> {
+        use std::io::{BufRead, Read, Write};
+        if object.contains('\n') {
+            return Err(std::io::Error::other("a line break in an object name"));
+        }
+        let stdin = self
+            .stdin
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("git cat-file has stopped"))?;
+        writeln!(stdin, "{object}")?;
+        stdin.flush()?;
+        let mut header = Vec::new();
+        self.stdout.read_until(b'\n', &mut header)?;
+        let Some(header) = header.strip_suffix(b"\n") else {
+            return Err(std::io::Error::other("git cat-file stopped answering"));
+        };
+        // `<name> missing`: the name may hold spaces, so look at the end.
+        if header.ends_with(b" missing") || header.ends_with(b" ambiguous") {
+            return Ok(None);
+        }
+        let header = std::str::from_utf8(header).map_err(std::io::Error::other)?;
+        let mut fields = header.rsplitn(3, ' ');
+        let (Some(size), Some(kind), Some(_)) = (fields.next(), fields.next(), fields.next())
+        else {
+            return Err(std::io::Error::other(format!(
+                "git cat-file: unexpected answer `{header}`"
+            )));
+        };
+        let size: u64 = size.parse().map_err(std::io::Error::other)?;
+        let mut content = (&mut self.stdout).take(size);
+        let value = (kind == "blob").then(|| consume(&mut content));
+        // Whatever was not read, so that the next answer starts where it should.
+        std::io::copy(&mut content, &mut std::io::sink())?;
+        let mut end = [0u8; 1];
+        if content.limit() != 0 || self.stdout.read(&mut end)? != 1 || end != *b"\n" {
+            return Err(std::io::Error::other("git cat-file: an answer cut short"));
+        }
+        Ok(value)
+    }
+}
+
+impl Drop for BlobStream {
+    fn drop(&mut self) {
+        // Closing its input ends git's loop.
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
+
 /// One answer of `git cat-file --batch`: the object, or `None` when it is missing.
 fn read_answer(
     stdout: &mut std::io::BufReader<std::process::ChildStdout>,
@@ -580,7 +675,7 @@ fn read_answer(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -602,8 +697,8 @@ mod tests {
     }
 
     /// git in `dir` as a test's author (no signing, no hooks, no stdin), which must succeed:
-    /// its standard output. Also the index reader's tests' (`index.rs`).
-    pub(super) fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
+    /// its standard output. Also the index reader's tests' (`index.rs`) and the lock's.
+    pub(crate) fn git(dir: &Path, args: &[&str]) -> Vec<u8> {
         let output = Command::new("git")
             .current_dir(dir)
             .args(["-c", "user.name=t", "-c", "user.email=t@t"])
@@ -697,6 +792,66 @@ mod tests {
         assert_eq!(
             snapshot.show("m/ax.json").unwrap().as_deref(),
             Some(&b"{\"ax\": 1}"[..])
+        );
+    }
+
+    #[test]
+    fn a_blob_stream_answers_each_object_in_turn_whatever_was_read_of_the_last() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git(root, &["init", "-q", "-b", "main"]);
+        std::fs::create_dir_all(root.join("d")).unwrap();
+        // Past one 64 KiB read, and with the answer's own line break inside.
+        let big: Vec<u8> = (0..200_000u32).map(|at| (at % 251) as u8).collect();
+        std::fs::write(root.join("d/big.bin"), &big).unwrap();
+        std::fs::write(root.join("d/small.txt"), "small\n").unwrap();
+        std::fs::write(root.join("empty"), "").unwrap();
+        git(root, &["add", "-A"]);
+        git(root, &["commit", "-q", "-m", "base"]);
+        let id = |path: &str| {
+            String::from_utf8(git(root, &["rev-parse", &format!("HEAD:{path}")]))
+                .unwrap()
+                .trim()
+                .to_owned()
+        };
+        let mut stream = BlobStream::start(root).unwrap();
+        let whole = |reader: &mut dyn Read| {
+            let mut bytes = Vec::new();
+            reader.read_to_end(&mut bytes).map(|_| bytes).ok()
+        };
+        assert_eq!(
+            stream.blob(&id("d/big.bin"), whole).unwrap().flatten(),
+            Some(big.clone())
+        );
+        // Three bytes of it read: the rest is skipped, and the next answer is the next file.
+        let head = |reader: &mut dyn Read| {
+            let mut bytes = [0u8; 3];
+            reader.read_exact(&mut bytes).map(|()| bytes.to_vec()).ok()
+        };
+        assert_eq!(
+            stream.blob(&id("d/big.bin"), head).unwrap().flatten(),
+            Some(big[..3].to_vec())
+        );
+        assert_eq!(
+            stream.blob("HEAD:d/small.txt", whole).unwrap().flatten(),
+            Some(b"small\n".to_vec())
+        );
+        assert_eq!(
+            stream.blob(&id("empty"), whole).unwrap().flatten(),
+            Some(Vec::new())
+        );
+        // A folder is no blob, a missing file no object: neither is read, and the stream goes on.
+        assert!(stream.blob("HEAD:d", whole).unwrap().is_none());
+        assert!(stream.blob("HEAD:d/missing.txt", whole).unwrap().is_none());
+        assert!(stream.blob(&"0".repeat(40), whole).unwrap().is_none());
+        assert!(
+            stream.blob("HEAD:d/\nx", whole).is_err(),
+            "a line break cannot be asked for"
+        );
+        assert_eq!(
+            stream.blob("HEAD:d/small.txt", whole).unwrap().flatten(),
+            Some(b"small\n".to_vec())
         );
     }
 }
