@@ -11,7 +11,7 @@
 # - growth from 100 to N models (instructions executed, valgrind's callgrind);
 # - the size of the rendered GitHub workflow at 10, 100 and N models.
 #
-#   bash bench/monorepo.sh [N]
+#   bash bench/monorepo.sh [N]      (PAIRS=7: the turns of check and dvc status below)
 # Needs hyperfine and GNU time (apt-get install hyperfine time), valgrind for the instruction
 # counts, root for dropping the page cache (else the runs are warm, and the report says so),
 # and DVC (installed by tests/conformance/dvc.sh into .checkers/dvc-venv).
@@ -83,6 +83,27 @@ hyperfine --style none --runs 3 --export-markdown "$work/dvc.md" \
   --prepare "sh -c '$drop'" -n "dvc status (hash cache warm)" "cd $big && $dvc status -q" >/dev/null
 cat "$work/check.md"
 tail -n +3 "$work/dvc.md"
+echo
+# The machine's speed drifts over minutes: the blocks above ran one after the other, so their
+# ratio also measures the drift. Here the two take turns, a pair seconds apart,
+# and the ratio is taken within each pair (both with their hash caches warm, as above).
+pairs=${PAIRS:-7}
+echo "Taking turns ($pairs pairs, $cache, hash caches warm):"
+echo
+echo "| pair | mlops check | dvc status | ratio |"
+echo "|---:|---:|---:|---:|"
+ratios=()
+for pair in $(seq "$pairs"); do
+  sh -c "$drop"
+  start=$(date +%s%N); "$mlops" check "$big" >/dev/null 2>&1; check_ns=$(($(date +%s%N) - start))
+  sh -c "$drop"
+  start=$(date +%s%N); (cd "$big" && "$dvc" status -q >/dev/null 2>&1); dvc_ns=$(($(date +%s%N) - start))
+  ratio=$(python3 -c "print(f'{$dvc_ns / $check_ns:.1f}')")
+  ratios+=("$ratio")
+  echo "| $pair | $((check_ns / 1000000)) ms | $(python3 -c "print(f'{$dvc_ns / 1e9:.2f}')") s | $ratio |"
+done
+echo
+echo "Ratio within a pair: median $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'), lowest $(printf '%s\n' "${ratios[@]}" | sort -n | head -1), highest $(printf '%s\n' "${ratios[@]}" | sort -n | tail -1) (target: 20)."
 echo
 echo "## render beside validate ($models models, page cache warm)"
 echo
