@@ -654,6 +654,120 @@ fn two_hundred_and_fifty_models_are_refused_by_validate() {
     );
 }
 
+/// A config of `trainings` chained trainings for this target (`t1`, `t2` needing it, ...),
+/// each running `train.py` with `padding` bytes of comment lines after it (a long `run` that
+/// still runs).
+fn long_commands(trainings: usize, padding: usize) -> String {
+    let line = format!("# {}\n", "x".repeat(98));
+    let filler = line.repeat(padding / line.len());
+    let indented: String = filler
+        .lines()
+        .map(|line| format!("      {line}\n"))
+        .collect();
+    let mut config = "version: 1\nproject: long\nci:\n  targets: [argo-workflows]\n  argo: { repo_url: https://github.com/acme/long.git }\ntraining:\n".to_owned();
+    for at in 1..=trainings {
+        config.push_str(&format!("  t{at}:\n"));
+        if at > 1 {
+            config.push_str(&format!("    needs: [t{}]\n", at - 1));
+        }
+        config.push_str(&format!(
+            "    run: |\n      python3 train.py t{at}\n{indented}    metrics: metrics/t{at}.json\n"
+        ));
+    }
+    config
+}
+
+/// Commands longer than one template can carry (`argo::SCRIPT_LIMIT`) are refused by
+/// `validate`, at the step's `run`, saying what to do; a step just under the limit is not.
+#[test]
+fn commands_too_long_for_a_template_are_refused_by_validate() {
+    for (padding, refused) in [(95_000, true), (85_000, false)] {
+        let (_project, config) = write_config(&long_commands(2, padding));
+        let output = Command::cargo_bin("mlops")
+            .unwrap()
+            .arg("validate")
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(i32::from(refused)), "{stderr}");
+        assert_eq!(
+            stderr.contains("too long for the argo-workflows target"),
+            refused,
+            "{stderr}"
+        );
+        if refused {
+            assert!(
+                stderr.contains("mlops.yaml:8:5]"),
+                "at `t1`'s `run` key: {stderr}"
+            );
+            // Labelled at the key: the 950 lines of each value are not printed.
+            assert!(stderr.lines().count() < 100, "{stderr}");
+            assert!(
+                stderr.contains("more than an Argo template can carry"),
+                "{stderr}"
+            );
+        }
+    }
+}
+
+/// One group too big for one object (three chained trainings whose commands are 85 KB each:
+/// about 345 KB of templates, where `kubectl apply` takes 256 KiB): its dag stays whole, its
+/// steps' templates go to parts of their own, each task naming its template's part; every
+/// object passes Argo's rules and is under 256 KiB, and the walk runs the three trainings on a
+/// real script, through the parts.
+#[test]
+fn a_group_too_big_for_one_object_has_its_templates_in_parts_of_their_own() {
+    let root = tempfile::tempdir().unwrap();
+    let work = root.path().join("work");
+    std::fs::create_dir_all(work.join("metrics")).unwrap();
+    std::fs::write(work.join("metrics/.gitkeep"), "").unwrap();
+    std::fs::write(
+        work.join("train.py"),
+        "import json, sys\njson.dump({'auc': 0.9}, open(f'metrics/{sys.argv[1]}.json', 'w'))\n",
+    )
+    .unwrap();
+    std::fs::write(work.join("mlops.yaml"), long_commands(3, 85_000)).unwrap();
+    let (origin, bin, manifests) = served(root.path(), &work);
+    check_argo_rules(&manifests);
+    let holders: Vec<&Value> = manifests
+        .iter()
+        .filter(|document| document["kind"] == "WorkflowTemplate")
+        .collect();
+    // The entry, then a part per training (each over half the budget), the last one also
+    // holding the group's dag, which is small.
+    assert_eq!(holders.len(), 4);
+    let group = holders
+        .iter()
+        .flat_map(|holder| holder["spec"]["templates"].as_array().unwrap())
+        .find(|template| template["name"] == "group-train-t1")
+        .expect("the group's dag");
+    let tasks = group["dag"]["tasks"].as_array().unwrap();
+    let names: Vec<&str> = tasks
+        .iter()
+        .map(|task| task["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["train-t1", "train-t2", "train-t3"]);
+    for task in tasks {
+        assert!(task.get("template").is_none(), "{task}");
+        assert_eq!(task["templateRef"]["template"], task["name"]);
+        let keys: Vec<&String> = task.as_object().unwrap().keys().collect();
+        assert_eq!(keys[..2], ["name", "templateRef"], "where `template` was");
+    }
+    let walk = walk(
+        &manifests,
+        &BTreeMap::new(),
+        &origin,
+        &bin,
+        &BTreeMap::new(),
+    );
+    assert_eq!(names_of(&walk), ["train-t1", "train-t2", "train-t3"]);
+}
+
+fn names_of(walk: &Walk) -> Vec<&str> {
+    walk.ran.iter().map(|(name, _)| name.as_str()).collect()
+}
+
 // ---- The walk.
 
 /// What a walked task left.

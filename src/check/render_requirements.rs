@@ -134,8 +134,9 @@ fn argo(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
         );
     }
     // Argo's CRD caps a dag at 200 tasks; past that the emitter groups the steps by model.
-    if let Ok(plan) = crate::plan::build(config, cx.graph, "mlops.yaml", "")
-        && let Err(message) = crate::emit::argo::layout(&plan)
+    let plan = crate::plan::build(config, cx.graph, "mlops.yaml", "").ok();
+    if let Some(plan) = &plan
+        && let Err(message) = crate::emit::argo::layout(plan)
     {
         out.push(
             Diag::error(
@@ -144,6 +145,38 @@ fn argo(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
                 cx.value_label(&format!("/ci/targets/{position}"), "too many steps for Argo's dags"),
             )
             .with_help("split the models over several configs (one per folder, each its own WorkflowTemplate), or train this many with the github-actions or gitlab-ci target"),
+        );
+    }
+    // A step's commands travel inside its template, and a template inside one object.
+    for step in plan.iter().flat_map(|plan| &plan.steps) {
+        let length =
+            step.setup.as_ref().map_or(0, String::len) + step.run.as_ref().map_or(0, String::len);
+        if length <= crate::emit::argo::SCRIPT_LIMIT {
+            continue;
+        }
+        let section = match step.kind {
+            crate::graph::NodeKind::Data => "data",
+            crate::graph::NodeKind::Training => "training",
+            _ => continue,
+        };
+        let entry = format!("/{section}/{}", escape_pointer_token(&step.name));
+        let pointer = if cx.spans.get(&format!("{entry}/run")).is_some() {
+            format!("{entry}/run")
+        } else {
+            entry
+        };
+        out.push(
+            Diag::error(
+                Code::UnsupportedTarget,
+                format!(
+                    "`{}`: its commands are {length} bytes, more than an Argo template can carry ({} bytes: the pod gets them base64-encoded in one environment variable, which Linux caps at 128 KiB)",
+                    step.name,
+                    crate::emit::argo::SCRIPT_LIMIT
+                ),
+                // The key: the value may be thousands of lines.
+                cx.key_label(&pointer, "too long for the argo-workflows target"),
+            )
+            .with_help("move the commands into a script in the repository and `run` that script"),
         );
     }
     let mut images: Vec<(String, &str)> = Vec::new();

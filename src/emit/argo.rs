@@ -606,6 +606,14 @@ fn leaf_template(
     template
 }
 
+/// The longest commands (`setup` and `run` together, in bytes) a step may have on this target.
+/// Its template hands them to the container base64-encoded (a third larger) in one environment
+/// variable, and Linux refuses to start a process with one environment string over 128 KiB
+/// (`MAX_ARG_STRLEN`: the walk in `tests/argo.rs` met it as E2BIG); the wrapper around them
+/// (mlops's install, the artifact moves) takes the rest. One template then also always fits in
+/// one object ([`SIZE_BUDGET`]).
+pub const SCRIPT_LIMIT: usize = 90_000;
+
 /// The most templates one `WorkflowTemplate` holds (Argo's CRD).
 const TEMPLATE_LIMIT: usize = 200;
 /// The most bytes (as compact JSON) of templates one `WorkflowTemplate` holds: `kubectl apply`
@@ -685,8 +693,20 @@ fn arrange(
             dag_template["inputs"] = json!({"artifacts": reads.iter().map(|producer| json!({"name": producer})).collect::<Vec<_>>()});
         }
         dag_template["dag"] = json!({"tasks": group_tasks});
+        let mut group_bytes: usize =
+            json_size(&dag_template) + group_templates.iter().map(json_size).sum::<usize>();
+        if group_bytes > SIZE_BUDGET {
+            // Too big for any one object: the group's dag stays whole, its steps' templates go
+            // to parts of their own, and each of its tasks names its template's part.
+            spill(
+                &mut dag_template,
+                std::mem::take(&mut group_templates),
+                name,
+                &mut parts,
+            );
+            group_bytes = json_size(&dag_template);
+        }
         group_templates.insert(0, dag_template);
-        let group_bytes: usize = group_templates.iter().map(json_size).sum();
         // The group runs when one of its steps does; a group with nothing to run is skipped
         // whole, before Argo resolves the files it would be given.
         let when = steps
@@ -734,6 +754,51 @@ fn arrange(
     let mut all_templates = vec![json!({"name": "main", "dag": {"tasks": tasks}})];
     all_templates.extend(templates);
     (all_templates, parts)
+}
+
+/// Puts `templates` (a group's steps' own) in parts, a new one whenever the last is full, and
+/// points each task of `dag_template` at its template's part (`templateRef`).
+fn spill(dag_template: &mut Value, templates: Vec<Value>, name: &str, parts: &mut Vec<Part>) {
+    let mut part_of: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    for template in templates {
+        let bytes = json_size(&template);
+        if parts.last().is_none_or(|(_, held, held_bytes)| {
+            held.len() + 1 > TEMPLATE_LIMIT || held_bytes + bytes > SIZE_BUDGET
+        }) {
+            parts.push((format!("{name}-part-{}", parts.len() + 1), Vec::new(), 0));
+        }
+        let (part, held, held_bytes) = parts.last_mut().expect("a part was just pushed");
+        if let Some(template_name) = template["name"].as_str() {
+            part_of.insert(template_name.to_owned(), part.clone());
+        }
+        *held_bytes += bytes;
+        held.push(template);
+    }
+    for task in dag_template["dag"]["tasks"]
+        .as_array_mut()
+        .into_iter()
+        .flatten()
+    {
+        let Value::Object(fields) = std::mem::take(task) else {
+            continue;
+        };
+        // In place of `template`, where a reader of the file expects it.
+        let mut pointed = serde_json::Map::new();
+        for (key, value) in fields {
+            match value.as_str().and_then(|template| part_of.get(template)) {
+                Some(part) if key == "template" => {
+                    pointed.insert(
+                        "templateRef".to_owned(),
+                        json!({"name": part, "template": value}),
+                    );
+                }
+                _ => {
+                    pointed.insert(key, value);
+                }
+            }
+        }
+        *task = Value::Object(pointed);
+    }
 }
 
 /// Every document of the file: the template, the templates that hold the groups it could not,
