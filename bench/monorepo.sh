@@ -5,7 +5,8 @@
 # - `mlops check` (lock fresh) beside `dvc status` on the equivalent dvc.yaml (one stage per
 #   model, its folder as the dependency, dvc.lock fresh), both with the page cache dropped
 #   before every run, each without its hash cache (mlops: the blob cache in the git folder;
-#   DVC: its site cache dir) and with it warm;
+#   DVC: its site cache dir) and with it warm; then taking turns; then as in CI, where a fresh
+#   checkout has no hash cache but its files are in the page cache;
 # - `mlops render` (every target) beside `mlops validate` on the same config, and the peak
 #   memory of each command;
 # - growth from 100 to N models (instructions executed, valgrind's callgrind);
@@ -104,6 +105,17 @@ for pair in $(seq "$pairs"); do
 done
 echo
 echo "Ratio within a pair: median $(printf '%s\n' "${ratios[@]}" | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'), lowest $(printf '%s\n' "${ratios[@]}" | sort -n | head -1), highest $(printf '%s\n' "${ratios[@]}" | sort -n | tail -1) (target: 20)."
+echo
+# What CI sees: a fresh checkout has no hash cache, but every file was just written, so the
+# page cache holds them.
+echo "A fresh checkout in CI (no hash cache; page cache warm: the files were just written):"
+echo
+hyperfine --style none --warmup 1 --runs 5 -N --export-markdown "$work/ci.md" \
+  --prepare "rm -f $big/.git/mlops-sha256-cache" -n "mlops check (no blob cache, page cache warm)" "$mlops check $big" >/dev/null
+hyperfine --style none --warmup 1 --runs 3 --export-markdown "$work/ci-dvc.md" \
+  --prepare "rm -rf $big/.dvc-site-cache" -n "dvc status (no hash cache, page cache warm)" "cd $big && $dvc status -q" >/dev/null
+cat "$work/ci.md"
+tail -n +3 "$work/ci-dvc.md"
 echo
 echo "## render beside validate ($models models, page cache warm)"
 echo
