@@ -23,6 +23,10 @@ use crate::lock::{self, InputFiles, Lock};
 use crate::plan::{self, Step};
 use crate::spec::Config;
 
+/// The longest script given to bash as its `-c` argument; a longer one goes as a file (one
+/// argument over 128 KiB is refused by the kernel, as E2BIG).
+const INLINE_SCRIPT_LIMIT: usize = 100_000;
+
 /// Where records and logs live, in the config's folder.
 pub const STATE_DIR: &str = ".mlops";
 /// `.mlops/.gitignore`: what `run` writes (records, logs, gate verdicts, atomic writes in
@@ -1083,10 +1087,20 @@ impl<'a> Runner<'a> {
             .chain(step.run.iter())
             .map(String::as_str)
             .collect();
+        let script = script.join("\n");
         let mut command = std::process::Command::new("bash");
+        command.args(["--noprofile", "--norc", "-e", "-o", "pipefail"]);
+        if script.len() <= INLINE_SCRIPT_LIMIT {
+            command.arg("-c").arg(script);
+        } else {
+            // Linux starts no process with one argument over 128 KiB (`MAX_ARG_STRLEN`): a
+            // longer script is handed to bash as a file, beside the node's log.
+            let file = self.logs_dir.join(format!("{}.sh", file_stem(step)));
+            std::fs::write(&file, script)
+                .map_err(|error| format!("cannot write its script {}: {error}", file.display()))?;
+            command.arg(std::path::absolute(&file).unwrap_or(file));
+        }
         command
-            .args(["--noprofile", "--norc", "-e", "-o", "pipefail", "-c"])
-            .arg(script.join("\n"))
             .current_dir(self.project.folder)
             .env("MLOPS_NODE", &step.name)
             .env(

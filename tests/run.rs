@@ -373,6 +373,37 @@ fn a_failed_node_runs_again_even_when_nothing_changed() {
     assert!(line(&stderr, "▶", "training other").contains("never run"));
 }
 
+/// A script past what one argument may hold (150 KB: Linux refuses one over 128 KiB, as
+/// E2BIG) runs from a file beside its log, and its exit status still counts.
+#[test]
+fn a_script_too_long_for_one_argument_runs_from_a_file() {
+    let filler: String = (0..1500)
+        .map(|at| format!("      # {at:04} {}\n", "x".repeat(94)))
+        .collect();
+    let config = format!(
+        "version: 1\nproject: long\ntraining:\n  other:\n    run: |\n      python3 steps/train.py other\n{filler}      test -f metrics/other.json\n    inputs: [steps/train.py]\n    metrics: metrics/other.json\n"
+    );
+    assert!(config.len() > 150_000);
+    let dir = project(&config);
+    let root = dir.path();
+    let (code, _, stderr) = run(root, &[], &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(ran(root), ["other"]);
+    let script = std::fs::read_to_string(root.join(".mlops/logs/training.other.sh")).unwrap();
+    assert!(
+        script.starts_with("python3 steps/train.py other\n# 0000 "),
+        "{}",
+        &script[..80]
+    );
+    // Its exit status counts: a failing command fails the node.
+    let (code, _, stderr) = run(root, &["--force"], &[("FAIL", "other")]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        line(&stderr, "✗", "training other").contains("exit status 4"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn an_exit_0_that_leaves_an_output_missing_is_a_failure() {
     let dir = project(CONFIG);
