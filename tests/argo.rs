@@ -719,9 +719,7 @@ fn commands_too_long_for_a_template_are_refused_by_validate() {
 #[test]
 fn a_group_too_big_for_one_object_has_its_templates_in_parts_of_their_own() {
     let root = tempfile::tempdir().unwrap();
-    let work = root.path().join("work");
-    std::fs::create_dir_all(work.join("metrics")).unwrap();
-    std::fs::write(work.join("metrics/.gitkeep"), "").unwrap();
+    let work = work_folder(root.path());
     std::fs::write(
         work.join("train.py"),
         "import json, sys\njson.dump({'auc': 0.9}, open(f'metrics/{sys.argv[1]}.json', 'w'))\n",
@@ -743,11 +741,11 @@ fn a_group_too_big_for_one_object_has_its_templates_in_parts_of_their_own() {
         .find(|template| template["name"] == "group-train-t1")
         .expect("the group's dag");
     let tasks = group["dag"]["tasks"].as_array().unwrap();
-    let names: Vec<&str> = tasks
+    let task_names: Vec<&str> = tasks
         .iter()
         .map(|task| task["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["train-t1", "train-t2", "train-t3"]);
+    assert_eq!(task_names, ["train-t1", "train-t2", "train-t3"]);
     for task in tasks {
         assert!(task.get("template").is_none(), "{task}");
         assert_eq!(task["templateRef"]["template"], task["name"]);
@@ -761,11 +759,7 @@ fn a_group_too_big_for_one_object_has_its_templates_in_parts_of_their_own() {
         &bin,
         &BTreeMap::new(),
     );
-    assert_eq!(names_of(&walk), ["train-t1", "train-t2", "train-t3"]);
-}
-
-fn names_of(walk: &Walk) -> Vec<&str> {
-    walk.ran.iter().map(|(name, _)| name.as_str()).collect()
+    assert_eq!(names(&walk), ["train-t1", "train-t2", "train-t3"]);
 }
 
 // ---- The walk.
@@ -1152,6 +1146,14 @@ fn runnable(margin: &str) -> (tempfile::TempDir, PathBuf, PathBuf, Vec<Value>) {
     (root, origin, bin, manifests)
 }
 
+/// `root/work`, with the `metrics` folder a training writes into (kept by a `.gitkeep`).
+fn work_folder(root: &Path) -> PathBuf {
+    let work = root.join("work");
+    std::fs::create_dir_all(work.join("metrics")).unwrap();
+    std::fs::write(work.join("metrics/.gitkeep"), "").unwrap();
+    work
+}
+
 /// Renders the project in `root/work`, commits it and pushes it to a bare `root/origin.git`;
 /// returns the origin, a folder with `mlops` and a stub `aws` for the pods' PATH, and the
 /// manifest's documents.
@@ -1281,9 +1283,7 @@ fn run_parameters_select_what_runs() {
 #[test]
 fn the_walk_enters_one_models_group_of_a_hundred() {
     let root = tempfile::tempdir().unwrap();
-    let work = root.path().join("work");
-    std::fs::create_dir_all(work.join("metrics")).unwrap();
-    std::fs::write(work.join("metrics/.gitkeep"), "").unwrap();
+    let work = work_folder(root.path());
     std::fs::write(
         work.join("prep.py"),
         "import os\nos.makedirs('data', exist_ok=True)\n\
@@ -1437,9 +1437,7 @@ fn affected_hands_the_cluster_only_what_a_change_touches() {
 #[test]
 fn ci_pipelines_hand_a_training_to_the_cluster_and_take_its_files() {
     let root = tempfile::tempdir().unwrap();
-    let work = root.path().join("work");
-    std::fs::create_dir_all(work.join("metrics")).unwrap();
-    std::fs::write(work.join("metrics/.gitkeep"), "").unwrap();
+    let work = work_folder(root.path());
     let config = std::fs::read_to_string(RUNNABLE)
         .unwrap()
         .replace(
