@@ -627,20 +627,28 @@ fn sixty_models_are_grouped_to_stay_within_what_kubectl_applies() {
     );
 }
 
+/// `mlops validate CONFIG`: its exit code and its report.
+fn validate(config: &Path) -> (Option<i32>, String) {
+    let output = Command::cargo_bin("mlops")
+        .unwrap()
+        .arg("validate")
+        .arg(config)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
 /// Past what grouping can hold (250 models: 251 tasks in the entry dag), `validate` refuses the
 /// config, saying what to do, so a config that validates never renders a manifest the cluster
 /// refuses.
 #[test]
 fn two_hundred_and_fifty_models_are_refused_by_validate() {
     let (_project, config) = write_config(&many_models(250));
-    let output = Command::cargo_bin("mlops")
-        .unwrap()
-        .arg("validate")
-        .arg(&config)
-        .output()
-        .unwrap();
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (code, stderr) = validate(&config);
+    assert_eq!(code, Some(1));
     // (The report wraps long messages: the parts are checked one by one.)
     for part in [
         "this config makes 751 Argo tasks and, grouped by model, 251 in the entry dag;",
@@ -683,14 +691,8 @@ fn long_commands(trainings: usize, padding: usize) -> String {
 fn commands_too_long_for_a_template_are_refused_by_validate() {
     for (padding, refused) in [(95_000, true), (85_000, false)] {
         let (_project, config) = write_config(&long_commands(2, padding));
-        let output = Command::cargo_bin("mlops")
-            .unwrap()
-            .arg("validate")
-            .arg(&config)
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert_eq!(output.status.code(), Some(i32::from(refused)), "{stderr}");
+        let (code, stderr) = validate(&config);
+        assert_eq!(code, Some(i32::from(refused)), "{stderr}");
         assert_eq!(
             stderr.contains("too long for the argo-workflows target"),
             refused,
