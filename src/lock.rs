@@ -566,7 +566,7 @@ impl Files for WorkingTree {
 /// A config's folder as committed at a revision, read from git objects. A file the revision
 /// and the working tree agree on (not in `git diff REV`) is the working tree's, hashed once
 /// for both sides; only the files that differ are read from git, by blob id, through one
-/// `git cat-file --batch` ([`crate::git::BlobStream`]).
+/// `git cat-file --batch` ([`crate::git::CatFile`]).
 pub struct AtRevision<'w> {
     folder: std::path::PathBuf,
     revision: String,
@@ -581,7 +581,7 @@ pub struct AtRevision<'w> {
 }
 
 enum StreamState {
-    Running(crate::git::BlobStream),
+    Running(crate::git::CatFile),
     Broken,
 }
 
@@ -640,7 +640,7 @@ impl<'w> AtRevision<'w> {
         let id = self.blobs.get(path)?;
         if let Ok(mut stream) = self.stream.lock() {
             if stream.is_none() {
-                *stream = Some(match crate::git::BlobStream::start(&self.folder) {
+                *stream = Some(match crate::git::CatFile::start(&self.folder) {
                     Ok(started) => StreamState::Running(started),
                     Err(_) => StreamState::Broken,
                 });
