@@ -122,7 +122,8 @@ pub fn is_generated_from(text: &str, config_path: &str) -> bool {
     rest == "." || (rest.starts_with(" (sha256:") && rest.ends_with(")."))
 }
 
-/// Compare `artifacts` with the files under `root`.
+/// Compare `artifacts` with the files under `root`, and find the files generated from this
+/// config before that no longer are (in the `owned` places: only there).
 ///
 /// # Errors
 /// A file in the way that this config did not generate, or an unreadable file.
@@ -131,6 +132,27 @@ pub fn plan(
     config_path: &str,
     artifacts: &[Artifact],
     owned: &[Owned],
+) -> Result<Vec<PlannedFile>, OutputError> {
+    let made: Vec<&str> = artifacts
+        .iter()
+        .map(|artifact| artifact.path.as_str())
+        .collect();
+    let mut planned = compare(root, config_path, artifacts)?;
+    planned.extend(removed(root, config_path, owned, &made)?);
+    planned.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(planned)
+}
+
+/// Each of `artifacts` compared with its file under `root` (in their order): [`plan`] without
+/// the files no longer generated, for an artifact made later than the others (`check` makes
+/// the lock last) to be compared on its own.
+///
+/// # Errors
+/// As [`plan`].
+pub fn compare(
+    root: &Path,
+    config_path: &str,
+    artifacts: &[Artifact],
 ) -> Result<Vec<PlannedFile>, OutputError> {
     let mut planned = Vec::new();
     for artifact in artifacts {
@@ -151,20 +173,29 @@ pub fn plan(
             contents: artifact.contents.clone(),
         });
     }
-    // The files generated before and no longer: the ones just compared are not read again.
-    let made: std::collections::BTreeSet<&str> = artifacts
-        .iter()
-        .map(|artifact| artifact.path.as_str())
-        .collect();
-    for (path, old) in generated_files(root, config_path, owned, &made)? {
-        planned.push(PlannedFile {
+    Ok(planned)
+}
+
+/// The files in the `owned` places generated from this config and not among `made` (the paths
+/// of everything generated now, which are not read here): each to be removed.
+///
+/// # Errors
+/// An unreadable file.
+pub fn removed(
+    root: &Path,
+    config_path: &str,
+    owned: &[Owned],
+    made: &[&str],
+) -> Result<Vec<PlannedFile>, OutputError> {
+    let made: std::collections::BTreeSet<&str> = made.iter().copied().collect();
+    Ok(generated_files(root, config_path, owned, &made)?
+        .into_iter()
+        .map(|(path, old)| PlannedFile {
             path,
             change: Change::Remove(old),
             contents: String::new(),
-        });
-    }
-    planned.sort_by(|a, b| a.path.cmp(&b.path));
-    Ok(planned)
+        })
+        .collect())
 }
 
 /// Apply `planned` under `root`: each new or changed file is written to a temporary file in its
