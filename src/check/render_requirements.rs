@@ -47,6 +47,9 @@ impl Rule for RenderRequirements {
                 );
             }
         }
+        if !github {
+            unscheduled_monitoring(cx, out);
+        }
         // Every CI target's deploy steps upload the model to its registry.
         if !cx.config.ci.targets.is_empty() {
             shipped_models(cx, out);
@@ -299,6 +302,44 @@ fn shipped_models(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
     }
 }
 
+/// A monitored deployment's scheduled drift check is a GitHub workflow
+/// (`.github/workflows/mlops-monitor.yml`); with no `github-actions` target nothing would run
+/// it, while the Evidently config and the alert rules would still be written: a team would
+/// believe its model watched.
+fn unscheduled_monitoring(cx: &CheckCtx<'_>, out: &mut Vec<Diag>) {
+    let targets: Vec<&str> = cx
+        .config
+        .ci
+        .targets
+        .iter()
+        .map(|target| target.as_str())
+        .collect();
+    for (name, deployment) in &cx.config.deployments {
+        if deployment.monitoring.is_none() {
+            continue;
+        }
+        let pointer = format!("/deployments/{}/monitoring", escape_pointer_token(name));
+        let targets = if targets.is_empty() {
+            "no CI target".to_owned()
+        } else {
+            format!("ci.targets [{}]", targets.join(", "))
+        };
+        out.push(
+            Diag::error(
+                Code::UnsupportedTarget,
+                format!(
+                    "deployment `{name}`: its scheduled drift check runs only from GitHub Actions (`{}`), and with {targets} nothing would run it",
+                    crate::emit::github::MONITOR_WORKFLOW_PATH
+                ),
+                cx.key_label(&pointer, "never scheduled"),
+            )
+            .with_help(
+                "add `github-actions` to `ci.targets` (the monitor workflow runs there beside the other engines' pipelines), or remove `monitoring` until your CI target supports it",
+            ),
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::RenderRequirements;
@@ -370,6 +411,42 @@ gitops: { repo_url: https://github.com/acme/churn.git }
         );
         let found = problems(&text, BUILD);
         assert!(found[0].1.contains("declares no `model`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_monitored_deployment_needs_the_target_that_schedules_its_check() {
+        let monitored = SHIPPED.replace(
+            "target: { kind: kserve } }\n",
+            "target: { kind: kserve }, logging: { store: s3://b/logs }, monitoring: { schedule: \"0 6 * * *\", reference: churn, features: [a], drift: { method: psi, threshold: 0.2 } } }\n",
+        );
+        assert_ne!(monitored, SHIPPED);
+        assert_eq!(problems(&monitored, BUILD), [], "github-actions by default");
+        for (targets, named) in [
+            ("[gitlab-ci]", "ci.targets [gitlab-ci]"),
+            (
+                "[gitlab-ci, argo-workflows]",
+                "ci.targets [gitlab-ci, argo-workflows]",
+            ),
+            ("[]", "no CI target"),
+        ] {
+            let text = monitored.replace(
+                "version: 1\n",
+                &format!("version: 1\nci: {{ targets: {targets} }}\n"),
+            );
+            let found: Vec<_> = problems(&text, BUILD)
+                .into_iter()
+                .filter(|(_, message)| message.contains("drift check"))
+                .collect();
+            assert_eq!(found.len(), 1, "{targets}: {found:?}");
+            assert_eq!(found[0].0, Code::UnsupportedTarget);
+            assert!(found[0].1.contains("`churn-staging`"), "{found:?}");
+            assert!(found[0].1.contains(named), "{found:?}");
+        }
+        let both = monitored.replace(
+            "version: 1\n",
+            "version: 1\nci: { targets: [gitlab-ci, github-actions] }\n",
+        );
+        assert_eq!(problems(&both, BUILD), [], "GitHub runs it beside GitLab");
     }
 
     #[test]

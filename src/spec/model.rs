@@ -239,6 +239,18 @@ pub enum CiTarget {
     ArgoWorkflows,
 }
 
+impl CiTarget {
+    /// As the config spells it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CiTarget::GithubActions => "github-actions",
+            CiTarget::GitlabCi => "gitlab-ci",
+            CiTarget::ArgoWorkflows => "argo-workflows",
+        }
+    }
+}
+
 /// A deployment environment.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 #[schemars(deny_unknown_fields)]
