@@ -34,6 +34,31 @@ impl Rule for RenderRequirements {
                 TargetKind::Sagemaker => Some("sagemaker"),
                 TargetKind::Azureml => Some("azureml"),
             };
+            if deployment.target.kind == TargetKind::Kubernetes
+                && let Some(percent) = deployment
+                    .strategy
+                    .as_ref()
+                    .and_then(|strategy| strategy.canary_percent)
+            {
+                // A Deployment replaces every pod in a rolling update: a canary share is
+                // KServe's `canaryTrafficPercent`, and kind `kubernetes` would drop it.
+                let strategy = format!(
+                    "/deployments/{}/strategy/canary_percent",
+                    escape_pointer_token(name)
+                );
+                out.push(
+                    Diag::error(
+                        Code::UnsupportedTarget,
+                        format!(
+                            "deployment `{name}`: a canary of {percent}% needs kind `kserve`; a Kubernetes Deployment would roll the new model out to every replica"
+                        ),
+                        cx.value_label(&strategy, "not rendered for kind kubernetes"),
+                    )
+                    .with_help(
+                        "use `kind: kserve` (its `canaryTrafficPercent` sends this share to the new model), or remove `strategy` to roll out with a rolling update",
+                    ),
+                );
+            }
             if let Some(kind) = kind {
                 out.push(
                     Diag::error(
@@ -411,6 +436,33 @@ gitops: { repo_url: https://github.com/acme/churn.git }
         );
         let found = problems(&text, BUILD);
         assert!(found[0].1.contains("declares no `model`"), "{found:?}");
+    }
+
+    #[test]
+    fn a_canary_needs_kserve() {
+        let canary = SHIPPED.replace(
+            "ungated: true, target: { kind: kserve } }",
+            "ungated: true, strategy: { canary_percent: 10 }, target: { kind: kserve } }",
+        );
+        assert_ne!(canary, SHIPPED);
+        assert_eq!(problems(&canary, BUILD), [], "KServe splits the traffic");
+        let plain = canary.replace(
+            "target: { kind: kserve }",
+            "target: { kind: kubernetes, image: \"ghcr.io/a/s@sha256:0000000000000000000000000000000000000000000000000000000000000000\" }",
+        );
+        let found = problems(&plain, BUILD);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Code::UnsupportedTarget);
+        assert!(
+            found[0].1.contains("a canary of 10% needs kind `kserve`"),
+            "{found:?}"
+        );
+        let without = plain.replace("strategy: { canary_percent: 10 }, ", "");
+        assert_eq!(
+            problems(&without, BUILD),
+            [],
+            "a rolling update needs no strategy"
+        );
     }
 
     #[test]
