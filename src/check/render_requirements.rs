@@ -83,6 +83,19 @@ impl Rule for RenderRequirements {
             argo(cx, out);
         } else {
             for (name, training) in &cx.config.training {
+                if training.engine != Some(crate::spec::model::Engine::Argo)
+                    && training.resources.is_some()
+                {
+                    // A pod's requests, and no pod: the CI runner's machine is `runner`'s.
+                    out.push(
+                        Diag::warning(
+                            Code::UnsupportedTarget,
+                            format!("training `{name}` asks for `resources`, which only a pod on the cluster gets (`engine: argo`, or the argo-workflows target); on the CI runner they are not applied"),
+                            cx.key_label(&format!("/training/{}/resources", escape_pointer_token(name)), "not applied on the CI runner"),
+                        )
+                        .with_help("choose the machine with `runner` (a self-hosted runner's labels, say `[self-hosted, gpu]`), or run the training on the cluster with `engine: argo`"),
+                    );
+                }
                 if training.engine == Some(crate::spec::model::Engine::Argo) {
                     out.push(
                         Diag::error(
@@ -436,6 +449,37 @@ gitops: { repo_url: https://github.com/acme/churn.git }
         );
         let found = problems(&text, BUILD);
         assert!(found[0].1.contains("declares no `model`"), "{found:?}");
+    }
+
+    #[test]
+    fn resources_on_the_ci_runner_are_said_to_be_not_applied() {
+        let asks = SHIPPED.replace(
+            "    run: python train.py\n",
+            "    run: python train.py\n    resources: { gpu: 1 }\n",
+        );
+        assert_ne!(asks, SHIPPED);
+        let found = problems(&asks, BUILD);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Code::UnsupportedTarget);
+        assert!(
+            found[0].1.contains("training `churn` asks for `resources`"),
+            "{found:?}"
+        );
+        let on_cluster = asks.replace(
+            "    run: python train.py\n",
+            "    run: python train.py\n    engine: argo\n",
+        );
+        assert!(
+            problems(&on_cluster, BUILD)
+                .iter()
+                .all(|(_, message)| !message.contains("asks for `resources`")),
+            "engine: argo applies them"
+        );
+        let argo = asks.replace(
+            "version: 1\n",
+            "version: 1\nci: { targets: [argo-workflows] }\n",
+        );
+        assert_eq!(problems(&argo, None), [], "the argo target applies them");
     }
 
     #[test]
