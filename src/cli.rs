@@ -797,12 +797,17 @@ fn print_stdout(text: &str) -> u8 {
 }
 
 /// Resolve `PATH` (a file, or a folder holding mlops.yaml) and read it.
-fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
-    let path = if path.is_dir() {
+/// The config file `path` names: the file, or `mlops.yaml` in the folder.
+fn read_config_path(path: &Path) -> PathBuf {
+    if path.is_dir() {
         path.join("mlops.yaml")
     } else {
         path.to_path_buf()
-    };
+    }
+}
+
+fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
+    let path = read_config_path(path);
     match std::fs::read(&path) {
         Ok(bytes) => Ok((path, bytes)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Err(format!(
@@ -1377,6 +1382,9 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
     if let Err(error) = outputs::write(&root, &planned) {
         return fail(&error.to_string());
     }
+    if crate::git::checked_out_crlf(&read_config_path(path)) {
+        eprintln!("warning: {CRLF_NOTE}");
+    }
     for file in &planned {
         let what = match file.change {
             outputs::Change::Create => "created",
@@ -1418,6 +1426,10 @@ fn render(path: &Path, out: Option<&Path>, dry_run: bool, color: bool) -> u8 {
     EXIT_OK
 }
 
+/// Why a lock rendered in a checkout that writes CRLF line endings cannot match CI's, and the
+/// fix.
+const CRLF_NOTE: &str = "git checks text files out with CRLF line endings here (`core.autocrlf` is true, or an `eol=crlf` attribute: `git ls-files --eol` shows `w/crlf`) and commits them with LF; mlops.lock digests the files' bytes as they are on disk (what `sha256sum` gives), so a lock rendered here differs from CI's. Make the checkout write LF: add `* text=auto eol=lf` to .gitattributes and commit it (or `git config core.autocrlf input`), then, with nothing uncommitted, write the files again: `git rm -rq --cached . && git reset -q --hard`";
+
 fn check(path: &Path, out: Option<&Path>, color: bool) -> u8 {
     let Outputs { planned, lock, .. } = match plan_outputs(path, out, color) {
         Ok(outputs) => outputs,
@@ -1436,6 +1448,9 @@ fn check(path: &Path, out: Option<&Path>, color: bool) -> u8 {
         );
         for line in lines {
             eprintln!("  {line}");
+        }
+        if crate::git::checked_out_crlf(&read_config_path(path)) {
+            eprintln!("  note: {CRLF_NOTE}");
         }
         eprintln!("  help: run `mlops render` and commit {}", lock.path);
     }

@@ -39,6 +39,30 @@ pub fn quiet_output(folder: &Path, args: &[&str]) -> Option<Vec<u8>> {
         .map(|output| output.stdout)
 }
 
+/// Whether git checked the tracked text file `file` out with CRLF line endings where it
+/// committed LF (`core.autocrlf` true, as Git for Windows sets it, or an `eol=crlf`
+/// attribute): then the bytes on disk are not the bytes committed, and a digest of them is not
+/// the one a Linux checkout (CI) computes. From `git ls-files --eol`; `false` outside git or for
+/// an untracked file.
+#[must_use]
+pub fn checked_out_crlf(file: &Path) -> bool {
+    let (Some(folder), Some(name)) = (file.parent(), file.file_name()) else {
+        return false;
+    };
+    let folder = if folder.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        folder
+    };
+    let Some(name) = name.to_str() else {
+        return false;
+    };
+    quiet_output(folder, &["ls-files", "--eol", "-z", "--", name]).is_some_and(|listed| {
+        let fields: Vec<&[u8]> = listed.split(u8::is_ascii_whitespace).collect();
+        fields.contains(&&b"i/lf"[..]) && fields.contains(&&b"w/crlf"[..])
+    })
+}
+
 /// The fields of git's `-z` output (NUL-separated, never quoted).
 #[must_use]
 pub fn nul_separated(bytes: &[u8]) -> Vec<String> {

@@ -164,7 +164,7 @@ pub fn compare(
                     config_path: config_path.to_owned(),
                 });
             }
-            Some(old) if old == artifact.contents => Change::Unchanged,
+            Some(old) if same_text(&old, &artifact.contents) => Change::Unchanged,
             Some(old) => Change::Update(old),
         };
         planned.push(PlannedFile {
@@ -277,6 +277,12 @@ fn read_if_exists(path: &Path, shown: &str) -> Result<Option<String>, OutputErro
     }
 }
 
+/// Whether a file on disk says what was generated: byte for byte, or but for CRLF line
+/// endings (a checkout with `core.autocrlf`, as on Windows, writes them; git commits LF).
+fn same_text(old: &str, generated: &str) -> bool {
+    old == generated || (old.contains("\r\n") && old.replace("\r\n", "\n") == generated)
+}
+
 /// Files in the places emitters own (`owned`: only there, so a render never walks the whole
 /// repository) whose first line marks them as generated from this config, as (relative path,
 /// contents), sorted; the paths in `skip` are left out unread.
@@ -340,6 +346,21 @@ fn collect_generated_candidates(root: &Path, relative_dir: &str, out: &mut Vec<S
 #[cfg(test)]
 mod tests {
     use super::{Change, is_generated_from, plan, write};
+
+    #[test]
+    fn a_file_that_differs_only_by_crlf_line_endings_is_the_generated_one() {
+        assert!(super::same_text("a: 1\nb: 2\n", "a: 1\nb: 2\n"));
+        assert!(super::same_text("a: 1\r\nb: 2\r\n", "a: 1\nb: 2\n"));
+        assert!(!super::same_text("a: 1\r\nb: 3\r\n", "a: 1\nb: 2\n"));
+        assert!(
+            !super::same_text("a: 1\rb: 2\r", "a: 1\nb: 2\n"),
+            "lone CRs are content"
+        );
+        assert!(
+            !super::same_text("a: 1\n", "a: 1\r\n"),
+            "generated CRLF is kept"
+        );
+    }
     use crate::emit::Artifact;
     use crate::emit::header_line;
 

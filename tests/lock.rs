@@ -495,3 +495,66 @@ fn what_is_read_while_assumed_clean_is_learned_once_confirmed() {
     render(dir.path());
     assert_eq!(sorted_lines(), by_check);
 }
+
+/// A clone whose checkout writes CRLF (`core.autocrlf`, Git for Windows' default) has other
+/// bytes on disk than CI's: `check` says so and how to fix it, `render` warns, the generated
+/// files are not called stale for their line endings alone, and with `eol=lf` in
+/// `.gitattributes` the same clone checks clean.
+#[test]
+fn a_checkout_that_writes_crlf_is_told_why_its_lock_differs_and_how_to_fix_it() {
+    let dir = project(CONFIG);
+    let clone = |name: &str| {
+        let target = dir.path().join(name);
+        let source = dir.path().to_str().unwrap();
+        let target_arg = target.to_str().unwrap();
+        common::git(
+            dir.path(),
+            &[
+                "clone",
+                "-q",
+                "-c",
+                "core.autocrlf=true",
+                source,
+                target_arg,
+            ],
+        );
+        target
+    };
+    let crlf = clone("crlf-clone");
+    let config = std::fs::read(crlf.join("mlops.yaml")).unwrap();
+    assert!(
+        config.windows(2).any(|pair| pair == b"\r\n"),
+        "the clone is CRLF"
+    );
+    let (code, _, stderr) = mlops(&crlf, &["check"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("error[lock-stale]"), "{stderr}");
+    assert!(
+        stderr.contains("note: git checks text files out with CRLF line endings here"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("`* text=auto eol=lf`"), "{stderr}");
+    assert!(
+        !stderr.contains("stale: .github/workflows/"),
+        "the workflows differ only by line endings: {stderr}"
+    );
+    let (code, _, stderr) = mlops(&crlf, &["render"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: git checks text files out with CRLF"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("mlops.yml: unchanged"), "{stderr}");
+    // Where nothing converts, nothing is said.
+    let (code, _, stderr) = mlops(dir.path(), &["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("CRLF"), "{stderr}");
+    // The fix the note gives.
+    write(dir.path(), ".gitattributes", "* text=auto eol=lf\n");
+    common::git(dir.path(), &["add", ".gitattributes"]);
+    common::git(dir.path(), &["commit", "-q", "-m", "LF"]);
+    let fixed = clone("lf-clone");
+    let (code, _, stderr) = mlops(&fixed, &["check"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("CRLF"), "{stderr}");
+}
