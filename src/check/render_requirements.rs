@@ -411,6 +411,13 @@ gitops: { repo_url: https://github.com/acme/churn.git }
             .collect()
     }
 
+    /// Whether any problem this rule raises on `text` says `phrase`.
+    fn mentions(text: &str, build: Option<&str>, phrase: &str) -> bool {
+        problems(text, build)
+            .iter()
+            .any(|(_, message)| message.contains(phrase))
+    }
+
     const BUILD: Option<&str> = Some("acme/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090");
 
     #[test]
@@ -470,9 +477,7 @@ gitops: { repo_url: https://github.com/acme/churn.git }
             "    run: python train.py\n    engine: argo\n",
         );
         assert!(
-            problems(&on_cluster, BUILD)
-                .iter()
-                .all(|(_, message)| !message.contains("asks for `resources`")),
+            !mentions(&on_cluster, BUILD, "asks for `resources`"),
             "engine: argo applies them"
         );
         let argo = asks.replace(
@@ -589,9 +594,7 @@ gitops: { repo_url: https://github.com/acme/churn.git }
             "ci: { targets: [argo-workflows], argo: { repo_url: https://git.example.com/a/b.git } }",
         );
         assert!(
-            problems(&own, None)
-                .iter()
-                .all(|(_, message)| !message.contains("needs the git repository")),
+            !mentions(&own, None, "needs the git repository"),
             "ci.argo.repo_url counts"
         );
         let braces = argo.replace(
