@@ -796,7 +796,6 @@ fn print_stdout(text: &str) -> u8 {
     }
 }
 
-/// Resolve `PATH` (a file, or a folder holding mlops.yaml) and read it.
 /// The config file `path` names: the file, or `mlops.yaml` in the folder.
 fn read_config_path(path: &Path) -> PathBuf {
     if path.is_dir() {
@@ -806,6 +805,7 @@ fn read_config_path(path: &Path) -> PathBuf {
     }
 }
 
+/// Resolve `PATH` (a file, or a folder holding mlops.yaml) and read it.
 fn read_config(path: &Path) -> Result<(PathBuf, Vec<u8>), String> {
     let path = read_config_path(path);
     match std::fs::read(&path) {
