@@ -156,7 +156,7 @@ pub fn compare(
 ) -> Result<Vec<PlannedFile>, OutputError> {
     let mut planned = Vec::new();
     for artifact in artifacts {
-        let change = match read_if_exists(&root.join(&artifact.path), &artifact.path)? {
+        let change = match read_if_exists(&root.join(&artifact.path))? {
             None => Change::Create,
             Some(old) if !is_generated_from(&old, config_path) => {
                 return Err(OutputError::NotOurs {
@@ -207,12 +207,14 @@ pub fn removed(
 pub fn write(root: &Path, planned: &[PlannedFile]) -> Result<(), OutputError> {
     for file in planned {
         let target = root.join(&file.path);
+        // Named in full: under `--out DIR` the relative path alone hides where it failed.
+        let shown = target.display().to_string();
         match &file.change {
             Change::Unchanged => {}
             Change::Remove(_) => std::fs::remove_file(&target)
-                .map_err(|source| io_error("cannot delete", &file.path, source))?,
+                .map_err(|source| io_error("cannot delete", &shown, source))?,
             Change::Create | Change::Update(_) => {
-                write_atomically(&target, &file.path, &file.contents)?;
+                write_atomically(&target, &shown, &file.contents)?;
             }
         }
     }
@@ -267,13 +269,16 @@ fn io_error(action: &'static str, path: &str, source: std::io::Error) -> OutputE
     }
 }
 
-fn read_if_exists(path: &Path, shown: &str) -> Result<Option<String>, OutputError> {
+/// The file at `path` (named in full in an error: under `--out DIR`, a path relative to `DIR`
+/// hides where it failed), or `None` when there is none.
+fn read_if_exists(path: &Path) -> Result<Option<String>, OutputError> {
+    let shown = path.display().to_string();
     match std::fs::read(path) {
         Ok(bytes) => Ok(Some(String::from_utf8(bytes).unwrap_or_else(|error| {
             String::from_utf8_lossy(error.as_bytes()).into_owned()
         }))),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(io_error("cannot read", shown, source)),
+        Err(source) => Err(io_error("cannot read", &shown, source)),
     }
 }
 
@@ -313,7 +318,7 @@ fn generated_files(
         if skip.contains(relative.as_str()) {
             continue;
         }
-        let Some(text) = read_if_exists(&root.join(&relative), &relative)? else {
+        let Some(text) = read_if_exists(&root.join(&relative))? else {
             continue;
         };
         if is_generated_from(&text, config_path) {

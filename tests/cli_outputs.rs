@@ -145,6 +145,36 @@ fn dry_run_prints_the_diff_and_writes_nothing() {
     assert!(!project.path().join(".github").exists());
 }
 
+/// An I/O error under `--out DIR` names the whole path, not only the part under `DIR`.
+#[cfg(unix)]
+#[test]
+fn an_io_error_under_out_names_the_whole_path() {
+    let project = example_project();
+    std::fs::write(project.path().join("blocker"), "a file, not a folder\n").unwrap();
+    let run = mlops(project.path(), &["render", "--out", "blocker/out"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("error: cannot read `blocker/out/.github/workflows/mlops-comment.yml`: "),
+        "{}",
+        run.stderr
+    );
+    // Writing, into a folder that cannot be made (a dangling link: nothing there to read).
+    let out = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink("/nonexistent-mlops-test/folder", out.path().join(".github"))
+        .unwrap();
+    let out = out.path().to_str().unwrap();
+    let run = mlops(project.path(), &["render", "--out", out]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: cannot create the folder of `{out}/.github/workflows/mlops-comment.yml`: "
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn render_never_overwrites_a_file_it_did_not_generate() {
     let project = example_project();
