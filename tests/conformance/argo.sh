@@ -15,7 +15,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
 mkdir -p "$work/example" && cp -R examples/churn/. "$work/example/"
-sed -i 's/targets: \[github-actions\]/targets: [argo-workflows]/' "$work/example/mlops.yaml"
+# Beside GitHub Actions: the example monitors a deployment, and only GitHub schedules the check.
+sed -i 's/targets: \[github-actions\]/targets: [github-actions, argo-workflows]/' "$work/example/mlops.yaml"
 mkdir -p "$work/gpu" && cp tests/fixtures/argo/gpu.yaml "$work/gpu/mlops.yaml"
 mkdir -p "$work/hostile"
 # Argo cannot escape `{{` in an image name, so validate refuses one; every other string stays.
@@ -43,7 +44,7 @@ many 60 >"$work/many/mlops.yaml"
 many 100 >"$work/hundred/mlops.yaml"
 many 250 >"$work/too-many/mlops.yaml"
 for name in example gpu hostile many hundred; do
-  "$mlops" render "$work/$name/mlops.yaml" 2>/dev/null
+  "$mlops" render "$work/$name/mlops.yaml" 2>"$work/$name.err" || { cat "$work/$name.err" >&2; echo "argo.sh: $name did not render" >&2; exit 1; }
   [ -f "$work/$name/argo/mlops-workflow.yaml" ] || { echo "argo.sh: $name rendered no manifest" >&2; exit 1; }
   # Only the Argo manifests: the deploy manifests are judged by outputs.sh.
   mkdir -p "$work/judge-$name"
