@@ -82,6 +82,22 @@ impl Rule for RenderRequirements {
         if cx.config.ci.targets.contains(&CiTarget::ArgoWorkflows) {
             argo(cx, out);
         } else {
+            let on_cluster = cx
+                .config
+                .training
+                .values()
+                .any(|training| training.engine == Some(crate::spec::model::Engine::Argo));
+            if cx.config.ci.argo.is_some() && !on_cluster {
+                // Settings for a cluster nothing is sent to: the trainings run on the runner.
+                out.push(
+                    Diag::warning(
+                        Code::UnsupportedTarget,
+                        "`ci.argo` says where trainings run on the cluster, but `ci.targets` has no argo-workflows and no training has `engine: argo`: every training runs on the CI runner".to_owned(),
+                        cx.key_label("/ci/argo", "used by nothing"),
+                    )
+                    .with_help("add `engine: argo` to the trainings that belong on the cluster, or `argo-workflows` to `ci.targets`, or remove `ci.argo`"),
+                );
+            }
             for (name, training) in &cx.config.training {
                 if training.engine != Some(crate::spec::model::Engine::Argo)
                     && training.resources.is_some()
@@ -456,6 +472,32 @@ gitops: { repo_url: https://github.com/acme/churn.git }
         );
         let found = problems(&text, BUILD);
         assert!(found[0].1.contains("declares no `model`"), "{found:?}");
+    }
+
+    #[test]
+    fn cluster_settings_nothing_is_sent_to_are_said_to_be_unused() {
+        let settings = SHIPPED.replace(
+            "version: 1\n",
+            "version: 1\nci: { argo: { repo_url: https://git.example.com/a/b.git } }\n",
+        );
+        assert_ne!(settings, SHIPPED);
+        let found = problems(&settings, BUILD);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Code::UnsupportedTarget);
+        assert!(found[0].1.contains("`ci.argo` says where"), "{found:?}");
+        let sent = settings.replace(
+            "    run: python train.py\n",
+            "    run: python train.py\n    engine: argo\n",
+        );
+        assert!(
+            !mentions(&sent, BUILD, "`ci.argo` says where"),
+            "engine: argo"
+        );
+        let target = settings.replace("ci: { argo:", "ci: { targets: [argo-workflows], argo:");
+        assert!(
+            !mentions(&target, None, "`ci.argo` says where"),
+            "the argo target"
+        );
     }
 
     #[test]
