@@ -23,6 +23,16 @@ impl Rule for RenderRequirements {
         let github = cx.config.ci.targets.contains(&CiTarget::GithubActions);
         if github {
             github_action(cx, out);
+        } else if cx.config.ci.github_action.is_some() {
+            // Only the GitHub workflow runs mlops through the action: elsewhere it is unread.
+            out.push(
+                Diag::warning(
+                    Code::UnsupportedTarget,
+                    "`ci.github_action` names the action the GitHub workflow runs mlops with, but `ci.targets` has no github-actions: nothing uses it".to_owned(),
+                    cx.key_label("/ci/github_action", "used by nothing"),
+                )
+                .with_help("add `github-actions` to `ci.targets`, or remove `ci.github_action`"),
+            );
         }
         if !cx.config.deployments.is_empty() {
             gitops(cx, out);
@@ -498,6 +508,27 @@ gitops: { repo_url: https://github.com/acme/churn.git }
             !mentions(&target, None, "`ci.argo` says where"),
             "the argo target"
         );
+    }
+
+    #[test]
+    fn an_action_without_the_github_target_is_said_to_be_unused() {
+        let action = "  github_action: acme/mlops@4266430a8c1d0b36e0a4d6a4b1f0e5c3d2b1a090\n";
+        let gitlab = SHIPPED.replace(
+            "version: 1\n",
+            &format!("version: 1\nci:\n  targets: [gitlab-ci]\n{action}"),
+        );
+        assert_ne!(gitlab, SHIPPED);
+        let found = problems(&gitlab, None);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].0, Code::UnsupportedTarget);
+        assert!(
+            found[0].1.contains("`ci.github_action` names the action"),
+            "{found:?}"
+        );
+        let github = gitlab.replace("[gitlab-ci]", "[gitlab-ci, github-actions]");
+        assert_eq!(problems(&github, None), [], "the GitHub workflow reads it");
+        let unset = gitlab.replace(action, "");
+        assert_eq!(problems(&unset, None), [], "nothing to say without it");
     }
 
     #[test]
