@@ -12,7 +12,8 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::codes::Code;
 use crate::diag::{self, FileReport, SourceFile};
-use crate::emit::{self, EmitError, EmitInput};
+use crate::emit::{self, EmitError};
+use crate::generate::{Outputs, Planner};
 use crate::graph::GraphFormat;
 
 /// `mlops graph --format`: the command line's names for [`GraphFormat`] (only `cli` knows clap).
@@ -1066,239 +1067,30 @@ fn config_path_in(root: &Path, path: &Path, folder: &Path) -> String {
     }
 }
 
-/// What `render` and `check` work on: the output root, each generated file against disk, and
-/// the manifests not written yet because their deployment was never promoted.
-struct Outputs {
-    root: PathBuf,
-    planned: Vec<outputs::PlannedFile>,
-    unreleased: Vec<String>,
-    /// The repository settings the GitHub workflow relies on (empty without that target).
-    settings: Vec<String>,
-    /// The project settings the GitLab pipeline relies on, kept outside YAML (empty without
-    /// that target).
-    gitlab_settings: Vec<String>,
-    /// The fresh lock, and what `check` needs to explain a stale one.
-    lock: LockContext,
-}
-
-/// A fresh `mlops.lock` with what explains a difference from the one on disk.
-struct LockContext {
-    lock: crate::lock::Lock,
-    /// Its path from the output root.
-    path: String,
-    config: spec::Config,
-    /// The config's folder.
-    folder: PathBuf,
-}
-
-/// Render every output in memory and compare it with the files under the root.
+/// Render every output in memory and compare it with the files under the root; print the
+/// warnings, and on any error the diagnostics, and return the exit code.
 fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs, u8> {
     let config_folder = config_folder(path);
     // Read while the config is parsed.
-    let known_blobs = crate::lock::KnownBlobs::start(&config_folder);
+    let blobs = crate::lock::KnownBlobs::start(&config_folder);
     // The root generated paths are relative to: `--out`, else the repository the config is
     // in (CI files go where their engines read them), else the config's folder.
     let root = out.map_or_else(|| repository_root(&config_folder), Path::to_path_buf);
     let config_path = config_path_in(&root, path, &config_folder);
-    let config_dir = config_path
-        .rsplit_once('/')
-        .map_or(String::new(), |(dir, _)| dir.to_owned());
-    let folder = root.join(&config_dir);
-    // The manifests of released models live on the release branches, not here: what is
-    // generated on this branch is a function of the config alone (see `crate::publish`).
-    let releases = std::collections::BTreeMap::new();
-    let templates = emit::templates::environment(Some(emit::templates::override_dir(&folder)));
-    let lock_path = emit::rebase(&config_dir, crate::lock::FILE_NAME);
-    // The lock is this config's too, beside it.
-    let mut owned = emit::owned_places();
-    owned.push(emit::Owned {
-        path: crate::lock::FILE_NAME,
-        at_root: false,
-        file: true,
-    });
-    // The lock and the outputs are made here while the rules check the config on the other
-    // core (the two take about as long at 1,000 models); what is made is used only if the
-    // config is valid. The tree (every file's name and digest) is dropped as soon as the lock
-    // is made: held on, it was a fifth of the peak memory at 1,000 models.
-    let lock_and_render = |config: &spec::Config, graph: &crate::graph::Graph, repo: &DiskRepo| {
-        // What reads no file first: git may still be listing them.
-        let definitions = crate::lock::Definitions::of(config, graph);
-        let cache = known_blobs.wait();
-        // From a cold disk git reads its index in a tenth of the time it takes to check every
-        // file against it: the lock is made from the index while git checks, and the outputs
-        // rendered, and the lock is made again only if git then finds an untracked file or a
-        // change to a file that lock read.
-        let (mut files, assumed) = match repo.index_view() {
-            Some(index) => {
-                let files =
-                    crate::lock::WorkingTree::assumed_as_indexed(&config_folder, index, cache);
-                let lock = crate::lock::compute_with(config, graph, &files, &definitions);
-                (files, Some(lock))
-            }
-            None => (
-                crate::lock::WorkingTree::prepared(&config_folder, Vec::new(), None, cache),
-                None,
-            ),
-        };
-        let input = EmitInput {
-            config,
-            graph,
-            config_path: &config_path,
-            config_dir: &config_dir,
-            templates: &templates,
-            releases: &releases,
-        };
-        let rendered = emit::render_all(&input);
-        // Compared with the files on disk while git may still be checking the working tree:
-        // from a cold disk that reading was 4 ms after git was done. The lock, made last, is
-        // compared on its own.
-        let compared = rendered.as_ref().ok().map(|artifacts| {
-            let mut made: Vec<&str> = artifacts.iter().map(|file| file.path.as_str()).collect();
-            made.push(&lock_path);
-            let mut planned = outputs::compare(&root, &config_path, artifacts)?;
-            planned.extend(outputs::removed(&root, &config_path, &owned, &made)?);
-            Ok::<_, outputs::OutputError>(planned)
-        });
-        let lock = match assumed {
-            Some(lock)
-                if repo
-                    .changed_since_indexed()
-                    .is_some_and(|changed| files.untouched(&changed)) =>
-            {
-                files.confirm();
-                lock
-            }
-            _ => {
-                files.relist(repo.files(), repo.clean_blobs());
-                crate::lock::compute_with(config, graph, &files, &definitions)
-            }
-        };
-        drop(files);
-        (lock, rendered, compared, emit::yaml_header(&input))
-    };
+    let planner = Planner::new(config_folder, root, config_path);
     let (loaded, made) = load_valid_with(
         path,
         color,
         "rendering",
         crate::paths::CleanBlobs::Find,
-        lock_and_render,
+        |config, graph, repo| planner.make(blobs, config, graph, repo),
     )?;
-    let (Some(config), Some((lock, rendered, compared, header))) =
-        (&loaded.validation.config, made)
-    else {
+    let Some(made) = made else {
         return Err(EXIT_INVALID);
     };
-    if let Err(error) = rendered {
-        return Err(emit_failure(&loaded, &error));
+    if let Some(error) = &made.emit_error {
+        return Err(emit_failure(&loaded, error));
     }
-    for image in crate::lock::unpinned_images(config) {
-        eprintln!(
-            "warning: image `{image}` is a tag, which moves: {} cannot say what ran in it",
-            crate::lock::FILE_NAME
-        );
-        eprintln!(
-            "  help: pin it as `{image}@sha256:<digest>` (`docker buildx imagetools inspect {image}` prints the digest)"
-        );
-    }
-    let lock_file = emit::Artifact {
-        path: lock_path,
-        contents: lock.to_toml(&header),
-    };
-    let mut planned = compared
-        .unwrap_or_else(|| Ok(Vec::new()))
-        .and_then(|mut planned| {
-            planned.extend(outputs::compare(
-                &root,
-                &config_path,
-                std::slice::from_ref(&lock_file),
-            )?);
-            Ok(planned)
-        })
-        .map_err(|error| fail(&error.to_string()))?;
-    planned.sort_by(|a, b| a.path.cmp(&b.path));
-    // Records on this branch are from before release branches: say so rather than ignore them.
-    // Each environment's folder is listed once (at 2,000 deployments, a read of each record's
-    // path was 3.5 ms).
-    let mut folders: std::collections::BTreeMap<&str, std::collections::BTreeSet<String>> =
-        std::collections::BTreeMap::new();
-    for (name, deployment) in &config.deployments {
-        let record = crate::release::path(&deployment.environment, name);
-        let listed = folders
-            .entry(deployment.environment.as_str())
-            .or_insert_with(|| {
-                let place = std::path::Path::new(&record)
-                    .parent()
-                    .unwrap_or(Path::new(""));
-                std::fs::read_dir(folder.join(place))
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                    .collect()
-            });
-        let file_name = record.rsplit('/').next().unwrap_or(&record);
-        if !listed.contains(file_name) {
-            continue;
-        }
-        if let Ok(text) = std::fs::read_to_string(folder.join(&record)) {
-            let carry = serde_json::from_str::<crate::release::Release>(&text).map_or_else(
-                |_| format!("mlops promote {name} --model-uri URI --digest sha256:HEX --publish"),
-                |release| {
-                    format!(
-                        "mlops promote {name} --model-uri {} --digest {} --publish",
-                        release.model_uri, release.digest
-                    )
-                },
-            );
-            eprintln!(
-                "warning: {}: release records on this branch are no longer read; releases live on `{}`",
-                emit::rebase(&config_dir, &record),
-                crate::publish::release_branch(config, &deployment.environment)
-            );
-            eprintln!("  help: carry it over with `{carry}`, then delete the file");
-        }
-    }
-    let mut unreleased: Vec<String> = Vec::new();
-    for (environment, _) in &config.environments {
-        let names: Vec<&str> = config
-            .deployments
-            .iter()
-            .filter(|(_, deployment)| deployment.environment == *environment)
-            .map(|(name, _)| name.as_str())
-            .collect();
-        if !names.is_empty() {
-            unreleased.push(format!(
-                "{}/: {} released to branch `{}` by `mlops promote --publish`, not written here",
-                emit::rebase(&config_dir, &format!("deploy/{environment}")),
-                names.join(", "),
-                crate::publish::release_branch(config, environment)
-            ));
-        }
-    }
-    let settings = if config
-        .ci
-        .targets
-        .contains(&spec::model::CiTarget::GithubActions)
-    {
-        emit::github::repository_settings(config)
-    } else {
-        Vec::new()
-    };
-    let gitlab_settings = if config.ci.targets.contains(&spec::model::CiTarget::GitlabCi) {
-        let mut settings = emit::gitlab::project_settings(config, &config_path);
-        if !config_dir.is_empty() {
-            settings.insert(
-                0,
-                format!(
-                    "the root .gitlab-ci.yml: `include: [{{ local: {} }}]`, and its `stages:` listing check, data, train, gate, report, deploy (included files cannot set the stages of the file that includes them)",
-                    emit::gitlab::pipeline_path(&config_dir)
-                ),
-            );
-        }
-        settings
-    } else {
-        Vec::new()
-    };
     // Moved out, not cloned: a 1,000-model config is 15 million instructions to copy.
     let Loaded {
         validation, folder, ..
@@ -1306,19 +1098,12 @@ fn plan_outputs(path: &Path, out: Option<&Path>, color: bool) -> Result<Outputs,
     let Some(config) = validation.config else {
         return Err(EXIT_INVALID);
     };
-    Ok(Outputs {
-        root,
-        planned,
-        unreleased,
-        settings,
-        gitlab_settings,
-        lock: LockContext {
-            lock,
-            path: emit::rebase(&config_dir, crate::lock::FILE_NAME),
-            config,
-            folder,
-        },
-    })
+    let (warnings, outputs) = planner.finish(config, folder, made);
+    for warning in warnings {
+        eprintln!("warning: {}", warning.message);
+        eprintln!("  help: {}", warning.help);
+    }
+    outputs.map_err(|error| fail(&error.to_string()))
 }
 
 fn emit_failure(loaded: &Loaded, error: &EmitError) -> u8 {

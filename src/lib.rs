@@ -23,6 +23,7 @@ pub mod comment;
 pub mod diag;
 pub mod emit;
 pub mod gate;
+pub mod generate;
 pub mod git;
 #[cfg(feature = "github")]
 pub mod github;
